@@ -1,0 +1,107 @@
+"""The ``edgekit`` command: a thin layer that parses arguments and calls the library.
+
+Heavy imports (TensorFlow, runtimes) happen inside the commands that need them, so
+``edgekit --help``, ``edgekit recipes`` and ``edgekit devices`` answer at once.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from edgekit.errors import EdgekitError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Compress a model from a recipe and prove each artifact on its runtime.")
+
+
+def _run(debug: bool, fn: Callable[[], Any]) -> Any:
+    """User errors → one line on stderr and exit 2; tracebacks only with --debug."""
+    try:
+        return fn()
+    except EdgekitError as exc:
+        if debug:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        typer.echo("interrupted: no output was written", err=True)
+        raise typer.Exit(130) from None
+    except Exception as exc:  # a bug, not a user error: still one line unless --debug
+        if debug:
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        typer.echo(f"internal error: {type(exc).__name__}: {first} (rerun with --debug for the "
+                   "traceback and report it)", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def recipes() -> None:
+    """List the built-in recipes: name, family, data set, description."""
+    from edgekit.recipe import recipe_summaries
+
+    def show() -> None:
+        for s in recipe_summaries():
+            typer.echo(f"{s.name:<14} {s.family:<12} {s.dataset:<18} {s.description}")
+
+    _run(False, show)
+
+
+@app.command()
+def devices() -> None:
+    """List the device profiles: name, connection, runtimes, threads."""
+    from edgekit.devices import all_devices
+
+    def show() -> None:
+        for _, d in all_devices():
+            typer.echo(f"{d.name:<14} {d.connection:<24} {','.join(d.runtimes):<28} "
+                       f"threads={d.threads}  {d.description}")
+
+    _run(False, show)
+
+
+@app.command()
+def compress(
+    recipe: Annotated[str, typer.Argument(help="built-in recipe name or path to a recipe YAML")],
+    out: Annotated[Optional[Path], typer.Option(help="bundle folder (default: export/<recipe>)")] = None,
+    quick: Annotated[bool, typer.Option(help="apply the recipe's 'quick' overrides: a short smoke run")] = False,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a field: section.field=value (repeatable)")] = None,
+    dry_run: Annotated[bool, typer.Option(help="print the fully resolved recipe as YAML and exit")] = False,
+    debug: Annotated[bool, typer.Option(help="show tracebacks")] = False,
+) -> None:
+    """Train, compress, export and prove every artifact of RECIPE; write report.json/html."""
+
+    def go() -> None:
+        from edgekit.recipe.loader import load_recipe, parse_overrides, recipe_to_yaml
+
+        resolved = load_recipe(recipe, quick=quick, overrides=parse_overrides(set_ or []))
+        if dry_run:
+            typer.echo(recipe_to_yaml(resolved), nl=False)
+            return
+        from edgekit.pipeline import compress as run_pipeline
+        from edgekit.progress import RichProgress
+
+        target = out or Path("export") / resolved.name
+        report = run_pipeline(resolved, target, RichProgress())
+        failed = [a["file"] for a in report["artifacts"] if not a["passed"]]
+        typer.echo(f"wrote {target}/report.json and report.html: {len(report['artifacts'])} "
+                   f"artifacts, {'all passed' if not failed else 'FAILED: ' + ', '.join(failed)}")
+        if failed:
+            raise typer.Exit(3)
+
+    _run(debug, go)
+
+
+def main() -> None:
+    app(prog_name="edgekit")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

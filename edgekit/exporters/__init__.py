@@ -1,0 +1,53 @@
+"""Exporters: one module per artifact format.
+
+An exporter turns a tf-keras model into files of one format at one precision. Post-training
+quantization lives here because the converters do it (TFLite's converter, ONNX Runtime's
+quantizer, OpenVINO's FakeQuantize import), calibrated on training examples, never test ones.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from edgekit.data import Split
+from edgekit.registry import Registry
+
+
+@dataclass
+class ExportedArtifact:
+    format: str
+    precision: str  # as stored: fp32 | fp16 | int8 | dynamic
+    files: list[Path]  # every file of the artifact; files[0] is the one a runtime loads
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        return self.files[0]
+
+
+class Exporter(ABC):
+    format: ClassVar[str]
+    precisions: ClassVar[frozenset[str]]
+    runtime: ClassVar[str]  # the runtime that proves this format on the CPU target
+    suffix: ClassVar[str]
+
+    @abstractmethod
+    def export(self, model: Any, precision: str, dest: Path, calibration: Split) -> ExportedArtifact:
+        """Write the artifact to ``dest`` (suffix included) and return what was written."""
+
+
+EXPORTERS: Registry[Exporter] = Registry("export format", "edgekit.exporters")
+
+
+def keras_input_specs(model: Any, calibration: Split) -> list[tuple[str, tuple[int, ...], Any]]:
+    """(name, shape without batch, dtype) of each model input, in the model's input order."""
+    specs = []
+    for tensor in model.inputs:
+        name = tensor.name.split(":")[0]
+        arr = calibration.x.get(name)
+        dtype = arr.dtype if arr is not None else tensor.dtype.as_numpy_dtype
+        specs.append((name, tuple(tensor.shape[1:]), dtype))
+    return specs

@@ -1,0 +1,100 @@
+"""ONNX via tf2onnx (opset 17), quantized with ONNX Runtime's quantizer.
+
+Precisions: ``fp32``; ``int8`` (static QDQ: per-channel int8 weights, uint8 activations
+calibrated on training examples; the QDQ form is also what OpenVINO imports as int8);
+``dynamic`` (int8 weights, activations quantized at run time, for transformer-style models).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekit import _tf
+from edgekit.data import Split
+from edgekit.errors import EdgekitError
+from edgekit.exporters import EXPORTERS, ExportedArtifact, Exporter, keras_input_specs
+
+OPSET = 17
+CALIBRATION_EXAMPLES = 200
+
+
+def keras_to_onnx(model: Any, dest: Path, calibration: Split) -> None:
+    tf = _tf.tf()
+    import tf2onnx
+
+    signature = [tf.TensorSpec((None, *shape), tf.as_dtype(dtype), name=name)
+                 for name, shape, dtype in keras_input_specs(model, calibration)]
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    try:
+        tf2onnx.convert.from_keras(model, input_signature=signature, opset=OPSET,
+                                   output_path=str(tmp))
+    except Exception as exc:
+        tmp.unlink(missing_ok=True)
+        raise EdgekitError(f"ONNX conversion failed: {str(exc).splitlines()[0]}", where=dest.name,
+                           fix="see the support table in README.md") from exc
+    tmp.replace(dest)
+
+
+class _CalibrationReader:
+    """onnxruntime.quantization's CalibrationDataReader over the calibration split."""
+
+    def __init__(self, calib: Split, input_types: dict[str, np.dtype]) -> None:
+        n = min(CALIBRATION_EXAMPLES, len(calib))
+        self._items = iter([{k: calib.x[k][i:i + 1].astype(t) for k, t in input_types.items()}
+                            for i in range(n)])
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self._items, None)
+
+
+def quantize_static_qdq(src: Path, dest: Path, calibration: Split) -> None:
+    import onnx
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
+                                          quantize_static)
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".tmp-") as tmpdir:
+        prep = Path(tmpdir) / "prep.onnx"
+        quant_pre_process(str(src), str(prep), skip_symbolic_shape=True)
+        graph = onnx.load(str(prep), load_external_data=False).graph
+        types = {i.name: onnx.helper.tensor_dtype_to_np_dtype(i.type.tensor_type.elem_type)
+                 for i in graph.input}
+        reader = _CalibrationReader(calibration, types)
+        CalibrationDataReader.register(_CalibrationReader)
+        quantize_static(str(prep), str(dest), reader, quant_format=QuantFormat.QDQ,
+                        per_channel=True, activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8)
+
+
+class ONNXExporter(Exporter):
+    format = "onnx"
+    precisions = frozenset({"fp32", "int8", "dynamic"})
+    runtime = "onnxruntime"
+    suffix = ".onnx"
+
+    def export(self, model: Any, precision: str, dest: Path, calibration: Split) -> ExportedArtifact:
+        if precision == "fp32":
+            keras_to_onnx(model, dest, calibration)
+            return ExportedArtifact(self.format, precision, [dest], {"opset": OPSET})
+        with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".tmp-") as tmpdir:
+            fp32 = Path(tmpdir) / "fp32.onnx"
+            keras_to_onnx(model, fp32, calibration)
+            tmp = dest.with_name(f".{dest.name}.tmp")
+            if precision == "int8":
+                quantize_static_qdq(fp32, tmp, calibration)
+                notes = {"opset": OPSET, "quantization": "static QDQ, per-channel s8 weights, "
+                                                         "u8 activations"}
+            else:
+                from onnxruntime.quantization import QuantType, quantize_dynamic
+
+                quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
+                notes = {"opset": OPSET, "quantization": "dynamic, s8 weights"}
+            tmp.replace(dest)
+        return ExportedArtifact(self.format, precision, [dest], notes)
+
+
+EXPORTERS.register(ONNXExporter.format, ONNXExporter())

@@ -1,0 +1,44 @@
+"""OpenVINO IR (``.xml`` + ``.bin``) converted from our ONNX export.
+
+Precisions: ``fp32``; ``fp16`` (weights compressed to fp16); ``int8`` (imports the static QDQ
+ONNX model, whose Quantize/Dequantize pairs OpenVINO runs as int8). Note that OpenVINO picks its
+*inference* precision at compile time (bf16 on CPUs with AVX512-BF16/AMX); the runtime adapter
+reports what actually ran.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from edgekit.data import Split
+from edgekit.exporters import EXPORTERS, ExportedArtifact, Exporter
+from edgekit.exporters.onnx import ONNXExporter
+
+
+class OpenVINOExporter(Exporter):
+    format = "openvino"
+    precisions = frozenset({"fp32", "fp16", "int8"})
+    runtime = "openvino"
+    suffix = ".xml"
+
+    def export(self, model: Any, precision: str, dest: Path, calibration: Split) -> ExportedArtifact:
+        import openvino as ov
+
+        with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".tmp-") as tmpdir:
+            onnx_path = Path(tmpdir) / "model.onnx"
+            ONNXExporter().export(model, "int8" if precision == "int8" else "fp32", onnx_path,
+                                  calibration)
+            ir = ov.convert_model(str(onnx_path))
+            stage = Path(tmpdir) / dest.name
+            ov.save_model(ir, str(stage), compress_to_fp16=(precision == "fp16"))
+            bin_dest = dest.with_suffix(".bin")
+            # .bin first: the .xml is what marks the artifact as present.
+            Path(stage.with_suffix(".bin")).replace(bin_dest)
+            Path(stage).replace(dest)
+        return ExportedArtifact(self.format, precision, [dest, bin_dest],
+                                {"converted_from": "onnx (tf2onnx opset 17)"})
+
+
+EXPORTERS.register(OpenVINOExporter.format, OpenVINOExporter())

@@ -1,0 +1,103 @@
+"""The recipe schema.
+
+Sections are static pydantic classes (type checkers see them); plug-in parameters (a model
+builder's, a dataset's, a stage's) are kept as mappings here and validated by the loader
+against the plug-in's own static ``Config`` class, so an error names e.g.
+``compression[0].target_sparsity``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelSection(_Strict):
+    builder: str = Field(description="name of a registered model builder")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class DataSection(_Strict):
+    dataset: str = Field(description="name of a registered dataset loader")
+    params: dict[str, Any] = Field(default_factory=dict)
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="held-out split, never trained on")
+    val_fraction: float = Field(0.1, ge=0, lt=1)
+    seed: int = 0
+
+
+class TrainSection(_Strict):
+    strategy: str = Field("default", description="tf.distribute strategy: default | mirrored | "
+                          "multi_worker_mirrored | one_device")
+    epochs: PositiveInt = 10
+    batch_size: PositiveInt = 32
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    learning_rate: PositiveFloat = 1e-3
+    seed: int = 0
+
+
+class StageEntry(_Strict):
+    """One compression stage: ``{stage: prune, target_sparsity: 0.5, ...}`` in YAML."""
+
+    stage: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_params(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "params" not in data:
+            params = {k: v for k, v in data.items() if k != "stage"}
+            return {"stage": data.get("stage"), "params": params}
+        return data
+
+
+class ExportEntry(_Strict):
+    format: str = Field(description="tflite | onnx | openvino")
+    precision: str = Field("fp32", description="fp32 | fp16 | int8 | dynamic (format-dependent)")
+    model: str = Field("final", description="which model to export: 'reference', 'final' or the "
+                       "name of a compression stage")
+
+
+class Budgets(_Strict):
+    max_metric_drop: float = Field(0.01, ge=0, description="allowed loss of the metric vs the "
+                                   "uncompressed reference, in metric units (0.01 = 1 point)")
+    min_agreement: float = Field(0.95, ge=0, le=1, description="share of held-out examples "
+                                 "whose top-1 matches the reference")
+    max_size_bytes: PositiveInt | None = None
+
+
+class ValidationSection(_Strict):
+    device: str = "cpu"
+    threads: PositiveInt | None = Field(None, description="default: the device profile's")
+    warmup: int = Field(10, ge=0)
+    runs: PositiveInt = 100
+    max_examples: PositiveInt | None = Field(None, description="cap on held-out examples run "
+                                             "through each artifact")
+
+
+class Recipe(_Strict):
+    name: str
+    family: str
+    description: str = ""
+    model: ModelSection
+    data: DataSection
+    train: TrainSection = Field(default_factory=TrainSection)
+    compression: list[StageEntry] = Field(default_factory=list)
+    export: list[ExportEntry]
+    budgets: Budgets = Field(default_factory=Budgets)
+    validation: ValidationSection = Field(default_factory=ValidationSection)
+    quick: dict[str, Any] = Field(default_factory=dict, description="dotted overrides applied "
+                                  "by --quick, e.g. {'train.epochs': 2}")
+
+    @model_validator(mode="after")
+    def _unique_stage_names(self) -> "Recipe":
+        seen: set[str] = set()
+        for entry in self.compression:
+            if entry.stage in seen:
+                raise ValueError(f"stage '{entry.stage}' appears twice; each stage runs once")
+            seen.add(entry.stage)
+        return self

@@ -1,0 +1,1 @@
+"""Run reports: ``report.json`` (the machine-readable contract) and ``report.html``."""

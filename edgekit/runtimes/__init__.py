@@ -1,0 +1,66 @@
+"""Runtimes: one module per inference engine, each proving artifacts of its formats.
+
+These modules import only NumPy and their engine (never TensorFlow), so the same adapters run
+inside the self-contained runner that edgekit ships to devices.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from edgekit.registry import Registry
+
+Inputs = dict[str, np.ndarray]
+
+
+class Session(ABC):
+    """A loaded artifact, ready for batch-1 (or batch-N) inference."""
+
+    input_names: list[str]
+
+    @abstractmethod
+    def run(self, inputs: Inputs) -> np.ndarray:
+        """The model's first output for ``inputs`` (arrays keyed by input name)."""
+
+    def executed_precision(self, stored: str) -> str:
+        """The precision the engine actually computes in, given the stored one."""
+        return stored
+
+
+class Runtime(ABC):
+    name: ClassVar[str]
+    formats: ClassVar[frozenset[str]]
+
+    @abstractmethod
+    def missing(self) -> str | None:
+        """None if usable here, else what is missing (shown to the user in skips and errors)."""
+
+    @abstractmethod
+    def version(self) -> str: ...
+
+    @abstractmethod
+    def load(self, path: Path, threads: int) -> Session: ...
+
+
+RUNTIMES: Registry[Runtime] = Registry("runtime", "edgekit.runtimes")
+
+
+def match_inputs(wanted: list[str], given: Inputs) -> dict[str, np.ndarray]:
+    """Map the engine's input names to ours: exact, else the engine name that contains ours.
+
+    Converters decorate names ('serving_default_image:0', 'image:0'); they keep ours inside.
+    """
+    mapping: dict[str, np.ndarray] = {}
+    for engine_name in wanted:
+        if engine_name in given:
+            mapping[engine_name] = given[engine_name]
+            continue
+        hits = [k for k in given if k in engine_name]
+        if len(hits) != 1:
+            raise KeyError(f"cannot match engine input '{engine_name}' to one of {sorted(given)}")
+        mapping[engine_name] = given[hits[0]]
+    return mapping

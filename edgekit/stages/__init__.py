@@ -1,0 +1,41 @@
+"""Compression stages (prune, QAT, distillation ...): one module per stage.
+
+A stage takes a tf-keras model and returns a new one plus facts worth reporting. Each stage
+class declares a static pydantic ``Config`` (as Olive passes do, but visible to type checkers);
+the recipe loader validates the recipe's entry against it, so errors name the exact field.
+Post-training quantization is not a stage: it happens in the exporters, where the converters do
+it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from edgekit.registry import Registry
+from edgekit.training import TrainContext
+
+
+class StageConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class StageResult:
+    model: Any
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+class Stage(ABC):
+    name: ClassVar[str]
+    description: ClassVar[str]
+    Config: ClassVar[type[StageConfig]] = StageConfig
+
+    @abstractmethod
+    def run(self, model: Any, config: StageConfig, ctx: TrainContext) -> StageResult: ...
+
+
+STAGES: Registry[Stage] = Registry("compression stage", "edgekit.stages")

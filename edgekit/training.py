@@ -1,0 +1,62 @@
+"""Compiling and fitting tf-keras models the way every recipe and stage does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from edgekit import _tf
+from edgekit.data import Dataset, Split
+from edgekit.recipe.schema import TrainSection
+from edgekit.tasks import TASKS, Task
+
+
+@dataclass
+class TrainContext:
+    """What a stage needs to (re)train a model: data, schedule, task and the strategy."""
+
+    data: Dataset
+    train: TrainSection
+    strategy: Any
+
+    @property
+    def task(self) -> Task:
+        return TASKS.get(self.data.task)
+
+    def steps_per_epoch(self) -> int:
+        return max(1, int(np.ceil(len(self.data.train) / self.train.batch_size)))
+
+
+def make_optimizer(name: str, learning_rate: float) -> Any:
+    keras = _tf.keras()
+    factories = {
+        "adam": lambda: keras.optimizers.Adam(learning_rate),
+        "adamw": lambda: keras.optimizers.experimental.AdamW(learning_rate),
+        "sgd": lambda: keras.optimizers.SGD(learning_rate, momentum=0.9),
+    }
+    return factories[name]()
+
+
+def compile_model(model: Any, ctx: TrainContext, learning_rate: float | None = None) -> None:
+    """Compile inside the strategy scope (callers hold the scope)."""
+    model.compile(optimizer=make_optimizer(ctx.train.optimizer,
+                                           learning_rate or ctx.train.learning_rate),
+                  loss=ctx.task.keras_loss(), metrics=ctx.task.keras_metrics())
+
+
+def fit(model: Any, ctx: TrainContext, epochs: int, callbacks: list[Any] | None = None) -> Any:
+    val = ctx.data.val if len(ctx.data.val) else None
+    return model.fit(ctx.data.train.x, ctx.data.train.y, batch_size=ctx.train.batch_size,
+                     epochs=epochs, verbose=0, shuffle=True, callbacks=callbacks or [],
+                     validation_data=(val.x, val.y) if val is not None else None)
+
+
+def predict(model: Any, split: Split, batch_size: int = 256) -> np.ndarray:
+    out = model.predict(split.x, batch_size=batch_size, verbose=0)
+    return np.asarray(out[0] if isinstance(out, (list, tuple)) else out)
+
+
+def count_params(model: Any) -> int:
+    return int(model.count_params())
