@@ -16,6 +16,7 @@ import numpy as np
 from edgekit import _tf
 from edgekit.data import Split
 from edgekit.errors import EdgekitError
+from edgekit.quiet import native_stderr
 from edgekit.exporters import EXPORTERS, ExportedArtifact, Exporter, keras_input_specs
 
 OPSET = 17
@@ -30,8 +31,9 @@ def keras_to_onnx(model: Any, dest: Path, calibration: Split) -> None:
                  for name, shape, dtype in keras_input_specs(model, calibration)]
     tmp = dest.with_name(f".{dest.name}.tmp")
     try:
-        tf2onnx.convert.from_keras(model, input_signature=signature, opset=OPSET,
-                                   output_path=str(tmp))
+        with native_stderr():
+            tf2onnx.convert.from_keras(model, input_signature=signature, opset=OPSET,
+                                       output_path=str(tmp))
     except Exception as exc:
         tmp.unlink(missing_ok=True)
         raise EdgekitError(f"ONNX conversion failed: {str(exc).splitlines()[0]}", where=dest.name,

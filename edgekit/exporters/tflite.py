@@ -9,6 +9,7 @@ rather than producing a file the edge runtime cannot run.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from edgekit import _tf
 from edgekit.atomic import write_bytes
 from edgekit.data import Split
 from edgekit.errors import EdgekitError
+from edgekit.quiet import native_stderr
 from edgekit.exporters import EXPORTERS, ExportedArtifact, Exporter, keras_input_specs
 
 CALIBRATION_EXAMPLES = 200
@@ -45,7 +47,9 @@ class TFLiteExporter(Exporter):
             # inputs such as token ids, which TFLite never quantizes.
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         try:
-            flatbuffer = converter.convert()
+            with native_stderr(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "Statistics for quantized inputs ..." is expected
+                flatbuffer = converter.convert()
         except Exception as exc:  # the converter raises many types; ours names the cause
             raise EdgekitError(f"TFLite conversion ({precision}) failed: {str(exc).splitlines()[0]}",
                                where=dest.name, fix="see the support table in README.md") from exc

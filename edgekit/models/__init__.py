@@ -22,7 +22,7 @@ class BuilderConfig(BaseModel):
 
 class ModelBuilder(ABC):
     name: ClassVar[str]
-    family: ClassVar[str]
+    family: ClassVar[str | None]  # None: any family (e.g. a user's own saved model)
     Config: ClassVar[type[BuilderConfig]] = BuilderConfig
 
     @abstractmethod
