@@ -1,0 +1,1 @@
+"""Model families that edgekit knows how to build, load and export."""
