@@ -7,8 +7,11 @@ Design constraints, and why:
   builtin ops (FULLY_CONNECTED, BATCH_MATMUL), so no Flex delegate is needed.
 * Attention is reshape/transpose/matmul on static shapes, which TFLite, tf2onnx and OpenVINO all
   handle without custom ops.
-* GELU is the exact erf form (HF ``"gelu"``) through the Keras ``"gelu"`` string activation,
-  which TFMOT QAT supports and the TFLite converter fuses into its GELU op.
+* GELU is the exact erf form (HF ``"gelu"``) written as ``0.5*x*(1+erf(x/sqrt(2)))``: the
+  TFLite converter fuses it into its builtin GELU and tf2onnx maps ``Erf``. (Keras' own
+  ``"gelu"`` lowers to ``Erfc``, which tf2onnx cannot convert.) The function is registered as
+  ``edgekit>gelu`` so ``clone_model`` (used by TFMOT) keeps it, and its ``__name__`` is
+  ``gelu`` so TFMOT QAT quantizes it as it would Keras' gelu.
 * Padding is masked additively with ``(1 - mask) * -1e4``. HF uses ``finfo.min``; both make
   ``exp`` underflow to exactly 0 in float32, so outputs are identical, but -1e4 stays finite in
   float16 exports.
@@ -44,6 +47,32 @@ def _keras():
     import tensorflow as tf
     import tf_keras as keras
     return tf, keras
+
+
+_GELU = None
+
+
+def erf_gelu():
+    """The registered exact-GELU activation (created once, after TF is imported)."""
+    global _GELU
+    if _GELU is None:
+        tf, keras = _keras()
+
+        @keras.saving.register_keras_serializable(package="edgekit", name="gelu")
+        def gelu(x):
+            return 0.5 * x * (1.0 + tf.math.erf(x * (1.0 / math.sqrt(2.0))))
+
+        _GELU = gelu
+    return _GELU
+
+
+def custom_objects() -> dict[str, Any]:
+    """Objects to pass to ``keras.models.load_model`` for a saved edgekit BERT."""
+    return {"edgekit>gelu": erf_gelu()}
+
+
+def _activation(name: str):
+    return erf_gelu() if name == "gelu" else name
 
 
 def _init(config: BertConfig):
@@ -128,7 +157,7 @@ def _residual_norm(config: BertConfig, out, residual, prefix: str):
 def _feed_forward(config: BertConfig, i: int, x):
     ln = lambda part: names.layer_name(i, part)  # noqa: E731
     h = _dense(config, config.intermediate_size, ln("ffn/intermediate"),
-               activation=config.hidden_act)(x)
+               activation=_activation(config.hidden_act))(x)
     out = _dense(config, config.hidden_size, ln("ffn/output"))(h)
     return _residual_norm(config, out, x, ln("ffn"))
 
