@@ -94,7 +94,7 @@ def test_config_hf_round_trip_and_validation():
 
 def test_light_modules_do_not_import_tensorflow():
     code = ("import sys, edgekit.models.bert as b\n"
-            "from edgekit.models.bert import config, tokenizer, sources, names\n"
+            "from edgekit.models.bert import config, tokenizer, sources, names, checkpoint\n"
             "b.BertConfig; b.resolve_teacher\n"
             "assert 'tensorflow' not in sys.modules and 'torch' not in sys.modules, 'heavy import'")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}

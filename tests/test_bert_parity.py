@@ -137,3 +137,20 @@ def test_saved_classifier_loads_in_transformers_with_same_logits(tmp_path):
     print(f"[parity] classifier logits: max_abs={np.abs(ours - ref).max():.2e} "
           f"max|ref|={np.abs(ref).max():.2f}")
     np.testing.assert_allclose(ours, ref, atol=1e-4, rtol=0)
+
+
+def test_pickle_bin_is_opt_in_and_matches_safetensors(folder, tmp_path):
+    """pytorch_model.bin is read only with allow_pickle=True, and gives the same tensors."""
+    torch = _require("torch")
+    from safetensors.numpy import load_file
+
+    tensors = load_file(str(folder / "model.safetensors"))
+    torch.save({k: torch.from_numpy(v) for k, v in tensors.items()}, tmp_path / "pytorch_model.bin")
+    (tmp_path / "config.json").write_bytes((folder / "config.json").read_bytes())
+    with pytest.raises(ValueError, match="pickle"):
+        load_hf_checkpoint(tmp_path)
+    _, from_bin = load_hf_checkpoint(tmp_path, allow_pickle=True)
+    _, from_st = load_hf_checkpoint(folder)
+    assert from_bin.keys() == from_st.keys()
+    for name in from_st:
+        np.testing.assert_array_equal(from_bin[name], from_st[name])
