@@ -163,7 +163,9 @@ def save_hf_checkpoint(model: "tf_keras.Model", config: BertConfig, out_dir: str
     """Write a folder ``transformers.BertForSequenceClassification.from_pretrained`` loads.
 
     Files are written under a temporary name and moved into place with ``os.replace``, so an
-    interrupted save never leaves a truncated ``model.safetensors`` that looks valid.
+    interrupted save never leaves a truncated ``model.safetensors`` that looks valid. A model
+    built without ``logits``/``pooled`` has no head layers; its file then lacks them and
+    transformers initialises that head randomly (with its usual warning).
     """
     from safetensors.numpy import save_file
 
