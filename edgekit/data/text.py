@@ -31,11 +31,6 @@ class TextConfig(LoaderConfig):
     max_test_examples: int | None = Field(None, ge=1)
 
 
-def choose_seq_len(lengths: np.ndarray, cap: int) -> int:
-    p99 = int(np.ceil(np.percentile(lengths, 99)))
-    return int(min(cap, max(8, -(-p99 // 8) * 8)))
-
-
 def _subsample(split: Split, n: int | None, seed: int) -> Split:
     if n is None or n >= len(split):
         return split
@@ -55,10 +50,10 @@ def build_text_dataset(*, name: str, source: str, config: TextConfig, plan: Spli
                        test_texts: Sequence[str] | None = None,
                        test_labels: np.ndarray | None = None) -> Dataset:
     """Split (unless a test split is given), tokenise and package a text data set."""
-    from edgekit.models.bert.sources import resolve_checkpoint
-    from edgekit.models.bert.tokenizer import encode, load_tokenizer, token_lengths
+    from edgekit.models.bert_classifier import checkpoint_folder
+    from edgekit.models.bert.tokenizer import choose_seq_len, encode, load_tokenizer, token_lengths
 
-    folder = resolve_checkpoint(config.tokenizer)
+    folder = checkpoint_folder(config.tokenizer)
     tok = load_tokenizer(folder)
     index = {"text_index": np.arange(len(texts))}
     if test_texts is None:
@@ -67,8 +62,8 @@ def build_text_dataset(*, name: str, source: str, config: TextConfig, plan: Spli
         test_pool = all_texts
     else:
         no_test = SplitPlan(test_fraction=plan.val_fraction or 0.1, val_fraction=0.0, seed=plan.seed)
-        train, val, _ = stratified_split(index, labels, no_test)
-        train, val = train, _  # the carved-out part serves as validation
+        # The carved-out part serves as validation; the given test split stays untouched.
+        train, _, val = stratified_split(index, labels, no_test)
         all_texts = list(texts)
         test_pool = list(test_texts)
         test = Split({"text_index": np.arange(len(test_pool))}, np.asarray(test_labels))
@@ -76,7 +71,7 @@ def build_text_dataset(*, name: str, source: str, config: TextConfig, plan: Spli
     test = _subsample(test, config.max_test_examples, plan.seed)
     train_texts = [all_texts[i] for i in train.x["text_index"]]
     if config.seq_len == "auto":
-        seq_len = choose_seq_len(token_lengths(tok, train_texts), config.max_seq_len)
+        seq_len = choose_seq_len(token_lengths(tok, train_texts), max_len=config.max_seq_len)
         how = f"p99 of {len(train_texts)} training token counts, rounded up to x8, cap {config.max_seq_len}"
     else:
         seq_len, how = config.seq_len, "fixed by the recipe"

@@ -21,7 +21,8 @@ from edgekit.atomic import write_bytes
 from edgekit.data import Split
 from edgekit.errors import EdgekitError
 from edgekit.quiet import native_stderr
-from edgekit.exporters import EXPORTERS, ExportedArtifact, Exporter, keras_input_specs
+from edgekit.exporters import (EXPORTERS, ExportedArtifact, Exporter, ExportOptions,
+                               keras_input_specs)
 
 CALIBRATION_EXAMPLES = 200
 
@@ -32,7 +33,8 @@ class TFLiteExporter(Exporter):
     runtime = "litert"
     suffix = ".tflite"
 
-    def export(self, model: Any, precision: str, dest: Path, calibration: Split) -> ExportedArtifact:
+    def export(self, model: Any, precision: str, dest: Path, calibration: Split,
+               options: ExportOptions | None = None) -> ExportedArtifact:
         tf = _tf.tf()
         converter = tf.lite.TFLiteConverter.from_keras_model(model)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]

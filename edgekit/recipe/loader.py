@@ -92,9 +92,15 @@ def _resolve_plugins(recipe: Recipe, where: Path) -> Recipe:
             raise EdgekitError(f"field 'export[{i}].precision': {exp.format} has no precision "
                                f"'{exp.precision}'", where=where,
                                fix=f"use one of: {', '.join(sorted(exporter.precisions))}")
+        exp.options = validate_model(exporter.Options, exp.options, where=where,
+                                     prefix=f"export[{i}].options").model_dump(mode="json")
         if exp.model not in models:
             raise EdgekitError(f"field 'export[{i}].model': '{exp.model}' is not a model of this "
                                "recipe", where=where, fix=f"use one of: {', '.join(sorted(models))}")
+    if recipe.budgets.baseline not in models - {"final"}:
+        raise EdgekitError(f"field 'budgets.baseline': '{recipe.budgets.baseline}' is not a model "
+                           "of this recipe", where=where,
+                           fix=f"use one of: {', '.join(sorted(models - {'final'}))}")
     try:
         load_device(recipe.validation.device)
     except EdgekitError as exc:

@@ -194,6 +194,7 @@ def copy_tokenizer_files(src: str | Path, dst: str | Path) -> list[str]:
 
 def _atomic_write(target: Path, write) -> None:
     """Run ``write(tmp_path)`` then atomically rename the temp file onto ``target``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     try:
