@@ -1,4 +1,5 @@
-"""ONNX via tf2onnx (opset 17), quantized with ONNX Runtime's quantizer.
+"""ONNX via tf2onnx (opset 17), or the family's own graph writer (see
+:mod:`edgekit.exporters.graphs`), quantized with ONNX Runtime's quantizer.
 
 Precisions: ``fp32``; ``int8`` (static QDQ: per-channel int8 weights, uint8 activations
 calibrated on training examples; the QDQ form is also what OpenVINO imports as int8);
@@ -20,6 +21,7 @@ from edgekit.errors import EdgekitError
 from edgekit.quiet import native_stderr
 from edgekit.exporters import (EXPORTERS, ExportedArtifact, Exporter, ExportOptions,
                                keras_input_specs)
+from edgekit.exporters.graphs import writer_for
 
 OPSET = 17
 CALIBRATION_EXAMPLES = 200
@@ -101,12 +103,16 @@ class ONNXExporter(Exporter):
     Options = ONNXOptions
 
     def export(self, model: Any, precision: str, dest: Path, calibration: Split,
-               options: ExportOptions | None = None) -> ExportedArtifact:
+               options: ExportOptions | None = None, family: Any = None) -> ExportedArtifact:
         opts = options if isinstance(options, ONNXOptions) else ONNXOptions()
         notes: dict[str, Any] = {"opset": OPSET}
         with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".tmp-") as tmpdir:
             graph = Path(tmpdir) / "fp32.onnx"
-            keras_to_onnx(model, graph, calibration)
+            writer, notes["graph"] = writer_for(family, self.format, model, "tf2onnx")
+            if writer is not None:
+                writer.write(model, graph)
+            else:
+                keras_to_onnx(model, graph, calibration)
             if opts.fusion != "none":
                 fused = Path(tmpdir) / "fused.onnx"
                 notes["fused_ops"] = fuse_transformer(graph, fused, opts)

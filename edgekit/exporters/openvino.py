@@ -24,7 +24,7 @@ class OpenVINOExporter(Exporter):
     suffix = ".xml"
 
     def export(self, model: Any, precision: str, dest: Path, calibration: Split,
-               options: ExportOptions | None = None) -> ExportedArtifact:
+               options: ExportOptions | None = None, family: Any = None) -> ExportedArtifact:
         import openvino as ov
 
         with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".tmp-") as tmpdir:

@@ -34,7 +34,7 @@ class TFLiteExporter(Exporter):
     suffix = ".tflite"
 
     def export(self, model: Any, precision: str, dest: Path, calibration: Split,
-               options: ExportOptions | None = None) -> ExportedArtifact:
+               options: ExportOptions | None = None, family: Any = None) -> ExportedArtifact:
         tf = _tf.tf()
         converter = tf.lite.TFLiteConverter.from_keras_model(model)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
