@@ -214,14 +214,15 @@ class BertONNXWriter(GraphWriter):
         blocks = count_layers(model)
         if not blocks:
             return f"no plain encoder blocks ({names.layer_name(0, 'attention/query')})"
+        head = layers.get(names.CLASSIFIER)
+        if head is None or len(model.outputs) != 1 or model.outputs[0].shape[-1] != head.units:
+            return "the model's only output must be the classifier logits"
         wanted = {s.layer for s in names.weight_slots(blocks)}
         wrapped = sorted(n for n in wanted if n not in layers)
         if wrapped:
-            return f"layers not plain (QAT/pruning wrappers?): {', '.join(wrapped[:3])}"
+            return f"layers missing or wrapped (QAT/pruning?): {', '.join(wrapped[:3])}"
         if [t.name.split(":")[0] for t in model.inputs] != list(INPUT_NAMES):
             return f"inputs are not {list(INPUT_NAMES)}"
-        if len(model.outputs) != 1 or model.outputs[0].shape[-1] != layers[names.CLASSIFIER].units:
-            return "the model's only output must be the classifier logits"
         if activation_of(model) is None:
             return f"FFN activation is not one of {ACTIVATIONS}"
         return None
