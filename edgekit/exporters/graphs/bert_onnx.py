@@ -188,8 +188,11 @@ class _Writer:
                                                  ["batch", self.cfg.num_labels])]
         graph = helper.make_graph(self.g.nodes, "edgekit_bert", inputs, outputs,
                                   self.g.initializers)
-        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                                 ir_version=IR_VERSION, producer_name="edgekit")
+        # No producer_name: ORT's optimizer warns when it is not "pytorch" for model_type bert.
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                                  ir_version=IR_VERSION, doc_string="written by edgekit")
+        helper.set_model_props(model, {"edgekit.graph_writer": BertONNXWriter.name})
+        return model
 
 
 def activation_of(model: Any) -> str | None:
