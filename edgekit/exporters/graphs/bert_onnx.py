@@ -74,8 +74,14 @@ class _Writer:
     """One model's graph; methods mirror the HF modules they stand for."""
 
     def __init__(self, weights: dict[str, np.ndarray], config: Any, activation: str) -> None:
+        from edgekit.models.bert import names
+
         self.w, self.cfg, self.act = weights, config, activation
         self.g = _Graph()
+        # Projection nodes carry the Keras layer name, as tf2onnx's do, so tools that group
+        # nodes by layer (edgekit.exporters.onnx_fallback) see the same layers either way.
+        self.layer_of = {slot.hf_name.rsplit(".", 1)[0]: slot.layer
+                         for slot in names.weight_slots(config.num_layers)}
 
     def param(self, hf_name: str, transpose: bool = False) -> str:
         """An HF-named weight as an initializer; Linear weights transposed to [in, out] for
@@ -85,17 +91,18 @@ class _Writer:
 
     def linear(self, x: str, module: str) -> str:
         g = self.g
-        mm = g.op("MatMul", [x, self.param(f"{module}.weight", transpose=True)], f"{module}/MatMul")
-        return g.op("Add", [self.param(f"{module}.bias"), mm], f"{module}/Add")
+        layer = self.layer_of[module]
+        mm = g.op("MatMul", [x, self.param(f"{module}.weight", transpose=True)], f"{layer}/MatMul")
+        return g.op("Add", [self.param(f"{module}.bias"), mm], f"{layer}/BiasAdd")
 
     def gemm(self, x: str, module: str) -> str:
         return self.g.op("Gemm", [x, self.param(f"{module}.weight"), self.param(f"{module}.bias")],
-                         f"{module}/Gemm", alpha=1.0, beta=1.0, transB=1)
+                         f"{self.layer_of[module]}/Gemm", alpha=1.0, beta=1.0, transB=1)
 
     def layer_norm(self, x: str, module: str) -> str:
         return self.g.op("LayerNormalization",
                          [x, self.param(f"{module}.weight"), self.param(f"{module}.bias")],
-                         f"{module}/LayerNorm", axis=-1, epsilon=float(self.cfg.layer_norm_eps))
+                         f"{self.layer_of[module]}/LayerNorm", axis=-1, epsilon=float(self.cfg.layer_norm_eps))
 
     def embeddings(self, ids: str, types: str) -> str:
         g, m = self.g, "embeddings"
