@@ -140,3 +140,15 @@ def test_models_without_logits_fall_back(tmp_path: Path) -> None:
     reason = GRAPH_WRITERS.get("bert_onnx").unsupported(model)
     assert reason is not None and "logits" in reason
     assert writer_for(None, "onnx", model, "tf2onnx") == (None, "tf2onnx")
+
+
+def test_projection_nodes_group_by_keras_layer(tiny, tmp_path: Path) -> None:
+    """int8 fallback (onnx_fallback.layer_groups) finds each Dense layer in the writer's graph
+    under its Keras name, as it does in tf2onnx's."""
+    from edgekit.exporters.onnx_fallback import layer_groups
+
+    art = _export(tiny, TINY, tmp_path / "bert.onnx")
+    groups = layer_groups(art.path, [layer.name for layer in tiny.layers])
+    assert groups["layer_1/attention/query"] == ["layer_1/attention/query/MatMul"]
+    assert groups["classifier"] == ["classifier/Gemm"] and groups["pooler"] == ["pooler/Gemm"]
+    assert sum(g.startswith("layer_") for g in groups) == TINY.num_layers * 6  # q k v o ffn*2
