@@ -7,8 +7,8 @@ attention maps compare head by head. Two stages, as in the paper:
 1. **Intermediate-layer distillation**: MSE between the student's embedding output and each
    student block's output, mapped up to the teacher's width by one learned projection, and the
    teacher's embedding output / the output of the mapped teacher block; plus MSE between
-   pre-softmax attention scores of mapped layers, with padded keys zeroed on both sides (as in
-   the reference code: ``where(score <= -1e2, 0, score)``). Student block ``m`` mimics teacher
+   pre-softmax attention scores of mapped layers, with padded keys zeroed on both sides (as the
+   reference code does). Student block ``m`` mimics teacher
    block ``(m+1)·N/M − 1``: the paper's uniform mapping ``g(m) = m·N/M`` on 1-based layers.
 2. **Prediction-layer distillation**: soft cross-entropy against the teacher's logits at
    temperature ``T`` (the paper uses T = 1), optionally mixed with the hard labels.
@@ -29,9 +29,6 @@ from edgekit.stages._distill import (TeacherCache, copy_weights_by_name, distill
                                      hard_cross_entropy, only, single_output,
                                      soft_cross_entropy, text_fields)
 from edgekit.training import TrainContext
-
-#: Attention scores at or below this are padded keys (the mask adds -1e4); they are zeroed.
-MASKED_SCORE = -1e2
 
 
 class TinyBertConfig(StageConfig):
@@ -99,7 +96,8 @@ class TinyBert(Stage):
             mse = lambda a, b: tf.reduce_mean(tf.square(a - b))  # noqa: E731
             hid = tf.add_n([mse(projection(s_h), t[k])
                             for s_h, k in zip(s["hidden_states"], hidden_keys)])
-            att = tf.add_n([mse(_unmasked(s_a), _unmasked(t[k]))
+            real_keys = tf.cast(x["attention_mask"], tf.float32)[:, None, None, :]
+            att = tf.add_n([mse(s_a * real_keys, t[k] * real_keys)
                             for s_a, k in zip(s["attention_scores"], score_keys)])
             return hid + att, {"hidden_mse": hid, "attention_mse": att}
 
@@ -131,12 +129,6 @@ class TinyBert(Stage):
             "mimicked_teacher_blocks": blocks, "init": config.init,
             "teacher_cache_mb": round(cache_mb, 1), "final_losses": logs,
             "parameters": int(final.count_params()), "teacher_parameters": int(model.count_params())})
-
-
-def _unmasked(scores: Any) -> Any:
-    """Zero the scores of padded keys so the loss compares only real attention."""
-    tf = _tf.tf()
-    return tf.where(scores <= MASKED_SCORE, tf.zeros_like(scores), scores)
 
 
 STAGES.register(TinyBert.name, TinyBert())
