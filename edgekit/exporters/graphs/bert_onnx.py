@@ -9,7 +9,8 @@ as the torch path. Node order and operand positions below follow those patterns:
 
 * embeddings: ``Add(Add(Gather(word, ids), Gather(type, tt)), Gather(pos, Slice(position_ids,
   0, Unsqueeze(Gather(Shape(ids), 1)))))`` then ``LayerNormalization``;
-* mask: ``Mul(Sub(1, Cast(Unsqueeze(Unsqueeze(mask, 1), 2))), -1e4)`` (same -1e4 as Keras);
+* mask: ``Mul(Sub(1, Cast(Unsqueeze(Unsqueeze(mask, 1), 2))), MASK_VALUE)`` (the encoder's value;
+  ORT stores anything but -10000 as the fused Attention's ``mask_filter_value``);
 * attention: ``MatMul+Add -> Reshape(0,0,heads,head) -> Transpose`` per Q/K/V (K straight to
   ``0,2,3,1``), ``MatMul -> Div(sqrt(head)) -> Add(mask) -> Softmax -> MatMul -> Transpose ->
   Reshape(0,0,hidden)``;
