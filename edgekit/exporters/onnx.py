@@ -9,7 +9,6 @@ calibrated on training examples; the QDQ form is also what OpenVINO imports as i
 from __future__ import annotations
 
 import tempfile
-from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -149,13 +148,13 @@ class ONNXExporter(Exporter):
                     prepared = Path(tmpdir) / "prepared.onnx"
                     prepare_for_static(graph, prepared)
                     graph = prepared
-                    quantize = partial(_static, calibration=calibration)
+                    quantize = _static
                     notes["quantization"] = "static QDQ, per-channel s8 weights, u8 activations"
                 else:
                     quantize = _dynamic
                     notes["quantization"] = "dynamic, s8 weights, activations quantized at run time"
                 if opts.fallback_min_agreement is None:
-                    quantize(graph, tmp, [])
+                    quantize(graph, tmp, [], calibration)
                 else:
                     notes["fallback"] = quantize_with_fallback(
                         graph, tmp, calibration, [layer.name for layer in model.layers],
@@ -164,12 +163,12 @@ class ONNXExporter(Exporter):
         return ExportedArtifact(self.format, precision, [dest], notes)
 
 
-def _static(src: Path, dest: Path, exclude: list[str], *, calibration: Split) -> None:
+def _static(src: Path, dest: Path, exclude: list[str], calibration: Split) -> None:
     quantize_static_qdq(src, dest, calibration, exclude)
 
 
-def _dynamic(src: Path, dest: Path, exclude: list[str]) -> None:
-    quantize_dynamic_int8(src, dest, exclude)
+def _dynamic(src: Path, dest: Path, exclude: list[str], calibration: Split) -> None:
+    quantize_dynamic_int8(src, dest, exclude)  # weights only: nothing to calibrate
 
 
 EXPORTERS.register(ONNXExporter.format, ONNXExporter())

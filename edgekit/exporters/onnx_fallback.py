@@ -25,10 +25,13 @@ from edgekit.runtimes import match_inputs
 
 #: Ops ONNX Runtime's quantizer turns into integer kernels; the ones worth ranking.
 QUANTIZED_OPS = frozenset({"MatMul", "Gemm", "Conv", "FusedMatMul", "Attention"})
-#: Examples used to judge agreement during the search.
-SEARCH_EXAMPLES = 256
+#: Examples used to judge agreement during the search, and to calibrate the one-layer trials
+#: that rank sensitivity (the accepted configurations use the full calibration set).
+SEARCH_EXAMPLES = 128
+TRIAL_CALIBRATION = 64
 
-Quantize = Callable[[Path, Path, list[str]], None]  # (src, dest, nodes to keep float)
+#: (src, dest, nodes to keep float, calibration examples)
+Quantize = Callable[[Path, Path, list[str], Split], None]
 
 
 def layer_groups(onnx_path: Path, layer_names: list[str]) -> dict[str, list[str]]:
@@ -85,14 +88,19 @@ def quantize_with_fallback(src: Path, dest: Path, calibration: Split, layer_name
     reference = _outputs(src, feeds)
     top1 = reference.argmax(-1)
 
-    def trial(exclude: list[str], out: Path) -> tuple[float, float]:
-        quantize(src, out, exclude)
+    few = Split({k: v[:TRIAL_CALIBRATION] for k, v in calibration.x.items()},
+                calibration.y[:TRIAL_CALIBRATION])
+
+    def trial(exclude: list[str], out: Path, calib: Split = few) -> tuple[float, float]:
+        quantize(src, out, exclude, calib)
         got = _outputs(out, feeds)
         return float((got.argmax(-1) == top1).mean()), float(np.abs(got - reference).mean())
 
     notes: dict[str, Any] = {"fallback_min_agreement": min_agreement,
                              "fallback_examples": int(len(top1)), "fallback_split": "calibration"}
-    agreement, _ = trial([], dest)
+    quantize(src, dest, [], calibration)
+    got = _outputs(dest, feeds)
+    agreement = float((got.argmax(-1) == top1).mean())
     notes["all_int8_agreement"] = agreement
     if agreement >= min_agreement:
         notes["kept_float"] = []
@@ -111,7 +119,7 @@ def quantize_with_fallback(src: Path, dest: Path, calibration: Split, layer_name
         steps = []
         for name in ranking:
             kept.append(name)
-            agreement, _ = trial([n for g in kept for n in groups[g]], dest)
+            agreement, _ = trial([n for g in kept for n in groups[g]], dest, calibration)
             steps.append({"kept_float": len(kept), "agreement": agreement})
             if agreement >= min_agreement:
                 break
