@@ -99,6 +99,31 @@ def compress(
     _run(debug, go)
 
 
+# --- reliability commands (issue 3) ---------------------------------------------------------
+
+@app.command()
+def verify(
+    bundle: Annotated[Path, typer.Argument(help="bundle folder written by 'edgekit compress'")],
+    load: Annotated[bool, typer.Option(help="also load each artifact on its runtime (in a child "
+                                       "process, so a crashing engine is reported, not fatal) "
+                                       "and run one held-out example")] = False,
+    debug: Annotated[bool, typer.Option(help="show tracebacks")] = False,
+) -> None:
+    """Check every file of BUNDLE against manifest.json (size, sha256); exit 2 on the first mismatch."""
+
+    def go() -> None:
+        from edgekit.verify import verify_bundle, verify_loads
+
+        res = verify_bundle(bundle)
+        typer.echo(f"ok: {res.files} files, {res.bytes:,} bytes match {bundle}/manifest.json")
+        if load:
+            typer.echo(f"ok: {verify_loads(bundle)} artifacts load and run on their runtimes")
+
+    _run(debug, go)
+
+# --- end reliability commands -----------------------------------------------------------------
+
+
 def main() -> None:
     app(prog_name="edgekit")
 

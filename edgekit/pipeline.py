@@ -37,6 +37,7 @@ from edgekit.strategy import make_strategy
 from edgekit.tasks import TASKS
 from edgekit.training import TrainContext, compile_model, count_params, fit, predict
 from edgekit.validation.prove import Baseline, ProofSettings, prove
+from edgekit.verify import write_manifest
 
 REPORT_SCHEMA = "edgekit.report/1"
 
@@ -114,14 +115,6 @@ def _save_heldout(bundle: Path, data: Dataset, reference_out: np.ndarray) -> str
         arrays["texts"] = np.asarray(data.extra["test_texts"], dtype=str)
     np.savez_compressed(bundle / rel, y=data.test.y, reference=reference_out, **arrays)
     return rel
-
-
-def _write_manifest(bundle: Path) -> None:
-    files = sorted(p for p in bundle.rglob("*") if p.is_file() and p.name != "manifest.json")
-    manifest = {"schema": "edgekit.manifest/1",
-                "files": [{"path": p.relative_to(bundle).as_posix(), "size_bytes": p.stat().st_size,
-                           "sha256": sha256_of(p)} for p in files]}
-    write_text(bundle / "manifest.json", json.dumps(manifest, indent=2))
 
 
 def compress(recipe: Recipe, out: Path, progress: Progress | None = None) -> dict[str, Any]:
@@ -252,7 +245,7 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None) -> dic
             }
             write_text(bundle / "report.json", json.dumps(report, indent=2, default=_json_default))
             write_text(bundle / "report.html", render(report))
-            _write_manifest(bundle)
+            write_manifest(bundle)
     return report
 
 
