@@ -25,6 +25,8 @@ from pathlib import Path
 from edgekit.errors import EdgekitError
 
 _PREFIX = "edgekit-probe "
+# The child's command line; arguments follow: runtime name, inputs npz ('' for none), paths.
+CHILD = [sys.executable, "-m", "edgekit.runtimes._isolate"]
 
 
 def _feed(inputs_npz: str | None) -> dict | None:
@@ -65,6 +67,14 @@ def _signal_name(code: int) -> str:
         return f"signal {-code}"
 
 
+def _crash_error(runtime_name: str, path: Path, code: int | None) -> EdgekitError:
+    """The child died on ``path``: by a signal (negative code), an exit, or a timeout (None)."""
+    how = "timed out" if code is None else f"crashed ({_signal_name(code)})" \
+        if code < 0 else f"exited with status {code}"
+    return EdgekitError(f"{runtime_name} {how} while loading or running the model", where=path,
+                        fix="the file is corrupt or hostile; do not deploy it, re-export it")
+
+
 def probe(runtime_name: str, paths: list[Path], inputs_npz: Path | None = None,
           timeout: float = 120.0) -> dict[Path, EdgekitError | None]:
     """Load each of ``paths`` with ``runtime_name`` in a child (and run the first example of
@@ -79,13 +89,12 @@ def probe(runtime_name: str, paths: list[Path], inputs_npz: Path | None = None,
         [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")])}
     while todo:
         try:
-            proc = subprocess.run([sys.executable, "-m", "edgekit.runtimes._isolate", runtime_name,
-                                   str(inputs_npz or ""), *map(str, todo)], capture_output=True, text=True,
-                                  timeout=timeout, env=env)
-            out, code = proc.stdout, proc.returncode
+            proc = subprocess.run([*CHILD, runtime_name, str(inputs_npz or ""), *map(str, todo)],
+                                  capture_output=True, text=True, timeout=timeout, env=env)
+            out, err, code = proc.stdout, proc.stderr, proc.returncode
         except subprocess.TimeoutExpired as exc:
             out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-            code = None
+            err, code = "timeout", None
         current: Path | None = None
         for line in out.splitlines():
             if not line.startswith(_PREFIX):
@@ -101,15 +110,10 @@ def probe(runtime_name: str, paths: list[Path], inputs_npz: Path | None = None,
                                    f"{path}: {rec['bug']}")
             results[path] = None if rec["ok"] else EdgekitError(rec["error"])
         if current is None:
-            if code not in (0,) and len(results) < len(paths):
-                raise RuntimeError(f"probe child failed before loading anything (exit {code}): "
-                                   f"{proc.stderr[-2000:] if code is not None else 'timeout'}")
+            if len(results) < len(paths):
+                raise RuntimeError(f"probe child stopped between files (exit {code}): {err[-2000:]}")
             break
-        how = "timed out" if code is None else f"crashed ({_signal_name(code)})" \
-            if code < 0 else f"exited with status {code}"
-        results[current] = EdgekitError(f"{runtime_name} {how} while loading or running the model", where=current,
-                                        fix="the file is corrupt or hostile; do not deploy it, "
-                                        "re-export it")
+        results[current] = _crash_error(runtime_name, current, code)
         todo = todo[todo.index(current) + 1:]
     return results
 
