@@ -74,6 +74,8 @@ def compress(
     quick: Annotated[bool, typer.Option(help="apply the recipe's 'quick' overrides: a short smoke run")] = False,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a field: section.field=value (repeatable)")] = None,
     dry_run: Annotated[bool, typer.Option(help="print the fully resolved recipe as YAML and exit")] = False,
+    fresh: Annotated[bool, typer.Option(help="ignore finished stages of earlier runs (kept in "
+                                        ".<out>.run next to the bundle) and start clean")] = False,
     debug: Annotated[bool, typer.Option(help="show tracebacks")] = False,
 ) -> None:
     """Train, compress, export and prove every artifact of RECIPE; write report.json/html."""
@@ -89,7 +91,7 @@ def compress(
         from edgekit.progress import RichProgress
 
         target = out or Path("export") / resolved.name
-        report = run_pipeline(resolved, target, RichProgress())
+        report = run_pipeline(resolved, target, RichProgress(), fresh=fresh)
         failed = [a["file"] for a in report["artifacts"] if not a["passed"]]
         typer.echo(f"wrote {target}/report.json and report.html: {len(report['artifacts'])} "
                    f"artifacts, {'all passed' if not failed else 'FAILED: ' + ', '.join(failed)}")
