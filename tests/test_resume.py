@@ -186,5 +186,20 @@ def test_killed_run_resumes_with_same_report_figures(tmp_path: Path,
     log = res.stdout + res.stderr
     assert "reused train" in log and "reused stage-prune" in log
     assert "reused stage-qat" not in log
+    assert not list(tmp_path.glob(".lenet5.partial-*"))  # the killed run's temp bundle is gone
     resumed = json.loads((out / "report.json").read_text())
     assert _figures(resumed) == _figures(lenet_bundle[1])
+
+
+def test_temp_bundles_of_killed_runs_are_cleaned_live_ones_kept(tmp_path: Path) -> None:
+    from edgekit.atomic import bundle_folder
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a pid that just exited
+    stale = tmp_path / f".b.partial-{dead.pid}-x"
+    live = tmp_path / f".b.partial-{os.getpid()}-y"
+    stale.mkdir()
+    live.mkdir()
+    with bundle_folder(tmp_path / "b") as folder:
+        (folder / "report.json").write_text("{}")
+    assert not stale.exists() and live.exists() and (tmp_path / "b" / "report.json").is_file()
