@@ -93,8 +93,6 @@ class RunCache:
         self.seed = seed
         self.note = note or (lambda _msg: None)
         self.reused: list[str] = []
-        if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
 
     @classmethod
     def for_bundle(cls, out: Path, *, fresh: bool = False, seed: int = 0,
@@ -143,6 +141,18 @@ class RunCache:
             self._write_record(stage, key, "running", config)
         return time.perf_counter()
 
+    def _compute(self, stage: str, compute: Callable[[], Any]) -> Any:
+        """Run ``compute``; if it raises (a user error, Ctrl-C), drop the stage's folder, and
+        the run folder when nothing else is in it, so a failed first run leaves no clutter."""
+        try:
+            return compute()
+        except BaseException:
+            if self.folder is not None:
+                shutil.rmtree(self._dir(stage), ignore_errors=True)
+                if self.folder.is_dir() and not any(self.folder.iterdir()):
+                    self.folder.rmdir()
+            raise
+
     def _hit(self, stage: str) -> None:
         self.reused.append(stage)
         self.note(f"reused {stage} from {self.folder}")
@@ -162,7 +172,7 @@ class RunCache:
                 return Reused(model, rec["result"].get("facts", {}), outputs, True)
             self.note(f"cached {stage} could not be reused as it was; recomputing")
         t0 = self._begin(stage, key, config)
-        out = compute()
+        out = self._compute(stage, compute)
         model, facts = (out.model, out.facts) if hasattr(out, "facts") else (out, {})
         outputs = check(model)
         if self.folder is not None:
@@ -188,7 +198,7 @@ class RunCache:
                 self._hit(stage)
                 return [dest.parent / n for n in names], rec["result"].get("facts", {}), True
         t0 = self._begin(stage, key, config)
-        files, facts = compute()
+        files, facts = self._compute(stage, compute)
         if self.folder is not None:
             d = self._dir(stage) / "files"
             d.mkdir(parents=True, exist_ok=True)
@@ -207,7 +217,7 @@ class RunCache:
             self._hit(stage)
             return rec["result"]["value"], True
         t0 = self._begin(stage, key, config)
-        value = compute()
+        value = self._compute(stage, compute)
         if self.folder is not None:
             self._write_record(stage, key, "done", config, {"value": value},
                                time.perf_counter() - t0)
