@@ -108,3 +108,27 @@ def test_real_bundle_verifies_and_loads_on_every_runtime(lenet_bundle: tuple[Pat
     res = _verify(out, "--load")
     assert res.exit_code == 0, res.output
     assert f"ok: {len(report['artifacts'])} artifacts load and run" in res.output
+
+
+def test_load_reports_a_bad_artifact_in_a_consistent_bundle(tmp_path: Path) -> None:
+    """A bundle whose manifest matches but whose .tflite is a PNG: integrity passes, --load
+    names the file in one line (loaded in a child process)."""
+    import numpy as np
+
+    from edgekit.runtimes import RUNTIMES
+
+    if RUNTIMES.get("litert").missing():
+        pytest.skip(f"litert missing: {RUNTIMES.get('litert').missing()}")
+    b = tmp_path / "bundle"
+    (b / "artifacts").mkdir(parents=True)
+    (b / "data").mkdir()
+    (b / "artifacts" / "m.tflite").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    np.savez(b / "data" / "heldout.npz", x__x=np.zeros((2, 4), np.float32), y=np.zeros(2))
+    (b / "report.json").write_text(json.dumps({
+        "artifacts": [{"file": "artifacts/m.tflite", "runtime": "litert"}],
+        "dataset": {"heldout_file": "data/heldout.npz"}}))
+    write_manifest(b)
+    res = _verify(b, "--load")
+    assert res.exit_code == 2, res.output
+    assert res.output.splitlines()[0].startswith("ok: 3 files")
+    assert "m.tflite" in res.output.splitlines()[1] and "PNG image" in res.output
