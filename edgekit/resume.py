@@ -133,18 +133,28 @@ def expected_disk_bytes(recipe: Recipe, reference: Any, data: Dataset) -> tuple[
     return bundle, cache
 
 
+def expected_memory_bytes(reference: Any, data: Dataset) -> int:
+    """Rough peak memory of training: the data arrays in memory plus weights, gradients and
+    two optimizer slots (x4), plus a second model copy while a stage wraps the first."""
+    weights = int(sum(np.asarray(w.numpy()).nbytes for w in reference.weights))
+    arrays = sum(v.nbytes for s in (data.train, data.val, data.test) for v in
+                 (*s.x.values(), s.y))
+    return int(arrays + weights * 6)
+
+
 def check_disk(out: Path, recipe: Recipe, reference: Any, data: Dataset, progress: Progress,
                free_bytes: int | None = None) -> None:
     """State the disk the run expects and refuse it when the volume of ``out`` cannot hold
     it (checked once the reference model exists, before any export is written)."""
     bundle, cache = expected_disk_bytes(recipe, reference, data)
+    memory = expected_memory_bytes(reference, data)
     folder = Path(out).resolve().parent
     while not folder.exists():
         folder = folder.parent
     free = shutil.disk_usage(folder).free if free_bytes is None else free_bytes
     mb = 1 << 20
     progress.note(f"expected disk: {bundle / mb:.1f} MB bundle + {cache / mb:.1f} MB run cache; "
-                  f"{free / mb:,.0f} MB free")
+                  f"{free / mb:,.0f} MB free; expected memory: ~{memory / mb:,.0f} MB")
     if free < bundle + cache:
         raise EdgekitError(f"not enough disk: the run needs about {(bundle + cache) / mb:.1f} MB "
                            f"and {free / mb:.1f} MB are free", where=folder,

@@ -142,7 +142,7 @@ def test_disk_check_states_need_and_refuses(tmp_path: Path) -> None:
             notes.append(text)
 
     check_disk(tmp_path / "b", _recipe(), model, _data(), P())
-    assert notes and notes[0].startswith("expected disk:")
+    assert notes and notes[0].startswith("expected disk:") and "expected memory" in notes[0]
     with pytest.raises(EdgekitError, match="not enough disk"):
         check_disk(tmp_path / "b", _recipe(), model, _data(), P(), free_bytes=1 << 20)
 
