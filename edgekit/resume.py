@@ -33,6 +33,17 @@ def _dump(section: Any) -> Any:
     return section.model_dump(mode="json")
 
 
+def code_key(*plugins: Any) -> str:
+    """sha256 of the source files of the plug-ins a stage runs, so editing a stage's code
+    (not only bumping edgekit's version) invalidates what it cached."""
+    import hashlib
+    import inspect
+
+    files = sorted({inspect.getsourcefile(type(p)) or "" for p in plugins})
+    return key_of([hashlib.sha256(Path(f).read_bytes()).hexdigest() if f and Path(f).is_file()
+                   else f for f in files])
+
+
 class PipelineCache:
     """One run's stage cache: ``train``, ``stage``, ``export`` and ``proof`` wrap the
     pipeline's own calls, computing them only when no finished record with the same key
@@ -63,7 +74,10 @@ class PipelineCache:
     def train(self, compute: Callable[[], Any]) -> tuple[Any, np.ndarray]:
         r = self.recipe
         config = {"model": _dump(r.model), "train": _dump(r.train)}
-        key = key_of("train", edgekit.__version__, config, self.data_key)
+        from edgekit.models import MODELS
+
+        key = key_of("train", edgekit.__version__, config, self.data_key,
+                     code_key(MODELS.get(r.model.builder)))
         got = self.cache.model_stage("train", key, config, compute, self._predict)
         self.model_keys["reference"] = key
         check_disk(self.out, r, got.model, self.data, self.progress)
@@ -73,7 +87,9 @@ class PipelineCache:
         """Returns (StageResult-like with .model and .facts, held-out outputs)."""
         previous = list(self.model_keys.values())[-1]
         config = {"entry": _dump(entry), "train": _dump(self.recipe.train)}
-        key = key_of("stage", config, previous, self.data_key)
+        from edgekit.stages import STAGES
+
+        key = key_of("stage", config, previous, self.data_key, code_key(STAGES.get(entry.stage)))
         got = self.cache.model_stage(f"stage-{entry.stage}", key, config, compute, self._predict)
         self.model_keys[entry.stage] = key
         return got, got.outputs
@@ -82,7 +98,10 @@ class PipelineCache:
         return list(self.model_keys.values())[-1] if name == "final" else self.model_keys[name]
 
     def export_key(self, exp: ExportEntry, dest: Path) -> str:
-        return key_of("export", _dump(exp), dest.name, self._model_key(exp.model), self.data_key)
+        from edgekit.exporters import EXPORTERS
+
+        return key_of("export", _dump(exp), dest.name, self._model_key(exp.model), self.data_key,
+                      code_key(EXPORTERS.get(exp.format)))
 
     def export(self, exp: ExportEntry, dest: Path, compute: Callable[[], Any]) -> Any:
         from edgekit.exporters import ExportedArtifact

@@ -203,3 +203,11 @@ def test_temp_bundles_of_killed_runs_are_cleaned_live_ones_kept(tmp_path: Path) 
     with bundle_folder(tmp_path / "b") as folder:
         (folder / "report.json").write_text("{}")
     assert not stale.exists() and live.exists() and (tmp_path / "b" / "report.json").is_file()
+
+
+def test_code_key_follows_the_plugin_source() -> None:
+    from edgekit.resume import code_key
+    from edgekit.stages import STAGES
+
+    prune, qat = STAGES.get("prune"), STAGES.get("qat")
+    assert code_key(prune) == code_key(prune) != code_key(qat)
