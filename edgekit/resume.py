@@ -121,9 +121,14 @@ class PipelineCache:
         from edgekit.validation.latency import Latency
         from edgekit.validation.prove import Proof
 
+        from edgekit.exporters import EXPORTERS
+        from edgekit.runtimes import RUNTIMES
+
         r = self.recipe
+        runtime = RUNTIMES.get(EXPORTERS.get(exp.format).runtime)
         config = {"validation": _dump(r.validation), "budgets": _dump(r.budgets),
-                  "threads": threads, "device": device.model_dump(mode="json")}
+                  "threads": threads, "device": device.model_dump(mode="json"),
+                  "runtime": runtime.version(), "family": r.family}
         key = key_of("proof", config, self.export_key(exp, dest), self.model_keys)
         value, _ = self.cache.json_stage(f"prove-{dest.name}", key, config,
                                          lambda: _to_json(asdict(compute())))
