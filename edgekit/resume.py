@@ -66,6 +66,11 @@ class PipelineCache:
         cache = RunCache.for_bundle(out, fresh=fresh, seed=recipe.train.seed, note=progress.note)
         return cls(cache, recipe, data, test, out, progress)
 
+    def _custom_objects(self) -> dict[str, Any]:
+        from edgekit.models import MODELS
+
+        return MODELS.get(self.recipe.model.builder).custom_objects()
+
     def _predict(self, model: Any) -> np.ndarray:
         from edgekit.training import predict
 
@@ -78,7 +83,8 @@ class PipelineCache:
 
         key = key_of("train", edgekit.__version__, config, self.data_key,
                      code_key(MODELS.get(r.model.builder)))
-        got = self.cache.model_stage("train", key, config, compute, self._predict)
+        got = self.cache.model_stage("train", key, config, compute, self._predict,
+                                     self._custom_objects())
         self.model_keys["reference"] = key
         check_disk(self.out, r, got.model, self.data, self.progress)
         return got.model, got.outputs
@@ -90,7 +96,8 @@ class PipelineCache:
         from edgekit.stages import STAGES
 
         key = key_of("stage", config, previous, self.data_key, code_key(STAGES.get(entry.stage)))
-        got = self.cache.model_stage(f"stage-{entry.stage}", key, config, compute, self._predict)
+        got = self.cache.model_stage(f"stage-{entry.stage}", key, config, compute, self._predict,
+                                     self._custom_objects())
         self.model_keys[entry.stage] = key
         return got, got.outputs
 

@@ -160,12 +160,14 @@ class RunCache:
     # --- stage kinds ------------------------------------------------------------------------
 
     def model_stage(self, stage: str, key: str, config: Any, compute: Callable[[], Any],
-                    check: Callable[[Any], np.ndarray]) -> Reused:
+                    check: Callable[[Any], np.ndarray],
+                    custom_objects: dict[str, Any] | None = None) -> Reused:
         """A stage whose result is a Keras model (``compute()`` returns a model or an object
-        with ``.model`` and ``.facts``); ``check(model)`` gives its held-out predictions."""
+        with ``.model`` and ``.facts``); ``check(model)`` gives its held-out predictions;
+        ``custom_objects`` are the registered objects the saved model needs to load."""
         rec = self._done(stage, key)
         if rec is not None:
-            model = self._load_model(self._dir(stage))
+            model = self._load_model(self._dir(stage), custom_objects or {})
             outputs = check(model) if model is not None else None
             if outputs is not None and self._same_outputs(self._dir(stage), outputs):
                 self._hit(stage)
@@ -241,7 +243,7 @@ class RunCache:
             return False
 
     @staticmethod
-    def _load_model(folder: Path) -> Any | None:
+    def _load_model(folder: Path, custom_objects: dict[str, Any]) -> Any | None:
         from edgekit import _tf
 
         path = folder / "model.keras"
@@ -249,7 +251,8 @@ class RunCache:
             return None
         try:
             with _tf.tfmot().quantization.keras.quantize_scope():
-                return _tf.keras().models.load_model(path, compile=False, safe_mode=True)
+                return _tf.keras().models.load_model(path, compile=False, safe_mode=True,
+                                                     custom_objects=custom_objects)
         except Exception:
             return None
 

@@ -86,6 +86,11 @@ class BertClassifier(ModelBuilder):
                               allow_missing=("classifier.", "pooler."))
         return model
 
+    def custom_objects(self) -> dict[str, Any]:
+        from edgekit.models.bert.encoder import custom_objects
+
+        return custom_objects()
+
     def bundle_extras(self, bundle: Any, models: dict[str, Any], data: Dataset,
                       config: BuilderConfig) -> dict[str, Any]:
         from edgekit.models.bert.bundle import is_float_bert, write_hf_checkpoint, write_text_manifest
