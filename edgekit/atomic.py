@@ -57,6 +57,25 @@ def _is_bundle(folder: Path) -> bool:
     return any((folder / m).is_file() for m in BUNDLE_MARKERS)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_dead_partials(out: Path) -> None:
+    """Delete temporary bundles left by runs that were killed (SIGKILL, power loss): their
+    writer's pid, part of the folder name, is gone. A live run's folder is left alone."""
+    for tmp in out.parent.glob(f".{out.name}.partial-*"):
+        pid = tmp.name.removeprefix(f".{out.name}.partial-").split("-")[0]
+        if tmp.is_dir() and pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 @contextmanager
 def bundle_folder(out: Path) -> Iterator[Path]:
     """Yield a temporary folder that becomes ``out`` only if the block finishes.
@@ -69,7 +88,8 @@ def bundle_folder(out: Path) -> Iterator[Path]:
         raise EdgekitError("output path exists and is not an edgekit bundle", where=out,
                            fix="pass an empty or new folder with --out")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    _remove_dead_partials(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-{os.getpid()}-", dir=out.parent))
     os.chmod(tmp, 0o777 & ~_umask())
     try:
         yield tmp

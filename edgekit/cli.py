@@ -74,6 +74,8 @@ def compress(
     quick: Annotated[bool, typer.Option(help="apply the recipe's 'quick' overrides: a short smoke run")] = False,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a field: section.field=value (repeatable)")] = None,
     dry_run: Annotated[bool, typer.Option(help="print the fully resolved recipe as YAML and exit")] = False,
+    fresh: Annotated[bool, typer.Option(help="ignore finished stages of earlier runs (kept in "
+                                        ".<out>.run next to the bundle) and start clean")] = False,
     debug: Annotated[bool, typer.Option(help="show tracebacks")] = False,
 ) -> None:
     """Train, compress, export and prove every artifact of RECIPE; write report.json/html."""
@@ -89,7 +91,7 @@ def compress(
         from edgekit.progress import RichProgress
 
         target = out or Path("export") / resolved.name
-        report = run_pipeline(resolved, target, RichProgress())
+        report = run_pipeline(resolved, target, RichProgress(), fresh=fresh)
         failed = [a["file"] for a in report["artifacts"] if not a["passed"]]
         typer.echo(f"wrote {target}/report.json and report.html: {len(report['artifacts'])} "
                    f"artifacts, {'all passed' if not failed else 'FAILED: ' + ', '.join(failed)}")
@@ -97,6 +99,31 @@ def compress(
             raise typer.Exit(3)
 
     _run(debug, go)
+
+
+# --- reliability commands (issue 3) ---------------------------------------------------------
+
+@app.command()
+def verify(
+    bundle: Annotated[Path, typer.Argument(help="bundle folder written by 'edgekit compress'")],
+    load: Annotated[bool, typer.Option(help="also load each artifact on its runtime (in a child "
+                                       "process, so a crashing engine is reported, not fatal) "
+                                       "and run one held-out example")] = False,
+    debug: Annotated[bool, typer.Option(help="show tracebacks")] = False,
+) -> None:
+    """Check every file of BUNDLE against manifest.json (size, sha256); exit 2 on the first mismatch."""
+
+    def go() -> None:
+        from edgekit.verify import verify_bundle, verify_loads
+
+        res = verify_bundle(bundle)
+        typer.echo(f"ok: {res.files} files, {res.bytes:,} bytes match {bundle}/manifest.json")
+        if load:
+            typer.echo(f"ok: {verify_loads(bundle)} artifacts load and run on their runtimes")
+
+    _run(debug, go)
+
+# --- end reliability commands -----------------------------------------------------------------
 
 
 def main() -> None:

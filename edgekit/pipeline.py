@@ -31,12 +31,14 @@ from edgekit.models import MODELS
 from edgekit.progress import Progress, SilentProgress
 from edgekit.recipe.schema import Recipe
 from edgekit.report.html import render
+from edgekit.resume import PipelineCache
 from edgekit.runtimes import RUNTIMES
 from edgekit.stages import STAGES
 from edgekit.strategy import make_strategy
 from edgekit.tasks import TASKS
-from edgekit.training import TrainContext, compile_model, count_params, fit, predict
+from edgekit.training import TrainContext, compile_model, count_params, fit
 from edgekit.validation.prove import Baseline, ProofSettings, prove
+from edgekit.verify import write_manifest
 
 REPORT_SCHEMA = "edgekit.report/1"
 
@@ -116,16 +118,13 @@ def _save_heldout(bundle: Path, data: Dataset, reference_out: np.ndarray) -> str
     return rel
 
 
-def _write_manifest(bundle: Path) -> None:
-    files = sorted(p for p in bundle.rglob("*") if p.is_file() and p.name != "manifest.json")
-    manifest = {"schema": "edgekit.manifest/1",
-                "files": [{"path": p.relative_to(bundle).as_posix(), "size_bytes": p.stat().st_size,
-                           "sha256": sha256_of(p)} for p in files]}
-    write_text(bundle / "manifest.json", json.dumps(manifest, indent=2))
+def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
+             fresh: bool = False) -> dict[str, Any]:
+    """Run the whole recipe and write the bundle at ``out`` atomically; return the report.
 
-
-def compress(recipe: Recipe, out: Path, progress: Progress | None = None) -> dict[str, Any]:
-    """Run the whole recipe and write the bundle at ``out`` atomically; return the report."""
+    Finished stages are kept in a run folder next to ``out`` and reused by the next run of the
+    same recipe (see :mod:`edgekit.resume`); ``fresh=True`` starts from scratch.
+    """
     progress = progress or SilentProgress()
     device: DeviceProfile = load_device(recipe.validation.device)
     threads = recipe.validation.threads or device.threads
@@ -141,10 +140,11 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None) -> dic
         test = data.test.take(recipe.validation.max_examples)
         ctx = TrainContext(data=data, train=recipe.train, strategy=make_strategy(recipe.train.strategy))
         states = ModelStates()
+        cache = PipelineCache.open(recipe, out, data, test, fresh=fresh, progress=progress)
         with progress.stage("train", f"{recipe.model.builder} ({recipe.train.epochs} epochs)"):
-            reference = train_reference(recipe, data, ctx)
+            reference, states.outputs["reference"] = cache.train(
+                lambda: train_reference(recipe, data, ctx))
         states.models["reference"] = reference
-        states.outputs["reference"] = predict(reference, test)
         ref_value = task.score(states.outputs["reference"], test.y)
         progress.note(f"reference {task.metric} = {ref_value:.4f}")
 
@@ -153,10 +153,10 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None) -> dic
         for entry in recipe.compression:
             stage = STAGES.get(entry.stage)
             with progress.stage(entry.stage, stage.description):
-                result = stage.run(current, stage.Config.model_validate(entry.params), ctx)
+                result, states.outputs[entry.stage] = cache.stage(entry, lambda: stage.run(
+                    current, stage.Config.model_validate(entry.params), ctx))
             current = result.model
             states.models[entry.stage] = current
-            states.outputs[entry.stage] = predict(current, test)
             value = task.score(states.outputs[entry.stage], test.y)
             progress.note(f"after {entry.stage}: {task.metric} = {value:.4f}")
             stage_reports.append({"name": entry.stage, "config": entry.params, "facts": result.facts,
@@ -185,15 +185,17 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None) -> dic
             model_name = exp.model
             dest = bundle / "artifacts" / f"{recipe.name}-{model_name}-{exp.precision}{exporter.suffix}"
             with progress.stage(f"export {dest.name}"):
-                art = exporter.export(states.models[model_name], exp.precision, dest, data.train,
-                                      exporter.Options.model_validate(exp.options), family=family)
+                art = cache.export(exp, dest, lambda: exporter.export(
+                    states.models[model_name], exp.precision, dest, data.train,
+                    exporter.Options.model_validate(exp.options), family=family))
             size = sum(f.stat().st_size for f in art.files)
+            baseline = baseline_for(model_name)
             with progress.stage(f"prove {dest.name}", f"on {runtime.name}"):
-                proof = prove(art.path, art.precision, runtime, test, task=task,
-                              reference_metric=ref_value, reference_out=states.outputs["reference"],
-                              source_out=states.outputs[model_name], budgets=recipe.budgets,
-                              conversion_atol=None, size_bytes=size, settings=settings,
-                              baseline=(baseline := baseline_for(model_name)))
+                proof = cache.proof(exp, dest, threads, device, lambda: prove(
+                    art.path, art.precision, runtime, test, task=task,
+                    reference_metric=ref_value, reference_out=states.outputs["reference"],
+                    source_out=states.outputs[model_name], budgets=recipe.budgets,
+                    conversion_atol=None, size_bytes=size, settings=settings, baseline=baseline))
                 atol = family_atol(family.conversion_atol, art.precision, proof.executed_precision)
                 if atol is not None:
                     proof.checks["conversion_atol"] = proof.source_max_abs_diff <= atol
@@ -252,7 +254,7 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None) -> dic
             }
             write_text(bundle / "report.json", json.dumps(report, indent=2, default=_json_default))
             write_text(bundle / "report.html", render(report))
-            _write_manifest(bundle)
+            write_manifest(bundle)
     return report
 
 

@@ -18,6 +18,12 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
         raise EdgekitError("file not found", where=path, fix="check the path") from None
     except UnicodeDecodeError:
         raise EdgekitError("not UTF-8 text", where=path, fix="save the file as UTF-8 YAML") from None
+    except IsADirectoryError:
+        raise EdgekitError("is a folder, not a YAML file", where=path,
+                           fix="pass a .yaml file or a recipe name") from None
+    except OSError as exc:
+        raise EdgekitError(f"cannot read the file: {exc.strerror or exc}", where=path,
+                           fix="check the path and its permissions") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -85,15 +85,25 @@ def stratified_split(x: Inputs, y: np.ndarray, plan: SplitPlan) -> tuple[Split, 
     """Train / val / test split, stratified on ``y`` and fixed by the seed."""
     from sklearn.model_selection import train_test_split
 
+    from edgekit.errors import EdgekitError
+
     idx = np.arange(len(y))
     strat = y if y.ndim == 1 and np.issubdtype(y.dtype, np.integer) else None
-    rest, test = train_test_split(idx, test_size=plan.test_fraction, random_state=plan.seed,
-                                  stratify=strat)
-    val: np.ndarray = np.array([], dtype=int)
-    if plan.val_fraction > 0:
-        frac = plan.val_fraction / (1 - plan.test_fraction)
-        rest, val = train_test_split(rest, test_size=frac, random_state=plan.seed,
-                                     stratify=None if strat is None else y[rest])
+    try:
+        rest, test = train_test_split(idx, test_size=plan.test_fraction, random_state=plan.seed,
+                                      stratify=strat)
+        val: np.ndarray = np.array([], dtype=int)
+        if plan.val_fraction > 0:
+            frac = plan.val_fraction / (1 - plan.test_fraction)
+            rest, val = train_test_split(rest, test_size=frac, random_state=plan.seed,
+                                         stratify=None if strat is None else y[rest])
+    except ValueError as exc:  # too few examples (per class) for the fractions asked
+        raise EdgekitError(f"cannot split {len(y)} examples into train/val/test: {exc}",
+                           where="data", fix="provide more examples per class, or change "
+                           "data.test_fraction / data.val_fraction") from None
+    if len(rest) == 0 or len(test) == 0:
+        raise EdgekitError(f"{len(y)} examples leave an empty {'train' if len(rest) == 0 else 'test'} "
+                           "split", where="data", fix="provide more examples")
 
     def pick(ix: np.ndarray) -> Split:
         return Split({k: v[ix] for k, v in x.items()}, y[ix])

@@ -37,5 +37,10 @@ class ModelBuilder(ABC):
         tokenizer); return facts for the report. Default: nothing."""
         return {}
 
+    def custom_objects(self) -> dict[str, Any]:
+        """Registered objects (activations, layers) a saved model of this builder needs to be
+        loaded again, e.g. from the run cache. Default: none."""
+        return {}
+
 
 MODELS: Registry[ModelBuilder] = Registry("model builder", "edgekit.models")

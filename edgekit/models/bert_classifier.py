@@ -26,6 +26,9 @@ class BertClassifierConfig(BuilderConfig):
     num_heads: int | None = Field(None, ge=1, description="random init only")
     intermediate_size: int | None = Field(None, ge=8, description="random init only")
     dropout: float = Field(0.1, ge=0, lt=1)
+    allow_pickle: bool = Field(False, description="read pytorch_model.bin when there is no "
+                               "model.safetensors: a .bin file is a Python pickle and loading "
+                               "it can run code from the file; only for checkpoints you trust")
 
 
 def checkpoint_folder(spec: str) -> Any:
@@ -73,10 +76,20 @@ class BertClassifier(ModelBuilder):
         folder, bert_config = resolved_config(config, data)
         model = build_bert(bert_config, int(data.extra["seq_len"]), name="bert_classifier")
         if config.init == "pretrained":
-            _, weights = load_hf_checkpoint(folder)
+            try:
+                _, weights = load_hf_checkpoint(folder, allow_pickle=config.allow_pickle)
+            except (ValueError, FileNotFoundError) as exc:
+                raise EdgekitError(str(exc), where="model.params.checkpoint",
+                                   fix="use an intact model.safetensors checkpoint, or set "
+                                   "model.params.allow_pickle: true for a .bin you trust") from None
             assign_hf_weights(model, weights, bert_config,
                               allow_missing=("classifier.", "pooler."))
         return model
+
+    def custom_objects(self) -> dict[str, Any]:
+        from edgekit.models.bert.encoder import custom_objects
+
+        return custom_objects()
 
     def bundle_extras(self, bundle: Any, models: dict[str, Any], data: Dataset,
                       config: BuilderConfig) -> dict[str, Any]:

@@ -39,10 +39,26 @@ class KerasFile(ModelBuilder):
                                fix="set model.params.path to an existing .keras file")
         keras = _tf.keras()
         try:
-            return keras.models.load_model(path, compile=False, safe_mode=True)
+            model = keras.models.load_model(path, compile=False, safe_mode=True)
         except Exception as exc:
             raise EdgekitError(f"not a loadable tf-keras model: {str(exc).splitlines()[0]}",
-                               where=path, fix="save it with tf_keras 2.x as .keras") from exc
+                               where=path, fix="save it with tf_keras 2.x as .keras (no Lambda "
+                               "layers: they carry code)") from exc
+        _check_labels(model, data, path)
+        return model
+
+
+def _check_labels(model: Any, data: Dataset, path: Path) -> None:
+    """A classifier must have an output for every label the data holds."""
+    if data.task != "classification" or not data.num_classes:
+        return
+    shape = model.output_shape[0] if isinstance(model.output_shape, list) else model.output_shape
+    outputs = shape[-1] if shape else None
+    if outputs is not None and outputs != 1 and outputs < data.num_classes:
+        raise EdgekitError(f"the model has {outputs} outputs but the data has labels "
+                           f"0..{data.num_classes - 1}", where=path,
+                           fix=f"use a model with {data.num_classes} outputs, or data whose labels "
+                           f"are below {outputs}")
 
 
 MODELS.register(KerasFile.name, KerasFile())

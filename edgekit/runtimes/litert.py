@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.runtimes import RUNTIMES, Inputs, Runtime, Session
+from edgekit.runtimes._guard import engine_errors, sniff
 
 _CANDIDATES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter")
 
@@ -26,8 +27,9 @@ def _interpreter_module() -> Any | None:
 
 
 class LiteRTSession(Session):
-    def __init__(self, interpreter: Any) -> None:
+    def __init__(self, interpreter: Any, path: Path | str = "") -> None:
         self._it = interpreter
+        self._path = path
         runner = interpreter.get_signature_runner()
         self._inputs = {k: (d["index"], d["dtype"]) for k, d in runner.get_input_details().items()}
         outputs = runner.get_output_details()
@@ -36,6 +38,10 @@ class LiteRTSession(Session):
         self._shapes: dict[int, tuple[int, ...]] = {}
 
     def run(self, inputs: Inputs) -> np.ndarray:
+        with engine_errors("litert", self._path, "run"):
+            return self._run(inputs)
+
+    def _run(self, inputs: Inputs) -> np.ndarray:
         from edgekit.runtimes import match_inputs
 
         feed = match_inputs(self.input_names, inputs)
@@ -81,10 +87,11 @@ class LiteRT(Runtime):
             raise ImportError(self.missing())
         from edgekit.quiet import native_stderr
 
-        with native_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate"
+        sniff(path)
+        with engine_errors(self.name, path, "load"), native_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate"
             interpreter = mod.Interpreter(model_path=str(path), num_threads=threads)
             interpreter.allocate_tensors()
-        return LiteRTSession(interpreter)
+            return LiteRTSession(interpreter, path)
 
 
 RUNTIMES.register(LiteRT.name, LiteRT())

@@ -7,22 +7,25 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.runtimes import RUNTIMES, Inputs, Runtime, Session, match_inputs
+from edgekit.runtimes._guard import engine_errors, sniff
 
 _NP_TYPES = {"tensor(float)": np.float32, "tensor(int32)": np.int32, "tensor(int64)": np.int64,
              "tensor(float16)": np.float16}
 
 
 class ORTSession(Session):
-    def __init__(self, session: object) -> None:
+    def __init__(self, session: object, path: Path | str = "") -> None:
         self._s = session
+        self._path = path
         self._types = {i.name: _NP_TYPES.get(i.type, np.float32) for i in session.get_inputs()}
         self.input_names = list(self._types)
         self._output = session.get_outputs()[0].name
 
     def run(self, inputs: Inputs) -> np.ndarray:
-        feed = {k: np.asarray(v, dtype=self._types[k]) for k, v in
-                match_inputs(self.input_names, inputs).items()}
-        return self._s.run([self._output], feed)[0]
+        with engine_errors("onnxruntime", self._path, "run"):
+            feed = {k: np.asarray(v, dtype=self._types[k]) for k, v in
+                    match_inputs(self.input_names, inputs).items()}
+            return self._s.run([self._output], feed)[0]
 
 
 class ONNXRuntimeCPU(Runtime):
@@ -52,7 +55,9 @@ class ONNXRuntimeCPU(Runtime):
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
-        return ORTSession(ort.InferenceSession(str(path), opts, providers=[self.provider]))
+        sniff(path)
+        with engine_errors(self.name, path, "load"):
+            return ORTSession(ort.InferenceSession(str(path), opts, providers=[self.provider]), path)
 
 
 RUNTIMES.register(ONNXRuntimeCPU.name, ONNXRuntimeCPU())

@@ -12,13 +12,15 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.runtimes import RUNTIMES, Inputs, Runtime, Session, match_inputs
+from edgekit.runtimes._guard import engine_errors, sniff
 
 _PRECISIONS = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}
 
 
 class OpenVINOSession(Session):
-    def __init__(self, compiled: object) -> None:
+    def __init__(self, compiled: object, path: Path | str = "") -> None:
         self._compiled = compiled
+        self._path = path
         self._request = compiled.create_infer_request()
         self.input_names = [p.get_any_name() for p in compiled.inputs]
         self._types = {p.get_any_name(): p.get_element_type().to_dtype() for p in compiled.inputs}
@@ -26,10 +28,11 @@ class OpenVINOSession(Session):
         self.inference_precision = _PRECISIONS.get(hint.get_type_name() if hasattr(hint, "get_type_name") else str(hint), str(hint))
 
     def run(self, inputs: Inputs) -> np.ndarray:
-        feed = {k: np.asarray(v, dtype=self._types[k]) for k, v in
-                match_inputs(self.input_names, inputs).items()}
-        self._request.infer(feed)
-        return self._request.get_output_tensor(0).data.copy()
+        with engine_errors("openvino", self._path, "run"):
+            feed = {k: np.asarray(v, dtype=self._types[k]) for k, v in
+                    match_inputs(self.input_names, inputs).items()}
+            self._request.infer(feed)
+            return self._request.get_output_tensor(0).data.copy()
 
     def executed_precision(self, stored: str) -> str:
         # Float artifacts compute in the hint's precision; int8 (FakeQuantize) layers run int8
@@ -65,7 +68,10 @@ class OpenVINOCPU(Runtime):
         if precision_hint:
             config["INFERENCE_PRECISION_HINT"] = precision_hint
         core = ov.Core()
-        return OpenVINOSession(core.compile_model(core.read_model(str(path)), self.device, config))
+        sniff(path)
+        with engine_errors(self.name, path, "load"):
+            return OpenVINOSession(core.compile_model(core.read_model(str(path)), self.device,
+                                                      config), path)
 
 
 RUNTIMES.register(OpenVINOCPU.name, OpenVINOCPU())

@@ -66,7 +66,11 @@ def _read_tensors(folder: Path, allow_pickle: bool) -> dict[str, np.ndarray]:
     st = folder / SAFETENSORS
     if st.is_file():
         from safetensors.numpy import load_file
-        return load_file(str(st))
+        try:
+            return load_file(str(st))
+        except Exception as exc:  # SafetensorError: truncated, empty or not safetensors at all
+            raise ValueError(f"{st} is truncated or not a safetensors file ({exc}); download or "
+                             "convert the checkpoint again") from None
     if (folder / PICKLE_BIN).is_file():
         return _read_pickle_bin(folder / PICKLE_BIN, allow_pickle)
     raise FileNotFoundError(f"no {SAFETENSORS} or {PICKLE_BIN} in {folder}; pass a Hugging Face "

@@ -1,0 +1,152 @@
+"""Bundle integrity: ``edgekit verify BUNDLE`` and safe resolution of paths a bundle names.
+
+A bundle travels (to a device, a colleague, a CI artefact store); before anything reads it we
+check that every file ``manifest.json`` lists is there with its recorded size and sha256, and
+that no file is present that the manifest does not list. The first mismatch is reported as one
+line, because one is enough to distrust the bundle.
+
+Paths inside a manifest are data from elsewhere: :func:`member_path` refuses absolute paths,
+``..`` parts and symlinks that resolve outside the bundle folder, so a crafted manifest cannot
+make edgekit read (or hash, or load) a file outside the bundle. This module imports no
+TensorFlow and no runtime, so it can ship to devices with the runtimes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
+
+from edgekit.atomic import sha256_of, write_text
+from edgekit.errors import EdgekitError
+
+MANIFEST = "manifest.json"
+MANIFEST_SCHEMA = "edgekit.manifest/1"
+
+
+def write_manifest(bundle: Path) -> None:
+    """List every file of ``bundle`` with its size and sha256 (the last file a run writes)."""
+    files = sorted(p for p in bundle.rglob("*") if p.is_file() and p.name != MANIFEST)
+    manifest = {"schema": MANIFEST_SCHEMA,
+                "files": [{"path": p.relative_to(bundle).as_posix(), "size_bytes": p.stat().st_size,
+                           "sha256": sha256_of(p)} for p in files]}
+    write_text(bundle / MANIFEST, json.dumps(manifest, indent=2))
+
+
+def member_path(bundle: Path, rel: str) -> Path:
+    """The file ``rel`` (a manifest path) inside ``bundle``; refuses paths that escape it."""
+    fix = "do not use this bundle; re-export it with 'edgekit compress'"
+    if not isinstance(rel, str) or not rel or "\x00" in rel:
+        raise EdgekitError(f"manifest path {rel!r} is not a relative file path",
+                           where=bundle / MANIFEST, fix=fix)
+    posix = PurePosixPath(rel)
+    if posix.is_absolute() or PureWindowsPath(rel).is_absolute() or PureWindowsPath(rel).drive:
+        raise EdgekitError(f"manifest path '{rel}' is absolute: it escapes the bundle",
+                           where=bundle / MANIFEST, fix=fix)
+    if ".." in posix.parts or "\\" in rel:
+        raise EdgekitError(f"manifest path '{rel}' climbs out of the bundle ('..' or '\\')",
+                           where=bundle / MANIFEST, fix=fix)
+    root = bundle.resolve()
+    target = (root / posix).resolve()
+    if not target.is_relative_to(root):
+        raise EdgekitError(f"manifest path '{rel}' is a symlink to {target}, outside the bundle",
+                           where=bundle / MANIFEST, fix=fix)
+    return root / posix
+
+
+def read_manifest(bundle: Path) -> list[dict[str, Any]]:
+    """The manifest's file entries, each checked for shape (path, size_bytes, sha256)."""
+    path = bundle / MANIFEST
+    if not bundle.is_dir():
+        raise EdgekitError("not a folder", where=bundle, fix="pass the bundle folder written by "
+                           "'edgekit compress'")
+    if not path.is_file():
+        raise EdgekitError("no manifest.json: not an edgekit bundle, or an interrupted copy",
+                           where=bundle, fix="copy the whole bundle folder again")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EdgekitError(f"not valid JSON ({exc.__class__.__name__})", where=path,
+                           fix="copy the bundle again; the manifest is damaged") from None
+    if not isinstance(data, dict) or data.get("schema") != MANIFEST_SCHEMA \
+            or not isinstance(data.get("files"), list):
+        raise EdgekitError(f"not an {MANIFEST_SCHEMA} manifest", where=path,
+                           fix="re-export the bundle with this edgekit version")
+    for i, entry in enumerate(data["files"]):
+        if not (isinstance(entry, dict) and isinstance(entry.get("path"), str)
+                and isinstance(entry.get("size_bytes"), int)
+                and isinstance(entry.get("sha256"), str)):
+            raise EdgekitError(f"entry files[{i}] lacks path/size_bytes/sha256", where=path,
+                               fix="copy the bundle again; the manifest is damaged")
+    return data["files"]
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    bundle: Path
+    files: int
+    bytes: int
+
+
+def verify_bundle(bundle: Path) -> VerifyResult:
+    """Check every manifest entry and that nothing unlisted sits in the bundle.
+
+    Raises :class:`EdgekitError` naming the first mismatching file; returns counts otherwise.
+    Paths are all checked for escapes before any file is opened or hashed.
+    """
+    entries = read_manifest(bundle)
+    members = [(e, member_path(bundle, e["path"])) for e in entries]
+    total = 0
+    for entry, path in members:
+        rel = entry["path"]
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            raise EdgekitError("is not a regular file", where=bundle / rel,
+                               fix="copy the bundle again without links")
+        if not path.exists():
+            raise EdgekitError("listed in manifest.json but missing", where=bundle / rel,
+                               fix="copy the whole bundle folder again")
+        size = path.stat().st_size
+        if size != entry["size_bytes"]:
+            raise EdgekitError(f"size {size} B, manifest says {entry['size_bytes']} B (truncated "
+                               "or modified)", where=bundle / rel, fix="copy the bundle again")
+        if sha256_of(path) != entry["sha256"]:
+            raise EdgekitError("sha256 differs from manifest.json (modified or corrupt)",
+                               where=bundle / rel, fix="copy the bundle again")
+        total += size
+    listed = {e["path"] for e in entries} | {MANIFEST}
+    root = bundle.resolve()
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        if (p.is_file() or p.is_symlink()) and rel not in listed:
+            raise EdgekitError("file not listed in manifest.json (added after export)",
+                               where=bundle / rel, fix="remove it, or re-export the bundle")
+    return VerifyResult(bundle, len(entries), total)
+
+
+def verify_loads(bundle: Path) -> int:
+    """Load every artifact of ``report.json`` on its runtime, in a child process, and run one
+    held-out example through it; raise the first failure (an engine crash included).
+
+    Call after :func:`verify_bundle`, so only files the manifest vouches for are loaded.
+    Returns how many artifacts loaded.
+    """
+    from edgekit.runtimes._isolate import probe
+
+    report_path = member_path(bundle, "report.json")
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        wanted = [(a["runtime"], member_path(bundle, a["file"])) for a in report["artifacts"]]
+        heldout = member_path(bundle, report["dataset"]["heldout_file"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise EdgekitError(f"report.json does not list artifacts and held-out data ({exc})",
+                           where=report_path, fix="re-export the bundle") from None
+    by_runtime: dict[str, list[Path]] = {}
+    for runtime, path in wanted:
+        by_runtime.setdefault(runtime, []).append(path)
+    for runtime, paths in by_runtime.items():
+        results = probe(runtime, paths, heldout)
+        for path in paths:
+            if results.get(path) is not None:
+                raise results[path]  # type: ignore[misc]
+    return len(wanted)
