@@ -143,7 +143,7 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None) -> dic
             reference = train_reference(recipe, data, ctx)
         states.models["reference"] = reference
         states.outputs["reference"] = predict(reference, test)
-        ref_value = task.score(states.outputs["reference"], test.y)
+        ref_value = task.evaluate(states.outputs["reference"], test)
         progress.note(f"reference {task.metric} = {ref_value:.4f}")
 
         stage_reports = []
@@ -155,7 +155,7 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None) -> dic
             current = result.model
             states.models[entry.stage] = current
             states.outputs[entry.stage] = predict(current, test)
-            value = task.score(states.outputs[entry.stage], test.y)
+            value = task.evaluate(states.outputs[entry.stage], test)
             progress.note(f"after {entry.stage}: {task.metric} = {value:.4f}")
             stage_reports.append({"name": entry.stage, "config": entry.params, "facts": result.facts,
                                   "metric": value})

@@ -15,6 +15,8 @@ from edgekit.data import DATASETS, Dataset, DatasetLoader, LoaderConfig, SplitPl
 class DigitsConfig(LoaderConfig):
     image_size: int = Field(8, description="side in pixels; a multiple of 8", ge=8)
     input_name: str = "image"
+    flatten: bool = Field(False, description="64-feature vectors (for dense models) instead of "
+                          "images")
 
 
 class SklearnDigits(DatasetLoader):
@@ -35,7 +37,8 @@ class SklearnDigits(DatasetLoader):
         factor = config.image_size // 8
         if factor > 1:
             images = np.kron(images, np.ones((1, factor, factor), dtype=np.float32))
-        x = {config.input_name: images[..., None]}
+        x = {config.input_name: images.reshape(len(images), -1) if config.flatten
+             else images[..., None]}
         y = digits.target.astype(np.int64)
         train, val, test = stratified_split(x, y, plan)
         return Dataset(name=self.name, task="classification", train=train, val=val, test=test,
