@@ -15,7 +15,11 @@ from edgekit.recipe import recipe_summaries
 
 # Heavier quick runs (several seconds of training each); the first recipe of every family is
 # never listed here.
-SLOW: frozenset[str] = frozenset()
+SLOW: frozenset[str] = frozenset({
+    "lenet5", "mlp", "mobilenet", "inception",          # cnn / feedforward: resnet, perceptron stay
+    "lstm", "gru", "bilstm",                             # recurrent: simple_rnn stays
+    "denoising_autoencoder", "vae",                      # autoencoder: dense_autoencoder stays
+})
 
 FORMATS = {"tflite", "onnx", "openvino"}
 

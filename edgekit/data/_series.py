@@ -21,6 +21,9 @@ from edgekit.errors import EdgekitError
 class SeriesConfig(LoaderConfig):
     window: int = Field(12, ge=2, description="past values the model sees")
     input_name: str = "series"
+    relative: bool = Field(False, description="inputs and target relative to the window's last "
+                           "value: for trending series (CO2), whose held-out stretch lies above "
+                           "every training value and would saturate tanh units and int8 ranges")
 
 
 def package_file(package: str, relative: str) -> Path:
@@ -60,6 +63,9 @@ def forecasting_dataset(name: str, series: np.ndarray, config: SeriesConfig, pla
     z = ((series - mean) / std).astype(np.float32)
     windows = np.stack([z[i:i + w] for i in range(n)])[..., None]
     targets = z[w:w + n][:, None]
+    if config.relative:
+        last = windows[:, -1:, 0]
+        windows, targets = windows - last[..., None], targets - last
 
     def part(lo: int, hi: int) -> Split:
         return Split({config.input_name: windows[lo:hi]}, targets[lo:hi])
@@ -67,5 +73,6 @@ def forecasting_dataset(name: str, series: np.ndarray, config: SeriesConfig, pla
     return Dataset(name=name, task="regression", train=part(0, n_train),
                    val=part(n_train, n_train + n_val), test=part(n_train + n_val, n),
                    num_classes=None, source=f"{source}; next value from {w} past values, last "
-                   f"{plan.test_fraction:.0%} of the series held out; standardized",
+                   f"{plan.test_fraction:.0%} of the series held out; standardized"
+                   + ("; relative to the last value" if config.relative else ""),
                    extra={"mean": float(mean), "std": float(std)})
