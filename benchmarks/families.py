@@ -6,11 +6,16 @@ settings), reads each bundle's ``report.json`` and writes:
 * ``benchmarks/results/families.md``: per family, format and precision: supported (proven on
   its runtime within budget), metric delta vs the uncompressed reference, p50 batch-1 latency
   on this CPU;
-* ``docs/support.md``: which format/precision each recipe passes, plus a probe of what TFLite
-  built-ins (no Flex) can express for each recurrent layer with and without unrolling.
+* ``benchmarks/results/families.json``: the per-artifact facts behind it, keyed by recipe;
+  ``--recipes`` re-runs only those and keeps the others' earlier results;
+* the README's family × format × precision table (between ``<!-- families-table:begin -->``
+  and ``<!-- families-table:end -->``, nothing else in README is touched);
+* ``docs/support.md``: a probe of what TFLite built-ins (no Flex) can express for each
+  recurrent layer with and without unrolling (``--no-probe`` skips it).
 
     PYTHONPATH=. python benchmarks/families.py                 # all recipes, quick
     PYTHONPATH=. python benchmarks/families.py --recipes mlp,gru
+    PYTHONPATH=. python benchmarks/families.py --tables-only   # rewrite tables from the JSON
 """
 
 from __future__ import annotations
@@ -45,23 +50,76 @@ def run_recipes(names: list[str], quick: bool, work: Path) -> dict[str, dict[str
     return reports
 
 
-def family_rows(reports: dict[str, dict[str, Any]], families: dict[str, str]) -> list[str]:
+def facts(report: dict[str, Any], family: str) -> dict[str, Any]:
+    """What the tables need from one report (kept in families.json)."""
+    if "error" in report:
+        return {"family": family, "error": report["error"]}
+    return {"family": family, "reference": report["reference"], "artifacts": report["artifacts"],
+            "dataset": report["dataset"]["name"], "created": report["created"]}
+
+
+def family_rows(results: dict[str, dict[str, Any]]) -> list[str]:
+    """One row per artifact of every recipe."""
     lines = ["| family | recipe | format | precision | model | supported | metric | delta vs "
              "reference | agreement | p50 ms | size B |", "|" + "---|" * 11]
-    for name in sorted(reports, key=lambda n: (families[n], n)):
-        rep = reports[name]
+    for name in sorted(results, key=lambda n: (results[n]["family"], n)):
+        rep = results[name]
+        fam = rep["family"]
         if "error" in rep:
-            lines.append(f"| {families[name]} | {name} | - | - | - | **run failed**: "
-                         f"{rep['error']} | | | | | |")
+            lines.append(f"| {fam} | {name} | - | - | - | **run failed**: {rep['error']} "
+                         "| | | | | |")
             continue
         for a in rep["artifacts"]:
             m = a["metric"]
-            lines.append(f"| {families[name]} | {name} | {a['format']} | {a['precision']} | "
+            lines.append(f"| {fam} | {name} | {a['format']} | {a['precision']} | "
                          f"{a['model']} | {'yes' if a['passed'] else 'NO: ' + _failed(a)} | "
                          f"{m['name']} {m['value']:.4f} | {-a['metric_drop']:+.4f} | "
                          f"{a['agreement']:.3f} | {a['latency_ms']['p50']:.3f} | "
                          f"{a['size_bytes']:,} |")
     return lines
+
+
+def summary_rows(results: dict[str, dict[str, Any]]) -> list[str]:
+    """The README table: per family × format × stored precision, how many of the family's
+    recipes that export it pass, the worst metric delta and the median p50 latency."""
+    import statistics
+
+    cells: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    failed_runs: dict[str, list[str]] = {}
+    for name, rep in results.items():
+        if "error" in rep:
+            failed_runs.setdefault(rep["family"], []).append(name)
+            continue
+        for a in rep["artifacts"]:
+            key = (rep["family"], a["format"], a["stored_precision"])
+            cells.setdefault(key, []).append({**a, "recipe": name,
+                                              "higher": rep["reference"]["higher_is_better"]})
+    lines = ["| family | format | precision | supported (recipes passing) | worst metric delta "
+             "| p50 latency ms (median) |", "|---|---|---|---|---|---|"]
+    for (fam, fmt, prec), arts in sorted(cells.items()):
+        passing = sorted({a["recipe"] for a in arts if a["passed"]})
+        recipes = sorted({a["recipe"] for a in arts})
+        worst = min(arts, key=lambda a: -a["metric_drop"])
+        lat = statistics.median(a["latency_ms"]["p50"] for a in arts)
+        support = "yes" if len(passing) == len(recipes) else "partial"
+        lines.append(f"| {fam} | {fmt} | {prec} | {support} ({len(passing)}/{len(recipes)}: "
+                     f"{', '.join(recipes)}) | {-worst['metric_drop']:+.4f} "
+                     f"{worst['metric']['name']} ({worst['recipe']}) | {lat:.3f} |")
+    for fam, names in sorted(failed_runs.items()):
+        lines.append(f"| {fam} | - | - | run failed: {', '.join(names)} | | |")
+    return lines
+
+
+def replace_between(path: Path, begin: str, end: str, body: list[str]) -> None:
+    """Rewrite only what lies between two marker lines of ``path``."""
+    from edgekit.atomic import write_text
+
+    text = path.read_text(encoding="utf-8")
+    if begin not in text or end not in text:
+        raise SystemExit(f"{path}: markers {begin} / {end} not found")
+    before, _, rest = text.partition(begin)
+    _, _, after = rest.partition(end)
+    write_text(path, before + "\n".join([begin, *body, end]) + after)
 
 
 def _failed(artifact: dict[str, Any]) -> str:
@@ -117,45 +175,46 @@ def _first_line(exc: Exception) -> str:
 
 
 def main() -> None:
+    from edgekit.atomic import write_text
     from edgekit.recipe import recipe_summaries
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--recipes", help="comma-separated names (default: all built-in)")
     ap.add_argument("--full", action="store_true", help="the recipes' full settings, not --quick")
     ap.add_argument("--no-probe", action="store_true", help="skip the recurrent TFLite probe")
+    ap.add_argument("--tables-only", action="store_true",
+                    help="run nothing; rewrite the tables from families.json")
     args = ap.parse_args()
     summaries = {s.name: s for s in recipe_summaries()}
-    names = args.recipes.split(",") if args.recipes else sorted(summaries)
-    families = {n: summaries[n].family for n in names}
-    with tempfile.TemporaryDirectory(prefix="edgekit-families-") as tmp:
-        reports = run_recipes(names, not args.full, Path(tmp))
+    store = RESULTS / "families.json"
+    results: dict[str, dict[str, Any]] = json.loads(store.read_text()) if store.exists() else {}
+    if not args.tables_only:
+        names = args.recipes.split(",") if args.recipes else sorted(summaries)
+        with tempfile.TemporaryDirectory(prefix="edgekit-families-") as tmp:
+            reports = run_recipes(names, not args.full, Path(tmp))
+        results.update({n: facts(r, summaries[n].family) for n, r in reports.items()})
+    results = {n: r for n, r in results.items() if n in summaries}  # recipes since removed
     mode = "full" if args.full else "--quick"
     head = [f"# Families × formats × precisions ({mode} recipes)", "",
-            f"Generated by `benchmarks/families.py` on {platform.machine()} "
+            f"Generated by `PYTHONPATH=. python benchmarks/families.py` on {platform.machine()} "
             f"({platform.processor() or platform.platform()}); batch-1 latency p50 on the "
             "`cpu` device profile. *delta* is the artifact's metric minus the uncompressed "
-            "reference's (accuracy/AUROC: higher is better; MAE/Fréchet: lower is better). "
+            "reference's (accuracy/AUROC: higher is better; MAE: lower is better). "
             "*supported* = loaded and run by its runtime and within the recipe's budgets.", ""]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    from edgekit.atomic import write_text
-
-    write_text(RESULTS / "families.md", "\n".join(head + family_rows(reports, families)) + "\n")
-    (RESULTS / "families.json").write_text(json.dumps(
-        {n: ({"error": r["error"]} if "error" in r else
-             {"family": families[n], "artifacts": r["artifacts"], "reference": r["reference"]})
-         for n, r in reports.items()}, indent=1, default=str))
-    if not args.no_probe:
-        support = (ROOT / "docs" / "support.md")
-        text = support.read_text() if support.exists() else ""
-        marker = "<!-- recurrent-probe -->"
-        probe = "\n".join([marker, *recurrent_tflite_probe(), marker])
-        if marker in text:
-            before, _, rest = text.partition(marker)
-            _, _, after = rest.partition(marker)
-            text = before + probe + after
-        else:
-            text += "\n" + probe + "\n"
-        write_text(support, text)
+    write_text(RESULTS / "families.md", "\n".join(head + summary_rows(results) + [""]
+                                                  + family_rows(results)) + "\n")
+    write_text(store, json.dumps(dict(sorted(results.items())), indent=1, default=str))
+    replace_between(ROOT / "README.md", "<!-- families-table:begin -->",
+                    "<!-- families-table:end -->",
+                    [f"Generated from `{mode}` runs on this CPU ({platform.machine()}) by "
+                     "`PYTHONPATH=. python benchmarks/families.py`; per-artifact detail in "
+                     "[benchmarks/results/families.md](benchmarks/results/families.md). A "
+                     "precision a family does not list is not offered (see docs/support.md).",
+                     "", *summary_rows(results)])
+    if not args.no_probe and not args.tables_only:
+        replace_between(ROOT / "docs" / "support.md", "<!-- recurrent-probe -->",
+                        "<!-- recurrent-probe -->", recurrent_tflite_probe())
     print(f"wrote {RESULTS / 'families.md'}")
 
 
