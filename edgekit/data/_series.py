@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field
 
-from edgekit.data import Dataset, LoaderConfig, Split, SplitPlan
+from edgekit.data import Dataset, DatasetLoader, LoaderConfig, Split, SplitPlan
 from edgekit.errors import EdgekitError
 
 
@@ -76,3 +76,20 @@ def forecasting_dataset(name: str, series: np.ndarray, config: SeriesConfig, pla
                    f"{plan.test_fraction:.0%} of the series held out; standardized"
                    + ("; relative to the last value" if config.relative else ""),
                    extra={"mean": float(mean), "std": float(std)})
+
+
+class StatsmodelsSeries(DatasetLoader):
+    """One column of a CSV bundled in statsmodels' wheel as a forecasting data set; each
+    series module registers one instance."""
+
+    Config = SeriesConfig
+
+    def __init__(self, name: str, description: str, relative: str, column: str,
+                 source: str) -> None:
+        self.name, self.description = name, description  # type: ignore[misc]
+        self.relative, self.column, self.source = relative, column, source
+
+    def load(self, config: SeriesConfig, plan: SplitPlan) -> Dataset:  # type: ignore[override]
+        path = package_file("statsmodels", self.relative)
+        return forecasting_dataset(self.name, read_column(path, self.column), config, plan,
+                                   self.source)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.data import Dataset, Split, SplitPlan, stratified_split
+from edgekit.data import Dataset, DatasetLoader, LoaderConfig, Split, SplitPlan, stratified_split
 
 
 def standardize(train: Split, *others: Split) -> list[Split]:
@@ -32,3 +32,24 @@ def sklearn_table(name: str, fetch: Callable[[], Any], input_name: str, plan: Sp
     return Dataset(name=name, task="classification", train=train, val=val, test=test,
                    num_classes=int(y.max()) + 1, source=source,
                    extra={"feature_names": [str(f) for f in bunch.feature_names]})
+
+
+class TableConfig(LoaderConfig):
+    input_name: str = "features"
+
+
+class SklearnTable(DatasetLoader):
+    """A table bundled in scikit-learn (``sklearn.datasets.<fetch>``); each table module
+    registers one instance."""
+
+    Config = TableConfig
+
+    def __init__(self, name: str, description: str, fetch: str, source: str) -> None:
+        self.name, self.description = name, description  # type: ignore[misc]
+        self.fetch, self.source = fetch, source
+
+    def load(self, config: TableConfig, plan: SplitPlan) -> Dataset:  # type: ignore[override]
+        import sklearn.datasets
+
+        return sklearn_table(self.name, getattr(sklearn.datasets, self.fetch),
+                             config.input_name, plan, self.source)

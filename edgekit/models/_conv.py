@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from edgekit import _tf
@@ -29,3 +30,16 @@ def classifier_head(x: Any, num_classes: int, dropout: float = 0.0) -> Any:
     if dropout:
         x = layers.Dropout(dropout, name="head_dropout")(x)
     return layers.Dense(num_classes, name="logits")(x)
+
+
+def conv_classifier(data: Any, model_name: str, stem_filters: int,
+                    body: Callable[[Any], Any]) -> Any:
+    """The CNN builders' common frame: image input → 3×3 conv-BN stem → ``body`` → pooled
+    logits."""
+    from edgekit.models._common import require_classes, single_input
+
+    keras = _tf.keras()
+    name, shape = single_input(data, model_name)
+    inp = keras.Input(shape=shape, name=name)
+    x = body(conv_bn(inp, stem_filters, 3, 1, "stem"))
+    return keras.Model(inp, classifier_head(x, require_classes(data, model_name)), name=model_name)

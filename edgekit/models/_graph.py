@@ -12,7 +12,7 @@ from pydantic import Field
 from edgekit import _tf
 from edgekit.data import Dataset
 from edgekit.errors import EdgekitError
-from edgekit.models import BuilderConfig
+from edgekit.models import BuilderConfig, ModelBuilder
 
 GRAPH_INPUTS = ("features", "adjacency", "node")
 
@@ -42,3 +42,24 @@ def propagate(adjacency: Any, h: Any, name: str) -> Any:
 def read_node(node: Any, h: Any) -> Any:
     """one-hot node (B,N) · h (B,N,C) → that node's row (B,C)."""
     return _tf.keras().layers.Dot(axes=(1, 1), name="logits")([node, h])
+
+
+class MessagePassingBuilder(ModelBuilder):
+    """``layers`` message-passing layers from the node features, the last one producing class
+    scores, then the selected node's row. Subclasses write one layer."""
+
+    family = "graph"
+
+    def layer(self, h: Any, adjacency: Any, units: int, index: int, last: bool,
+              config: GraphConfig) -> Any:
+        raise NotImplementedError
+
+    def build(self, config: GraphConfig, data: Dataset) -> Any:  # type: ignore[override]
+        keras = _tf.keras()
+        inp = graph_inputs(data, self.name)
+        h = inp["features"]
+        for i in range(config.layers):
+            last = i == config.layers - 1
+            h = self.layer(h, inp["adjacency"], data.num_classes if last else config.hidden,
+                           i + 1, last, config)
+        return keras.Model(list(inp.values()), read_node(inp["node"], h), name=self.name)

@@ -12,9 +12,8 @@ from typing import Any
 from pydantic import Field
 
 from edgekit import _tf
-from edgekit.data import Dataset
-from edgekit.models import MODELS, ModelBuilder
-from edgekit.models._graph import GraphConfig, graph_inputs, read_node
+from edgekit.models import MODELS
+from edgekit.models._graph import GraphConfig, MessagePassingBuilder
 
 
 class GATConfig(GraphConfig):
@@ -50,22 +49,14 @@ def attention_layer(units: int, heads: int, name: str) -> Any:
     return GraphAttention(name=name)
 
 
-class GAT(ModelBuilder):
+class GAT(MessagePassingBuilder):
     name = "gat"
-    family = "graph"
     Config = GATConfig
 
-    def build(self, config: GATConfig, data: Dataset) -> Any:  # type: ignore[override]
-        keras = _tf.keras()
-        inp = graph_inputs(data, self.name)
-        h = inp["features"]
-        for i in range(config.layers):
-            last = i == config.layers - 1
-            h = attention_layer(data.num_classes if last else config.hidden,
-                                1 if last else config.heads, f"gat{i + 1}")([h, inp["adjacency"]])
-            if not last:
-                h = keras.layers.ELU(name=f"gat{i + 1}_elu")(h)
-        return keras.Model(list(inp.values()), read_node(inp["node"], h), name=self.name)
+    def layer(self, h: Any, adjacency: Any, units: int, index: int, last: bool,
+              config: GATConfig) -> Any:  # type: ignore[override]
+        h = attention_layer(units, 1 if last else config.heads, f"gat{index}")([h, adjacency])
+        return h if last else _tf.keras().layers.ELU(name=f"gat{index}_elu")(h)
 
 
 MODELS.register(GAT.name, GAT())

@@ -6,31 +6,22 @@ from __future__ import annotations
 from typing import Any
 
 from edgekit import _tf
-from edgekit.data import Dataset
-from edgekit.models import MODELS, ModelBuilder
-from edgekit.models._graph import GraphConfig, graph_inputs, propagate, read_node
+from edgekit.models import MODELS
+from edgekit.models._graph import GraphConfig, MessagePassingBuilder, propagate
 
 
-class GraphSAGE(ModelBuilder):
+class GraphSAGE(MessagePassingBuilder):
     name = "graphsage"
-    family = "graph"
     Config = GraphConfig
 
-    def build(self, config: GraphConfig, data: Dataset) -> Any:  # type: ignore[override]
-        keras = _tf.keras()
-        L = keras.layers
-        inp = graph_inputs(data, self.name)
-        h = inp["features"]
-        for i in range(config.layers):
-            last = i == config.layers - 1
-            units = data.num_classes if last else config.hidden
-            neigh = propagate(inp["adjacency"], h, f"sage{i + 1}_mean")
-            h = L.Add(name=f"sage{i + 1}_sum")([L.Dense(units, name=f"sage{i + 1}_self")(h),
-                                                L.Dense(units, use_bias=False,
-                                                        name=f"sage{i + 1}_neigh")(neigh)])
-            if not last:
-                h = L.ReLU(name=f"sage{i + 1}_relu")(h)
-        return keras.Model(list(inp.values()), read_node(inp["node"], h), name=self.name)
+    def layer(self, h: Any, adjacency: Any, units: int, index: int, last: bool,
+              config: GraphConfig) -> Any:
+        L = _tf.keras().layers
+        neigh = propagate(adjacency, h, f"sage{index}_mean")
+        h = L.Add(name=f"sage{index}_sum")([L.Dense(units, name=f"sage{index}_self")(h),
+                                            L.Dense(units, use_bias=False,
+                                                    name=f"sage{index}_neigh")(neigh)])
+        return h if last else L.ReLU(name=f"sage{index}_relu")(h)
 
 
 MODELS.register(GraphSAGE.name, GraphSAGE())

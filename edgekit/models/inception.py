@@ -12,8 +12,7 @@ from pydantic import Field
 from edgekit import _tf
 from edgekit.data import Dataset
 from edgekit.models import MODELS, BuilderConfig, ModelBuilder
-from edgekit.models._common import require_classes, single_input
-from edgekit.models._conv import classifier_head, conv_bn
+from edgekit.models._conv import conv_bn, conv_classifier
 
 
 class InceptionConfig(BuilderConfig):
@@ -40,16 +39,13 @@ class InceptionNet(ModelBuilder):
     Config = InceptionConfig
 
     def build(self, config: InceptionConfig, data: Dataset) -> Any:  # type: ignore[override]
-        keras = _tf.keras()
-        name, shape = single_input(data, self.name)
-        x = inp = keras.Input(shape=shape, name=name)
-        x = conv_bn(x, config.stem_filters, 3, 1, "stem")
-        for i, width in enumerate(config.blocks):
-            x = inception_block(x, width, f"inc{i}")
-            if i < len(config.blocks) - 1:
-                x = keras.layers.MaxPooling2D(2, name=f"inc{i}_down")(x)
-        out = classifier_head(x, require_classes(data, self.name))
-        return keras.Model(inp, out, name=self.name)
+        def body(x: Any) -> Any:
+            for i, width in enumerate(config.blocks):
+                x = inception_block(x, width, f"inc{i}")
+                if i < len(config.blocks) - 1:
+                    x = _tf.keras().layers.MaxPooling2D(2, name=f"inc{i}_down")(x)
+            return x
 
+        return conv_classifier(data, self.name, config.stem_filters, body)
 
 MODELS.register(InceptionNet.name, InceptionNet())

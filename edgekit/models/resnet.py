@@ -11,8 +11,7 @@ from pydantic import Field
 from edgekit import _tf
 from edgekit.data import Dataset
 from edgekit.models import MODELS, BuilderConfig, ModelBuilder
-from edgekit.models._common import require_classes, single_input
-from edgekit.models._conv import classifier_head, conv_bn
+from edgekit.models._conv import conv_bn, conv_classifier
 
 
 class ResNetConfig(BuilderConfig):
@@ -38,15 +37,12 @@ class ResNet(ModelBuilder):
     Config = ResNetConfig
 
     def build(self, config: ResNetConfig, data: Dataset) -> Any:  # type: ignore[override]
-        keras = _tf.keras()
-        name, shape = single_input(data, self.name)
-        x = inp = keras.Input(shape=shape, name=name)
-        x = conv_bn(x, config.stem_filters, 3, 1, "stem")
-        for s, (filters, blocks) in enumerate(config.stages):
-            for b in range(blocks):
-                x = basic_block(x, filters, 2 if (s > 0 and b == 0) else 1, f"s{s}b{b}")
-        out = classifier_head(x, require_classes(data, self.name))
-        return keras.Model(inp, out, name=self.name)
+        def body(x: Any) -> Any:
+            for s, (filters, blocks) in enumerate(config.stages):
+                for b in range(blocks):
+                    x = basic_block(x, filters, 2 if (s > 0 and b == 0) else 1, f"s{s}b{b}")
+            return x
 
+        return conv_classifier(data, self.name, config.stem_filters, body)
 
 MODELS.register(ResNet.name, ResNet())
