@@ -8,6 +8,7 @@ import os
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import numpy as np
+from conftest import randomize_weights
 
 from edgekit.data import Dataset, Split
 from edgekit.models.bert import names
@@ -31,13 +32,7 @@ def _feed(n: int = 6, seed: int = 0) -> dict[str, np.ndarray]:
 
 
 def _model() -> object:
-    model = build_bert(CFG, SEQ)
-    rng = np.random.default_rng(3)
-    for layer in model.layers:
-        if layer.weights:
-            layer.set_weights([rng.normal(0, 0.3, w.shape).astype(np.float32)
-                               for w in layer.get_weights()])
-    return model
+    return randomize_weights(build_bert(CFG, SEQ), seed=3, std=0.3)
 
 
 def test_kept_neurons_are_the_strongest_in_order() -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import randomize_weights
 
 from edgekit.models.bert import names
 from edgekit.models.bert.config import BertConfig
@@ -31,13 +32,7 @@ def _feed(seed: int = 0) -> dict[str, np.ndarray]:
 
 
 def _teacher() -> object:
-    model = build_bert(TEACHER, SEQ)
-    rng = np.random.default_rng(1)
-    for layer in model.layers:
-        if layer.weights:
-            layer.set_weights([rng.normal(0, 0.2, w.shape).astype(np.float32)
-                               for w in layer.get_weights()])
-    return model
+    return randomize_weights(build_bert(TEACHER, SEQ), seed=1)
 
 
 def test_head_columns_take_the_leading_dims_of_every_head() -> None:

@@ -172,3 +172,13 @@ def only(model: Any, keys: tuple[str, ...]) -> Callable[..., dict[str, Any]]:
         return {k: flat[k] for k in keys}
 
     return call
+
+
+def single_output(student: Any, config: Any, seq_len: int, name: str, strategy: Any) -> Any:
+    """The trained multi-output student rebuilt as a plain logits model (what ships)."""
+    from edgekit.models.bert.encoder import build_bert
+
+    with strategy.scope():
+        final = build_bert(config, seq_len, name=name)
+        copy_weights_by_name(student, final)
+    return final

@@ -16,7 +16,8 @@ from pydantic import Field
 from edgekit import _tf
 from edgekit.stages import STAGES, Stage, StageConfig, StageResult
 from edgekit.stages._distill import (TeacherCache, copy_weights_by_name, distill_fit,
-                                     hard_cross_entropy, only, soft_cross_entropy, text_fields)
+                                     hard_cross_entropy, only, single_output,
+                                     soft_cross_entropy, text_fields)
 from edgekit.training import TrainContext
 
 
@@ -71,9 +72,7 @@ class DistilBert(Stage):
             cache_mb = cache.nbytes / 2**20
         finally:
             cache.close()
-        with ctx.strategy.scope():
-            final = build_bert(s_cfg, seq, name="distilbert_student")
-            copy_weights_by_name(student, final)
+        final = single_output(student, s_cfg, seq, "distilbert_student", ctx.strategy)
         return StageResult(final, {
             "teacher_layers": t_cfg.num_layers, "student_layers": s_cfg.num_layers,
             "hidden_size": s_cfg.hidden_size, "init": "every other teacher layer",

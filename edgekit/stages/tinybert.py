@@ -26,7 +26,8 @@ from pydantic import Field
 from edgekit import _tf
 from edgekit.stages import STAGES, Stage, StageConfig, StageResult
 from edgekit.stages._distill import (TeacherCache, copy_weights_by_name, distill_fit,
-                                     hard_cross_entropy, only, soft_cross_entropy, text_fields)
+                                     hard_cross_entropy, only, single_output,
+                                     soft_cross_entropy, text_fields)
 from edgekit.training import TrainContext
 
 #: Attention scores at or below this are padded keys (the mask adds -1e4); they are zeroed.
@@ -122,9 +123,7 @@ class TinyBert(Stage):
             cache_mb = cache.nbytes / 2**20
         finally:
             cache.close()
-        with ctx.strategy.scope():
-            final = build_bert(s_cfg, seq, name="tinybert_student")
-            copy_weights_by_name(student, final)
+        final = single_output(student, s_cfg, seq, "tinybert_student", ctx.strategy)
         return StageResult(final, {
             "teacher_layers": t_cfg.num_layers, "student_layers": layers,
             "teacher_hidden_size": t_cfg.hidden_size, "hidden_size": s_cfg.hidden_size,
