@@ -145,7 +145,7 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
             reference, states.outputs["reference"] = cache.train(
                 lambda: train_reference(recipe, data, ctx))
         states.models["reference"] = reference
-        ref_value = task.score(states.outputs["reference"], test.y)
+        ref_value = task.evaluate(states.outputs["reference"], test)
         progress.note(f"reference {task.metric} = {ref_value:.4f}")
 
         stage_reports = []
@@ -157,7 +157,7 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
                     current, stage.Config.model_validate(entry.params), ctx))
             current = result.model
             states.models[entry.stage] = current
-            value = task.score(states.outputs[entry.stage], test.y)
+            value = task.evaluate(states.outputs[entry.stage], test)
             progress.note(f"after {entry.stage}: {task.metric} = {value:.4f}")
             stage_reports.append({"name": entry.stage, "config": entry.params, "facts": result.facts,
                                   "metric": value})
@@ -175,7 +175,7 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
             teacher's artifact is judged against the teacher, not the student)."""
             idx = order.index(order[-1] if model_name == "final" else model_name)
             name = order[min(idx, order.index(recipe.budgets.baseline))]
-            return Baseline(name, task.score(states.outputs[name], test.y), states.outputs[name])
+            return Baseline(name, task.evaluate(states.outputs[name], test), states.outputs[name])
 
         (bundle / "artifacts").mkdir()
         artifacts = []

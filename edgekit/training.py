@@ -48,9 +48,11 @@ def compile_model(model: Any, ctx: TrainContext, learning_rate: float | None = N
 
 def fit(model: Any, ctx: TrainContext, epochs: int, callbacks: list[Any] | None = None) -> Any:
     val = ctx.data.val if len(ctx.data.val) else None
-    return model.fit(ctx.data.train.x, ctx.data.train.y, batch_size=ctx.train.batch_size,
-                     epochs=epochs, verbose=0, shuffle=True, callbacks=callbacks or [],
-                     validation_data=(val.x, val.y) if val is not None else None)
+    task = ctx.task
+    return model.fit(ctx.data.train.x, task.fit_targets(ctx.data.train),
+                     batch_size=ctx.train.batch_size, epochs=epochs, verbose=0, shuffle=True,
+                     callbacks=callbacks or [],
+                     validation_data=(val.x, task.fit_targets(val)) if val is not None else None)
 
 
 def predict(model: Any, split: Split, batch_size: int = 256) -> np.ndarray:

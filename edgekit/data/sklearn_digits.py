@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from edgekit.data import DATASETS, Dataset, DatasetLoader, LoaderConfig, SplitPlan, stratified_split
+from edgekit.data import DATASETS, Dataset, DatasetLoader, SplitPlan
+from edgekit.data._images import ImageTaskConfig, image_dataset
 
 
-class DigitsConfig(LoaderConfig):
+class DigitsConfig(ImageTaskConfig):
     image_size: int = Field(8, description="side in pixels; a multiple of 8", ge=8)
-    input_name: str = "image"
 
 
 class SklearnDigits(DatasetLoader):
@@ -35,11 +35,8 @@ class SklearnDigits(DatasetLoader):
         factor = config.image_size // 8
         if factor > 1:
             images = np.kron(images, np.ones((1, factor, factor), dtype=np.float32))
-        x = {config.input_name: images[..., None]}
-        y = digits.target.astype(np.int64)
-        train, val, test = stratified_split(x, y, plan)
-        return Dataset(name=self.name, task="classification", train=train, val=val, test=test,
-                       num_classes=10, source="sklearn.datasets.load_digits (UCI optical digits)")
+        return image_dataset(self.name, images, digits.target.astype(np.int64), config, plan,
+                             source="sklearn.datasets.load_digits (UCI optical digits)")
 
 
 DATASETS.register(SklearnDigits.name, SklearnDigits())

@@ -78,7 +78,7 @@ def prove(path: Path, stored_precision: str, runtime: Runtime, split: Split, *,
     latency = measure(session, [split.example(i) for i in range(min(len(split), 64))],
                       runs=settings.runs, warmup=settings.warmup, threads=settings.threads)
     rss_delta = rss_mb() - rss0
-    metric = task.score(outputs, split.y)
+    metric = task.evaluate(outputs, split)
     src_diff = float(np.max(np.abs(outputs - source_out)))
     baseline_agreement = task.agreement(outputs, baseline.outputs)
     checks = {

@@ -1,0 +1,55 @@
+"""Shared by the tabular loaders: split first, then standardize with the *training* statistics
+only, so nothing about the held-out rows leaks into the model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from edgekit.data import Dataset, DatasetLoader, LoaderConfig, Split, SplitPlan, stratified_split
+
+
+def standardize(train: Split, *others: Split) -> list[Split]:
+    """Each input scaled to zero mean / unit variance of the training split."""
+    stats = {k: (v.mean(axis=0), v.std(axis=0) + 1e-6) for k, v in train.x.items()}
+
+    def scale(s: Split) -> Split:
+        return Split({k: ((v - stats[k][0]) / stats[k][1]).astype(np.float32)
+                      for k, v in s.x.items()}, s.y)
+
+    return [scale(s) for s in (train, *others)]
+
+
+def sklearn_table(name: str, fetch: Callable[[], Any], input_name: str, plan: SplitPlan,
+                  source: str) -> Dataset:
+    """A scikit-learn bundled classification table as a standardized Dataset."""
+    bunch = fetch()
+    x = {input_name: np.asarray(bunch.data, dtype=np.float32)}
+    y = np.asarray(bunch.target, dtype=np.int64)
+    train, val, test = standardize(*stratified_split(x, y, plan))
+    return Dataset(name=name, task="classification", train=train, val=val, test=test,
+                   num_classes=int(y.max()) + 1, source=source,
+                   extra={"feature_names": [str(f) for f in bunch.feature_names]})
+
+
+class TableConfig(LoaderConfig):
+    input_name: str = "features"
+
+
+class SklearnTable(DatasetLoader):
+    """A table bundled in scikit-learn (``sklearn.datasets.<fetch>``); each table module
+    registers one instance."""
+
+    Config = TableConfig
+
+    def __init__(self, name: str, description: str, fetch: str, source: str) -> None:
+        self.name, self.description = name, description  # type: ignore[misc]
+        self.fetch, self.source = fetch, source
+
+    def load(self, config: TableConfig, plan: SplitPlan) -> Dataset:  # type: ignore[override]
+        import sklearn.datasets
+
+        return sklearn_table(self.name, getattr(sklearn.datasets, self.fetch),
+                             config.input_name, plan, self.source)
