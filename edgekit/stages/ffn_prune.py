@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from edgekit import _tf
 from edgekit.stages import STAGES, Stage, StageConfig, StageResult
 from edgekit.errors import EdgekitError
 from edgekit.stages._distill import (TeacherCache, distill_fit, hard_cross_entropy,
