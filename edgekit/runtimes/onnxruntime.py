@@ -52,7 +52,11 @@ class ONNXRuntimeCPU(Runtime):
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
-        return ORTSession(ort.InferenceSession(str(path), opts, providers=[self.provider]))
+        return ORTSession(ort.InferenceSession(str(path), opts, providers=self.providers()))
+
+    def providers(self) -> list[str]:
+        """Execution providers in priority order (GPU subclasses add a CPU fallback)."""
+        return [self.provider]
 
 
 RUNTIMES.register(ONNXRuntimeCPU.name, ONNXRuntimeCPU())

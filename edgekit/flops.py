@@ -1,0 +1,141 @@
+"""Operation counts read from an artifact's graph: FLOPs and bytes moved, per op, at batch 1.
+
+Why from the graph file rather than from the Keras model: the artifact is what runs, after the
+converter's fusions and layout changes. FLOPs count multiply-accumulates of the heavy ops
+(convolutions, matmuls, fully connected) times two, the usual convention (cheap element-wise ops
+are left out, so the count is a floor). Bytes moved per op are its input and output tensors,
+weights included: the traffic a roofline estimate divides by memory bandwidth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from math import prod
+from pathlib import Path
+
+import numpy as np
+
+from edgekit.errors import EdgekitError
+
+
+@dataclass(frozen=True)
+class OpCost:
+    op: str
+    flops: float
+    bytes: float
+
+
+@dataclass(frozen=True)
+class GraphCost:
+    ops: tuple[OpCost, ...]
+
+    @property
+    def flops(self) -> float:
+        return float(sum(o.flops for o in self.ops))
+
+    @property
+    def bytes(self) -> float:
+        return float(sum(o.bytes for o in self.ops))
+
+    def to_json(self) -> dict[str, float | int]:
+        return {"flops": self.flops, "bytes_moved": self.bytes, "ops": len(self.ops),
+                "heavy_ops": sum(1 for o in self.ops if o.flops > 0)}
+
+
+def _macs(op: str, out_shape: tuple[int, ...], weight_shape: tuple[int, ...]) -> float:
+    """Multiply-accumulates of one heavy op from its output and weight shapes."""
+    out = prod(out_shape)
+    if op == "DEPTHWISE_CONV_2D":  # weights [1, kh, kw, C]
+        return float(out * prod(weight_shape[1:3]))
+    if op == "FULLY_CONNECTED":  # weights [N, K]
+        return float(out * weight_shape[-1])
+    if op in ("MatMul", "Gemm", "BATCH_MATMUL", "MatMulInteger", "QLinearMatMul"):  # [.., K, N]
+        return float(out * weight_shape[-2])
+    return float(out * prod(weight_shape[1:]))  # Conv [Cout, Cin/g, kh, kw]; CONV_2D [Cout, kh, kw, Cin]
+
+
+# ---- ONNX ------------------------------------------------------------------------------------
+
+_ONNX_HEAVY = {"Conv": 1, "ConvInteger": 1, "QLinearConv": 3, "MatMul": 1, "MatMulInteger": 1,
+               "QLinearMatMul": 3, "Gemm": 1}  # op -> index of the weight input
+
+
+def _onnx_cost(path: Path) -> GraphCost:
+    import onnx
+    from onnx import helper
+
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(path)))
+    g = model.graph
+    shapes: dict[str, tuple[int, ...]] = {}
+    sizes: dict[str, int] = {}
+    for vi in [*g.input, *g.value_info, *g.output]:
+        t = vi.type.tensor_type
+        shapes[vi.name] = tuple(d.dim_value if d.HasField("dim_value") else 1 for d in t.shape.dim)
+        sizes[vi.name] = np.dtype(helper.tensor_dtype_to_np_dtype(t.elem_type)).itemsize
+    for init in g.initializer:
+        shapes[init.name] = tuple(init.dims)
+        sizes[init.name] = np.dtype(helper.tensor_dtype_to_np_dtype(init.data_type)).itemsize
+    ops = []
+    for node in g.node:
+        moved = sum(prod(shapes[n]) * sizes[n] for n in [*node.input, *node.output] if n in shapes)
+        flops = 0.0
+        if node.op_type in _ONNX_HEAVY:
+            w = node.input[_ONNX_HEAVY[node.op_type]]
+            out = shapes.get(node.output[0])
+            if w in shapes and out is not None:
+                wshape = shapes[w]
+                if node.op_type == "Gemm":
+                    trans_b = next((a.i for a in node.attribute if a.name == "transB"), 0)
+                    wshape = (wshape[1], wshape[0]) if trans_b else wshape  # -> [K, N]
+                flops = 2 * _macs(node.op_type, out, wshape)
+        ops.append(OpCost(node.op_type, flops, float(moved)))
+    return GraphCost(tuple(ops))
+
+
+# ---- TFLite ----------------------------------------------------------------------------------
+
+_TFLITE_HEAVY = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL", "CONV_3D",
+                 "TRANSPOSE_CONV"}
+
+
+def _tflite_cost(path: Path) -> GraphCost:
+    from edgekit.runtimes.litert import _interpreter_module
+
+    mod = _interpreter_module()
+    if mod is None:
+        raise EdgekitError("counting TFLite FLOPs needs ai-edge-litert", fix="pip install ai-edge-litert")
+    it = mod.Interpreter(model_path=str(path))
+    it.allocate_tensors()
+    tensors = {t["index"]: t for t in it.get_tensor_details()}
+
+    def shape(i: int) -> tuple[int, ...]:
+        return tuple(int(d) for d in tensors[i]["shape"]) if i in tensors else ()
+
+    def nbytes(i: int) -> int:
+        return prod(shape(i)) * np.dtype(tensors[i]["dtype"]).itemsize if i in tensors else 0
+
+    ops = []
+    for op in it._get_ops_details():
+        name = op["op_name"]
+        if name == "DELEGATE":  # XNNPACK's fused node: the original ops are listed as well
+            continue
+        ins = [int(i) for i in op["inputs"] if i >= 0]
+        outs = [int(i) for i in op["outputs"]]
+        flops = 0.0
+        if name in _TFLITE_HEAVY and len(ins) > 1:
+            wshape = shape(ins[1])
+            if name == "BATCH_MATMUL":
+                wshape = wshape[-2:]
+            flops = 2 * _macs(name, shape(outs[0]), wshape)
+        ops.append(OpCost(name, flops, float(sum(nbytes(i) for i in ins + outs))))
+    return GraphCost(tuple(ops))
+
+
+COUNTERS: dict[str, Callable[[Path], GraphCost]] = {".onnx": _onnx_cost, ".tflite": _tflite_cost}
+
+
+def graph_cost(path: Path) -> GraphCost | None:
+    """Cost of the graph at ``path``; None for formats without a counter (OpenVINO IR)."""
+    counter = COUNTERS.get(path.suffix)
+    return counter(path) if counter else None

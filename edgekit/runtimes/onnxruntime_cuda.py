@@ -1,0 +1,58 @@
+"""ONNX Runtime on an NVIDIA GPU: the CUDA execution provider, and TensorRT's when present.
+
+Same adapter as the CPU one with another provider. ``missing()`` names what is absent: the GPU
+build of the wheel (``onnxruntime-gpu``; the CPU wheel lists no CUDA provider) or the NVIDIA
+driver (``libcuda.so.1``; without it ORT would silently fall back to the CPU). fp32 outputs on
+Ampere and newer run convolutions and matmuls in TF32 by default: device profiles for GPUs set
+``tolerance_scale`` accordingly.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+
+from edgekit.runtimes import RUNTIMES, Session
+from edgekit.runtimes.onnxruntime import ONNXRuntimeCPU
+
+
+def _driver_missing() -> str | None:
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return "no NVIDIA driver (libcuda.so.1 cannot be loaded)"
+    return None
+
+
+class ONNXRuntimeCUDA(ONNXRuntimeCPU):
+    name = "onnxruntime-cuda"
+    provider = "CUDAExecutionProvider"
+
+    def missing(self) -> str | None:
+        reason = super().missing()
+        if reason and "has no" in reason:
+            return (f"onnxruntime has no {self.provider}: install onnxruntime-gpu (in place of "
+                    "the CPU-only onnxruntime wheel) with CUDA 12 and cuDNN 9")
+        return reason or _driver_missing()
+
+    def providers(self) -> list[str]:
+        return [self.provider, "CPUExecutionProvider"]
+
+    def load(self, path: Path, threads: int) -> Session:
+        session = super().load(path, threads)
+        used = session._s.get_providers()  # type: ignore[attr-defined]
+        if used[0] != self.provider:  # ORT falls back to CPU with only a warning: refuse that
+            raise RuntimeError(f"{self.provider} did not load (session uses {used})")
+        return session
+
+
+class ONNXRuntimeTensorRT(ONNXRuntimeCUDA):
+    name = "onnxruntime-tensorrt"
+    provider = "TensorrtExecutionProvider"
+
+    def providers(self) -> list[str]:
+        return [self.provider, "CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
+RUNTIMES.register(ONNXRuntimeCUDA.name, ONNXRuntimeCUDA())
+RUNTIMES.register(ONNXRuntimeTensorRT.name, ONNXRuntimeTensorRT())
