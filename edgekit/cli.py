@@ -165,8 +165,11 @@ def targets(ctx: typer.Context) -> None:
 
     def show() -> None:
         for _, d in all_devices():
-            reason = target_for(d).missing(d)
-            typer.echo(f"{d.name:<18} {d.scheme:<13} {'ready' if not reason else 'unavailable: ' + reason}")
+            kind = target_for(d)
+            reason = kind.missing(d)
+            state = ("unavailable: " + reason if reason else
+                     "tools ready (the device is reached on use)" if kind.checked_on_use else "ready")
+            typer.echo(f"{d.name:<18} {d.scheme:<13} {state}")
 
     _run(False, show)
 

@@ -63,6 +63,7 @@ class Target(ABC):
 
     scheme: ClassVar[str]
     validates: ClassVar[bool] = True  # False where only timings come back (adb benchmark_model)
+    checked_on_use: ClassVar[bool] = False  # True where missing() cannot see the device itself
 
     @abstractmethod
     def missing(self, device: DeviceProfile) -> str | None:

@@ -57,6 +57,7 @@ def options(device: DeviceProfile) -> list[str]:
 
 class SSHTarget(RunnerTarget):
     scheme = "ssh"
+    checked_on_use = True  # missing() checks the tools; the host is reached when a command runs
 
     def missing(self, device: DeviceProfile) -> str | None:
         absent = [tool for tool in ("ssh", "scp") if shutil.which(tool) is None]
