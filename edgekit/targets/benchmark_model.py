@@ -15,7 +15,7 @@ from typing import Any
 
 from edgekit.errors import EdgekitError
 
-_PREFIX = r"^(?:[A-Z] tflite\s*:\s*)?"
+_PREFIX = r"^(?:[A-Z] tflite\s*:\s*)?(?:Timings \(microseconds\): )?"
 _NUM = r"([0-9.]+(?:e[+-]?\d+)?)"
 _RUN = re.compile(_PREFIX + r"count=(\d+) (?:first=\S+ )?curr=\S+ min=" + _NUM + r" max=" + _NUM
                   + r" avg=" + _NUM + r" std=" + _NUM + r"(?: p5=" + _NUM + r" median=" + _NUM

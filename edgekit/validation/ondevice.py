@@ -12,6 +12,7 @@ Results go to ``BUNDLE/targets/<device>.json`` and the per-target section of rep
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -119,11 +120,17 @@ def validate(bundle: Path, target: str) -> dict[str, Any]:
                            "not outputs, so it cannot validate",
                            fix=f"use 'edgekit profile ARTIFACT --target {device.name}'")
     kind.ensure(device)
-    inputs_file = heldout(bundle, report)
-    with np.load(inputs_file) as npz:
+    with np.load(heldout(bundle, report)) as npz:
         data = {k: npz[k] for k in npz.files}
-    results = [validate_artifact(bundle, a, report, device, inputs_file, data)
-               for a in report["artifacts"]]
+    # Bundles written with validation.max_examples store every held-out input but reference
+    # outputs only for the examples proven: judge exactly those.
+    n = len(data["reference"])
+    data = {k: v[:n] for k, v in data.items()}
+    with tempfile.TemporaryDirectory(prefix="edgekit-validate-") as tmp:
+        inputs_file = Path(tmp) / "inputs.npz"
+        np.savez(inputs_file, **{k: v for k, v in data.items() if k.startswith("x__")})
+        results = [validate_artifact(bundle, a, report, device, inputs_file, data)
+                   for a in report["artifacts"]]
     ran = [r for r in results if "skipped" not in r]
     out = {"schema": "edgekit.target-validation/1", "target": device.model_dump(mode="json"),
            "emulated": device.emulation is not None, "artifacts": results,

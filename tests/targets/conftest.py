@@ -7,17 +7,14 @@ against a known_hosts file written here. Nothing but loopback is contacted.
 
 from __future__ import annotations
 
-import getpass
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sshd_helpers import free_port, wait_listening
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -52,46 +49,6 @@ def small_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_listening(port: int, proc: subprocess.Popen, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"sshd exited: {proc.stderr.read() if proc.stderr else ''}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError("sshd did not start listening")
-
-
-def write_ssh_device(folder: Path, name: str, port: int, key: Path, known_hosts: Path,
-                     python: str = sys.executable) -> Path:
-    path = folder / f"{name}.yaml"
-    path.write_text(f"""\
-name: {name}
-description: loopback sshd standing in for a Raspberry Pi
-connection: ssh://{getpass.getuser()}@127.0.0.1:{port}
-arch: x86_64
-threads: 1
-runtimes: [litert, onnxruntime]
-remote:
-  python: {python}
-  workdir: {folder / 'remote-work'}
-  identity_file: {key}
-  known_hosts: {known_hosts}
-  connect_timeout_s: 5
-  timeout_s: 120
-peak: {{gflops: 128, memory_bandwidth_gbs: 23.6}}
-""")
-    return path
-
-
 @pytest.fixture(scope="session")
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     """A running loopback sshd; yields paths of the client key, known_hosts and the port."""
@@ -108,7 +65,7 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / key)], check=True)
     (d / "authorized_keys").write_text((d / "user_key.pub").read_text())
     os.chmod(d / "authorized_keys", 0o600)
-    port = _free_port()
+    port = free_port()
     (d / "sshd_config").write_text(f"""\
 ListenAddress 127.0.0.1
 Port {port}
@@ -127,7 +84,7 @@ Subsystem sftp internal-sftp
     proc = subprocess.Popen([sshd_bin, "-D", "-e", "-f", str(d / "sshd_config")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        _wait_listening(port, proc)
+        wait_listening(port, proc)
         host_pub = (d / "host_key.pub").read_text().split()
         (d / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
         yield {"dir": d, "port": port, "key": d / "user_key", "known_hosts": d / "known_hosts"}
