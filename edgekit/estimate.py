@@ -1,7 +1,7 @@
 """Latency estimates for targets that cannot be reached: a per-op roofline.
 
 Each op takes the longer of its compute time (FLOPs / peak FLOP/s) and its memory time (bytes
-moved / peak bandwidth), plus a fixed dispatch cost per op (``peak.op_overhead_us``, calibrated
+moved / peak bandwidth), plus a fixed dispatch cost per heavy op (``peak.op_overhead_us``, calibrated
 on the measured CPU: see docs/targets.md and benchmarks/estimate_calibration.py). Peak figures
 are nominal, so this is an ESTIMATE, labelled as one wherever it appears: a floor on
 compute-bound models, and rough (within ~2-5x) on tiny ones where dispatch dominates.
@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from edgekit.devices import DeviceProfile
 from edgekit.flops import GraphCost
 
-DEFAULT_OP_OVERHEAD_US = 1.0  # when a profile has no calibrated value
+# Per heavy op (conv/matmul) dispatch cost, fitted on the dev CPU with
+# benchmarks/estimate_calibration.py (9.75 us on LeNet-5 artifacts); used when a profile has none.
+DEFAULT_OP_OVERHEAD_US = 10.0
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ def estimate(cost: GraphCost, device: DeviceProfile, batch: int = 1) -> Estimate
     compute = sum(o.flops * batch / flops_per_s for o in cost.ops)
     memory = sum(o.bytes * batch / bytes_per_s for o in cost.ops)
     roof = sum(max(o.flops * batch / flops_per_s, o.bytes * batch / bytes_per_s) for o in cost.ops)
-    overhead = overhead_s * len(cost.ops)
+    overhead = overhead_s * max(1, sum(1 for o in cost.ops if o.flops > 0))
     parts = {"compute": compute, "memory": memory, "overhead": overhead}
     return Estimate(latency_ms=(roof + overhead) * 1e3, compute_ms=compute * 1e3,
                     memory_ms=memory * 1e3, overhead_ms=overhead * 1e3,
