@@ -99,11 +99,15 @@ def compress(
     _run(debug, go)
 
 
+TargetOpt = Annotated[str, typer.Option(help="device profile name or YAML path (see 'edgekit devices')")]
+DebugOpt = Annotated[bool, typer.Option(help="show tracebacks")]
+
+
 @app.command()
 def validate(
     bundle: Annotated[Path, typer.Argument(help="bundle folder written by 'edgekit compress'")],
-    target: Annotated[str, typer.Option(help="device profile name or YAML path")] = "cpu",
-    debug: Annotated[bool, typer.Option(help="show tracebacks")] = False,
+    target: TargetOpt = "cpu",
+    debug: DebugOpt = False,
 ) -> None:
     """Run BUNDLE's artifacts on TARGET against its held-out data; metric, agreement, max |Δ|."""
 
@@ -122,7 +126,7 @@ def validate(
 @app.command()
 def profile(
     artifact: Annotated[Path, typer.Argument(help="a .tflite, .onnx or OpenVINO .xml file")],
-    target: Annotated[str, typer.Option(help="device profile name or YAML path")] = "cpu",
+    target: TargetOpt = "cpu",
     runs: Annotated[int, typer.Option(min=1)] = 50,
     warmup: Annotated[int, typer.Option(min=0)] = 5,
     threads: Annotated[Optional[int], typer.Option(min=1, help="default: the device's")] = None,
@@ -130,7 +134,7 @@ def profile(
     inputs: Annotated[Optional[Path], typer.Option(help=".npz of x__<input> arrays (default: the bundle's held-out data)")] = None,
     runtime: Annotated[Optional[str], typer.Option(help="runtime to use (default: the device's first for the format)")] = None,
     out: Annotated[Optional[Path], typer.Option(help="also write the JSON here")] = None,
-    debug: Annotated[bool, typer.Option(help="show tracebacks")] = False,
+    debug: DebugOpt = False,
 ) -> None:
     """Latency p50/p90/p99, throughput, peak memory, load time and GFLOP/s vs peak, as JSON."""
 
@@ -177,7 +181,7 @@ def targets(ctx: typer.Context) -> None:
 @targets_app.command("setup")
 def targets_setup(
     kind: Annotated[str, typer.Argument(help="what to set up: arm64 (the emulated arm64 root)")],
-    debug: Annotated[bool, typer.Option(help="show tracebacks")] = False,
+    debug: DebugOpt = False,
 ) -> None:
     """One-time setup of a target kind; 'arm64' builds the cached Debian arm64 root."""
 

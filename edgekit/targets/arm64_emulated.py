@@ -41,7 +41,7 @@ class Arm64EmulatedTarget(RunnerTarget):
         absent = arm64_root.missing_tools()
         if absent:
             return f"missing {', '.join(absent)} (apt-get install {' '.join(absent)})"
-        if not arm64_root.is_ready():
+        if not arm64_root.is_ready() or not all(p.is_file() for p in arm64_root.standin_files().values()):
             return (f"no arm64 root at {arm64_root.root_dir()} "
                     "(build it once with: edgekit targets setup arm64)")
         return None
