@@ -42,10 +42,9 @@ def heldout(bundle: Path, report: dict[str, Any]) -> Path:
 
 
 def runtime_for(artifact: dict[str, Any], device: DeviceProfile) -> str | None:
-    """The artifact's own runtime if the device has it, else the device's first runtime that
-    reads the artifact's format."""
-    if artifact["runtime"] in device.runtimes:
-        return artifact["runtime"]
+    """The device's first runtime (its ``runtimes`` are in preference order) that reads the
+    artifact's format: a Jetson lists onnxruntime-cuda before onnxruntime, so ONNX runs on
+    its GPU."""
     return next((r for r in device.runtimes
                  if r in RUNTIMES and artifact["format"] in RUNTIMES.get(r).formats), None)
 

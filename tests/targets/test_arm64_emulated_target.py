@@ -1,7 +1,7 @@
 """ARM64: the real aarch64 LiteRT and ONNX Runtime wheels under qemu-aarch64 (Cortex-A72).
 
 Needs apt packages debootstrap, proot and qemu-user-static; the arm64 root is built on first
-use (about 3-4 minutes and ~100 MB of downloads from deb.debian.org and PyPI) and cached under
+use (about 75 s here and ~100 MB of downloads from deb.debian.org and PyPI) and cached under
 ~/.cache/edgekit/arm64-root (``edgekit targets setup arm64`` builds it ahead of time).
 """
 

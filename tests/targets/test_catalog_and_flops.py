@@ -71,3 +71,14 @@ def test_roofline_estimate_is_labelled_and_scales_with_peak(small_bundle: Path) 
     assert e5.latency_ms < e4.latency_ms  # faster cores and memory: never a slower estimate
     assert estimate(cost, pi4, batch=8).latency_ms > e4.latency_ms
     assert estimate(cost, load_device("arm64-emulated")) is None  # no peak: no estimate
+
+
+def test_runtime_choice_follows_device_preference() -> None:
+    from edgekit.validation.ondevice import runtime_for
+
+    onnx = {"format": "onnx", "runtime": "onnxruntime"}
+    tflite = {"format": "tflite", "runtime": "litert"}
+    assert runtime_for(onnx, load_device("jetson-orin-nano")) == "onnxruntime-cuda"
+    assert runtime_for(onnx, load_device("cpu")) == "onnxruntime"
+    assert runtime_for(tflite, load_device("rpi4")) == "litert"
+    assert runtime_for({"format": "openvino", "runtime": "openvino"}, load_device("rpi4")) is None
