@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sshd_helpers import free_port, write_ssh_device
+from .sshd_helpers import free_port, write_ssh_device
 
 from edgekit.errors import EdgekitError
 from edgekit.validation.ondevice import validate
