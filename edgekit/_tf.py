@@ -26,6 +26,19 @@ def _prepare_env() -> None:
 
 def tf() -> ModuleType:
     _prepare_env()
+    if "tensorflow" not in sys.modules:
+        import logging
+        import warnings
+
+        from edgekit.quiet import native_stderr
+
+        with native_stderr(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import tensorflow
+
+            tensorflow.config.list_physical_devices()  # device probing logs cuInit failures
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
+        logging.getLogger("tf2onnx").setLevel(logging.ERROR)
     import tensorflow
 
     return tensorflow

@@ -36,7 +36,7 @@ from edgekit.stages import STAGES
 from edgekit.strategy import make_strategy
 from edgekit.tasks import TASKS
 from edgekit.training import TrainContext, compile_model, count_params, fit, predict
-from edgekit.validation.prove import ProofSettings, prove
+from edgekit.validation.prove import Baseline, ProofSettings, prove
 
 REPORT_SCHEMA = "edgekit.report/1"
 
@@ -110,6 +110,8 @@ def _save_heldout(bundle: Path, data: Dataset, reference_out: np.ndarray) -> str
     rel = "data/heldout.npz"
     (bundle / "data").mkdir()
     arrays = {f"x__{k}": v for k, v in data.test.x.items()}
+    if "test_texts" in data.extra:  # raw text, so a device runner's tokenisation can be checked
+        arrays["texts"] = np.asarray(data.extra["test_texts"], dtype=str)
     np.savez_compressed(bundle / rel, y=data.test.y, reference=reference_out, **arrays)
     return rel
 
@@ -166,6 +168,15 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None) -> dic
         family = FAMILIES.get(recipe.family)
         settings = ProofSettings(threads=threads, warmup=recipe.validation.warmup,
                                  runs=recipe.validation.runs, target=device.name)
+        order = ["reference", *(e.stage for e in recipe.compression)]
+
+        def baseline_for(model_name: str) -> Baseline:
+            """The budget's baseline, or the artifact's own source if that comes earlier (a
+            teacher's artifact is judged against the teacher, not the student)."""
+            idx = order.index(order[-1] if model_name == "final" else model_name)
+            name = order[min(idx, order.index(recipe.budgets.baseline))]
+            return Baseline(name, task.score(states.outputs[name], test.y), states.outputs[name])
+
         (bundle / "artifacts").mkdir()
         artifacts = []
         for exp in recipe.export:
@@ -174,13 +185,15 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None) -> dic
             model_name = exp.model
             dest = bundle / "artifacts" / f"{recipe.name}-{model_name}-{exp.precision}{exporter.suffix}"
             with progress.stage(f"export {dest.name}"):
-                art = exporter.export(states.models[model_name], exp.precision, dest, data.train)
+                art = exporter.export(states.models[model_name], exp.precision, dest, data.train,
+                                      exporter.Options.model_validate(exp.options))
             size = sum(f.stat().st_size for f in art.files)
             with progress.stage(f"prove {dest.name}", f"on {runtime.name}"):
                 proof = prove(art.path, art.precision, runtime, test, task=task,
                               reference_metric=ref_value, reference_out=states.outputs["reference"],
                               source_out=states.outputs[model_name], budgets=recipe.budgets,
-                              conversion_atol=None, size_bytes=size, settings=settings)
+                              conversion_atol=None, size_bytes=size, settings=settings,
+                              baseline=(baseline := baseline_for(model_name)))
                 atol = family_atol(family.conversion_atol, art.precision, proof.executed_precision)
                 if atol is not None:
                     proof.checks["conversion_atol"] = proof.source_max_abs_diff <= atol
@@ -198,6 +211,9 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None) -> dic
                 "target": device.name,
                 "metric": {"name": task.metric, "value": proof.metric},
                 "metric_drop": task.drop(ref_value, proof.metric),
+                "baseline": {"model": baseline.name, "metric": baseline.metric,
+                             "metric_drop": task.drop(baseline.metric, proof.metric),
+                             "agreement": proof.baseline_agreement},
                 "agreement": proof.agreement, "max_abs_diff": proof.max_abs_diff,
                 "source_max_abs_diff": proof.source_max_abs_diff,
                 "conversion_atol": atol,
@@ -206,6 +222,10 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None) -> dic
                 "checks": proof.checks, "passed": proof.passed, "notes": art.notes,
             })
 
+        builder = MODELS.get(recipe.model.builder)
+        with progress.stage("bundle extras"):
+            extras = builder.bundle_extras(bundle, states.models, data,
+                                           builder.Config.model_validate(recipe.model.params))
         with progress.stage("report"):
             heldout = _save_heldout(bundle, data, states.outputs["reference"])
             report = {
@@ -225,6 +245,7 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None) -> dic
                               "size_bytes": weights_nbytes(reference)},
                 "stages": stage_reports,
                 "artifacts": artifacts,
+                "extras": extras,
                 "budgets": recipe.budgets.model_dump(mode="json"),
                 "passed": all(a["passed"] for a in artifacts),
                 "timings_s": dict(getattr(progress, "timings", {})),

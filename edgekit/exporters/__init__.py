@@ -12,8 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pydantic import BaseModel, ConfigDict
+
 from edgekit.data import Split
 from edgekit.registry import Registry
+
+
+class ExportOptions(BaseModel):
+    """Format-specific export options (a recipe's ``export[i].options``), validated statically."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 @dataclass
@@ -33,9 +41,11 @@ class Exporter(ABC):
     precisions: ClassVar[frozenset[str]]
     runtime: ClassVar[str]  # the runtime that proves this format on the CPU target
     suffix: ClassVar[str]
+    Options: ClassVar[type[ExportOptions]] = ExportOptions
 
     @abstractmethod
-    def export(self, model: Any, precision: str, dest: Path, calibration: Split) -> ExportedArtifact:
+    def export(self, model: Any, precision: str, dest: Path, calibration: Split,
+               options: ExportOptions | None = None) -> ExportedArtifact:
         """Write the artifact to ``dest`` (suffix included) and return what was written."""
 
 

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field
 
 from edgekit import _tf
 from edgekit.data import Split
 from edgekit.errors import EdgekitError
-from edgekit.exporters import EXPORTERS, ExportedArtifact, Exporter, keras_input_specs
+from edgekit.quiet import native_stderr
+from edgekit.exporters import (EXPORTERS, ExportedArtifact, Exporter, ExportOptions,
+                               keras_input_specs)
 
 OPSET = 17
 CALIBRATION_EXAMPLES = 200
@@ -30,8 +33,9 @@ def keras_to_onnx(model: Any, dest: Path, calibration: Split) -> None:
                  for name, shape, dtype in keras_input_specs(model, calibration)]
     tmp = dest.with_name(f".{dest.name}.tmp")
     try:
-        tf2onnx.convert.from_keras(model, input_signature=signature, opset=OPSET,
-                                   output_path=str(tmp))
+        with native_stderr():
+            tf2onnx.convert.from_keras(model, input_signature=signature, opset=OPSET,
+                                       output_path=str(tmp))
     except Exception as exc:
         tmp.unlink(missing_ok=True)
         raise EdgekitError(f"ONNX conversion failed: {str(exc).splitlines()[0]}", where=dest.name,
@@ -70,29 +74,57 @@ def quantize_static_qdq(src: Path, dest: Path, calibration: Split) -> None:
                         weight_type=QuantType.QInt8)
 
 
+class ONNXOptions(ExportOptions):
+    fusion: Literal["none", "bert"] = Field("none", description="run ONNX Runtime's transformer "
+                                            "optimizer (attention / LayerNorm / GELU fusion) "
+                                            "first; the result runs on ONNX Runtime only")
+    num_heads: int = Field(0, ge=0, description="for fusion; 0 = read from the graph")
+    hidden_size: int = Field(0, ge=0, description="for fusion; 0 = read from the graph")
+
+
+def fuse_transformer(src: Path, dest: Path, options: ONNXOptions) -> dict[str, int]:
+    """ONNX Runtime's BERT fusions; returns the fused-op counts it reports."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    with native_stderr():
+        optimized = optimize_model(str(src), model_type="bert", num_heads=options.num_heads,
+                                   hidden_size=options.hidden_size, opt_level=1)
+    optimized.save_model_to_file(str(dest))
+    return {k: int(v) for k, v in optimized.get_fused_operator_statistics().items() if v}
+
+
 class ONNXExporter(Exporter):
     format = "onnx"
     precisions = frozenset({"fp32", "int8", "dynamic"})
     runtime = "onnxruntime"
     suffix = ".onnx"
+    Options = ONNXOptions
 
-    def export(self, model: Any, precision: str, dest: Path, calibration: Split) -> ExportedArtifact:
-        if precision == "fp32":
-            keras_to_onnx(model, dest, calibration)
-            return ExportedArtifact(self.format, precision, [dest], {"opset": OPSET})
+    def export(self, model: Any, precision: str, dest: Path, calibration: Split,
+               options: ExportOptions | None = None) -> ExportedArtifact:
+        opts = options if isinstance(options, ONNXOptions) else ONNXOptions()
+        notes: dict[str, Any] = {"opset": OPSET}
         with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".tmp-") as tmpdir:
-            fp32 = Path(tmpdir) / "fp32.onnx"
-            keras_to_onnx(model, fp32, calibration)
+            graph = Path(tmpdir) / "fp32.onnx"
+            keras_to_onnx(model, graph, calibration)
+            if opts.fusion != "none":
+                fused = Path(tmpdir) / "fused.onnx"
+                notes["fused_ops"] = fuse_transformer(graph, fused, opts)
+                graph = fused
             tmp = dest.with_name(f".{dest.name}.tmp")
-            if precision == "int8":
-                quantize_static_qdq(fp32, tmp, calibration)
-                notes = {"opset": OPSET, "quantization": "static QDQ, per-channel s8 weights, "
-                                                         "u8 activations"}
+            if precision == "fp32":
+                graph.replace(tmp)
+            elif precision == "int8":
+                quantize_static_qdq(graph, tmp, calibration)
+                notes["quantization"] = "static QDQ, per-channel s8 weights, u8 activations"
             else:
+                import onnx
                 from onnxruntime.quantization import QuantType, quantize_dynamic
 
-                quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
-                notes = {"opset": OPSET, "quantization": "dynamic, s8 weights"}
+                # Fused graphs carry contrib ops whose types the quantizer cannot infer.
+                quantize_dynamic(str(graph), str(tmp), weight_type=QuantType.QInt8,
+                                 extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+                notes["quantization"] = "dynamic, s8 weights, activations quantized at run time"
             tmp.replace(dest)
         return ExportedArtifact(self.format, precision, [dest], notes)
 

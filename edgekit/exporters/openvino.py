@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.data import Split
-from edgekit.exporters import EXPORTERS, ExportedArtifact, Exporter
+from edgekit.exporters import EXPORTERS, ExportedArtifact, Exporter, ExportOptions
 from edgekit.exporters.onnx import ONNXExporter
 
 
@@ -23,7 +23,8 @@ class OpenVINOExporter(Exporter):
     runtime = "openvino"
     suffix = ".xml"
 
-    def export(self, model: Any, precision: str, dest: Path, calibration: Split) -> ExportedArtifact:
+    def export(self, model: Any, precision: str, dest: Path, calibration: Split,
+               options: ExportOptions | None = None) -> ExportedArtifact:
         import openvino as ov
 
         with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".tmp-") as tmpdir:

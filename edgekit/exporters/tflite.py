@@ -9,6 +9,7 @@ rather than producing a file the edge runtime cannot run.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,9 @@ from edgekit import _tf
 from edgekit.atomic import write_bytes
 from edgekit.data import Split
 from edgekit.errors import EdgekitError
-from edgekit.exporters import EXPORTERS, ExportedArtifact, Exporter, keras_input_specs
+from edgekit.quiet import native_stderr
+from edgekit.exporters import (EXPORTERS, ExportedArtifact, Exporter, ExportOptions,
+                               keras_input_specs)
 
 CALIBRATION_EXAMPLES = 200
 
@@ -30,7 +33,8 @@ class TFLiteExporter(Exporter):
     runtime = "litert"
     suffix = ".tflite"
 
-    def export(self, model: Any, precision: str, dest: Path, calibration: Split) -> ExportedArtifact:
+    def export(self, model: Any, precision: str, dest: Path, calibration: Split,
+               options: ExportOptions | None = None) -> ExportedArtifact:
         tf = _tf.tf()
         converter = tf.lite.TFLiteConverter.from_keras_model(model)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -45,7 +49,9 @@ class TFLiteExporter(Exporter):
             # inputs such as token ids, which TFLite never quantizes.
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         try:
-            flatbuffer = converter.convert()
+            with native_stderr(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "Statistics for quantized inputs ..." is expected
+                flatbuffer = converter.convert()
         except Exception as exc:  # the converter raises many types; ours names the cause
             raise EdgekitError(f"TFLite conversion ({precision}) failed: {str(exc).splitlines()[0]}",
                                where=dest.name, fix="see the support table in README.md") from exc

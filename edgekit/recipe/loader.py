@@ -71,7 +71,7 @@ def _resolve_plugins(recipe: Recipe, where: Path) -> Recipe:
 
     lookup(FAMILIES, recipe.family, "family")
     builder = lookup(MODELS, recipe.model.builder, "model.builder")
-    if builder.family != recipe.family:
+    if builder.family is not None and builder.family != recipe.family:
         raise EdgekitError(f"field 'family': builder '{builder.name}' is of family "
                            f"'{builder.family}', not '{recipe.family}'", where=where,
                            fix=f"set family: {builder.family}")
@@ -92,9 +92,15 @@ def _resolve_plugins(recipe: Recipe, where: Path) -> Recipe:
             raise EdgekitError(f"field 'export[{i}].precision': {exp.format} has no precision "
                                f"'{exp.precision}'", where=where,
                                fix=f"use one of: {', '.join(sorted(exporter.precisions))}")
+        exp.options = validate_model(exporter.Options, exp.options, where=where,
+                                     prefix=f"export[{i}].options").model_dump(mode="json")
         if exp.model not in models:
             raise EdgekitError(f"field 'export[{i}].model': '{exp.model}' is not a model of this "
                                "recipe", where=where, fix=f"use one of: {', '.join(sorted(models))}")
+    if recipe.budgets.baseline not in models - {"final"}:
+        raise EdgekitError(f"field 'budgets.baseline': '{recipe.budgets.baseline}' is not a model "
+                           "of this recipe", where=where,
+                           fix=f"use one of: {', '.join(sorted(models - {'final'}))}")
     try:
         load_device(recipe.validation.device)
     except EdgekitError as exc:
@@ -106,6 +112,9 @@ def _resolve_plugins(recipe: Recipe, where: Path) -> Recipe:
 def load_recipe(name_or_path: str | Path, *, quick: bool = False,
                 overrides: dict[str, Any] | None = None) -> Recipe:
     path = catalog.resolve("recipes", str(name_or_path))
+    looks_like_path = Path(str(name_or_path)).suffix in (".yaml", ".yml") or "/" in str(name_or_path)
+    if path is None and looks_like_path:
+        raise EdgekitError("recipe file not found", where=name_or_path, fix="check the path")
     if path is None:
         raise EdgekitError(f"no recipe named '{name_or_path}'", fix="run 'edgekit recipes' "
                            "for the built-in ones, or pass a path to a .yaml file")

@@ -60,13 +60,19 @@ class ExportEntry(_Strict):
     precision: str = Field("fp32", description="fp32 | fp16 | int8 | dynamic (format-dependent)")
     model: str = Field("final", description="which model to export: 'reference', 'final' or the "
                        "name of a compression stage")
+    options: dict[str, Any] = Field(default_factory=dict, description="format-specific options, "
+                                    "e.g. onnx {fusion: bert}")
 
 
 class Budgets(_Strict):
+    baseline: str = Field("reference", description="the model artifacts are judged against: "
+                          "'reference' (uncompressed) or a stage name, e.g. a distilled student")
     max_metric_drop: float = Field(0.01, ge=0, description="allowed loss of the metric vs the "
-                                   "uncompressed reference, in metric units (0.01 = 1 point)")
+                                   "baseline, in metric units (0.01 = 1 point)")
     min_agreement: float = Field(0.95, ge=0, le=1, description="share of held-out examples "
-                                 "whose top-1 matches the reference")
+                                 "whose top-1 matches the baseline")
+    min_reference_ratio: float | None = Field(None, gt=0, le=1, description="artifact metric / "
+                                              "reference metric must reach this (e.g. 0.97)")
     max_size_bytes: PositiveInt | None = None
 
 

@@ -79,8 +79,11 @@ class LiteRT(Runtime):
         mod = _interpreter_module()
         if mod is None:
             raise ImportError(self.missing())
-        interpreter = mod.Interpreter(model_path=str(path), num_threads=threads)
-        interpreter.allocate_tensors()
+        from edgekit.quiet import native_stderr
+
+        with native_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate"
+            interpreter = mod.Interpreter(model_path=str(path), num_threads=threads)
+            interpreter.allocate_tensors()
         return LiteRTSession(interpreter)
 
 

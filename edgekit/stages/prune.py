@@ -14,6 +14,7 @@ from pydantic import Field
 
 from edgekit import _tf
 from edgekit.stages import STAGES, Stage, StageConfig, StageResult
+from edgekit.stages._wrap import wrap_kernel_layers
 from edgekit.training import TrainContext, compile_model, fit
 
 
@@ -52,7 +53,8 @@ class Prune(Stage):
                                             begin_step=0, end_step=end,
                                             frequency=min(config.frequency, end))
         with ctx.strategy.scope():
-            pruned = sparsity.prune_low_magnitude(model, pruning_schedule=schedule)
+            pruned = wrap_kernel_layers(
+                model, lambda layer: sparsity.prune_low_magnitude(layer, pruning_schedule=schedule))
             compile_model(pruned, ctx, config.learning_rate)
         fit(pruned, ctx, config.epochs, callbacks=[sparsity.UpdatePruningStep()])
         stripped = sparsity.strip_pruning(pruned)

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from edgekit import _tf
 from edgekit.stages import STAGES, Stage, StageConfig, StageResult
+from edgekit.stages._wrap import wrap_kernel_layers
 from edgekit.stages.prune import kernel_sparsity
 from edgekit.training import TrainContext, compile_model, fit
 
@@ -30,7 +31,7 @@ class QAT(Stage):
         sparse = kernel_sparsity(model) > 0.05
         lr = config.learning_rate or ctx.train.learning_rate / 10
         with ctx.strategy.scope():
-            annotated = q.quantize_annotate_model(model)
+            annotated = wrap_kernel_layers(model, q.quantize_annotate_layer)
             if sparse and config.preserve_sparsity:
                 scheme = tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme()
                 qat = q.quantize_apply(annotated, scheme)

@@ -25,10 +25,20 @@ class ProofSettings:
     target: str
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """What an artifact is judged against: the reference, or e.g. the distilled student."""
+
+    name: str
+    metric: float
+    outputs: np.ndarray
+
+
 @dataclass
 class Proof:
     metric: float
-    agreement: float
+    agreement: float  # top-1 agreement with the uncompressed reference
+    baseline_agreement: float  # ... with the budget's baseline model
     max_abs_diff: float  # vs the uncompressed reference model's outputs
     source_max_abs_diff: float  # vs the Keras model this file was converted from
     executed_precision: str
@@ -50,7 +60,8 @@ def run_all(session: Any, split: Split) -> np.ndarray:
 def prove(path: Path, stored_precision: str, runtime: Runtime, split: Split, *,
           task: Task, reference_metric: float, reference_out: np.ndarray, source_out: np.ndarray,
           budgets: Budgets, conversion_atol: float | None, size_bytes: int,
-          settings: ProofSettings) -> Proof:
+          settings: ProofSettings, baseline: Baseline | None = None) -> Proof:
+    baseline = baseline or Baseline("reference", reference_metric, reference_out)
     reason = runtime.missing()
     if reason:
         raise EdgekitError(f"cannot prove {path.name}: {reason}", fix="install the runtime")
@@ -69,15 +80,20 @@ def prove(path: Path, stored_precision: str, runtime: Runtime, split: Split, *,
     rss_delta = rss_mb() - rss0
     metric = task.score(outputs, split.y)
     src_diff = float(np.max(np.abs(outputs - source_out)))
+    baseline_agreement = task.agreement(outputs, baseline.outputs)
     checks = {
-        "metric_drop": task.drop(reference_metric, metric) <= budgets.max_metric_drop + 1e-12,
-        "agreement": task.agreement(outputs, reference_out) >= budgets.min_agreement,
+        "metric_drop": task.drop(baseline.metric, metric) <= budgets.max_metric_drop + 1e-12,
+        "agreement": baseline_agreement >= budgets.min_agreement,
     }
+    if budgets.min_reference_ratio is not None:
+        ratio = metric / reference_metric if task.higher_is_better else reference_metric / metric
+        checks["reference_ratio"] = ratio >= budgets.min_reference_ratio
     if conversion_atol is not None:
         checks["conversion_atol"] = src_diff <= conversion_atol
     if budgets.max_size_bytes is not None:
         checks["size"] = size_bytes <= budgets.max_size_bytes
     return Proof(metric=metric, agreement=task.agreement(outputs, reference_out),
+                 baseline_agreement=baseline_agreement,
                  max_abs_diff=float(np.max(np.abs(outputs - reference_out))),
                  source_max_abs_diff=src_diff,
                  executed_precision=session.executed_precision(stored_precision),

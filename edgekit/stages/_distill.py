@@ -1,0 +1,150 @@
+"""Machinery shared by the distillation stages.
+
+* :class:`TeacherCache`: the teacher's outputs on the training split, computed **once** and
+  kept as float16 memory-mapped arrays in a temporary folder, so that hidden states and
+  attention maps of tens of thousands of examples do not have to fit in RAM and are never
+  recomputed per epoch. Batches stream from it through ``tf.data``.
+* :func:`distill_fit`: trains a student (plus any learned projections) against a loss over
+  (inputs, labels, teacher targets, student outputs) inside the recipe's ``tf.distribute``
+  strategy, with Keras' ``fit`` so multi-replica batching is Keras' own.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekit import _tf
+from edgekit.data import Split
+
+
+class TeacherCache:
+    """Teacher outputs for every training example, one float16 memmap per output name."""
+
+    def __init__(self, teacher: Any, split: Split, batch_size: int = 64) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="edgekit-teacher-")
+        self.arrays: dict[str, np.ndarray] = {}
+        n = len(split)
+        for start in range(0, n, batch_size):
+            batch = {k: v[start:start + batch_size] for k, v in split.x.items()}
+            out = teacher(batch, training=False)
+            for name, value in _flatten(out).items():
+                value = np.asarray(value)
+                if name not in self.arrays:
+                    path = Path(self._dir.name) / f"{name}.f16"
+                    self.arrays[name] = np.memmap(path, dtype=np.float16, mode="w+",
+                                                  shape=(n, *value.shape[1:]))
+                self.arrays[name][start:start + len(value)] = value.astype(np.float16)
+        for arr in self.arrays.values():
+            arr.flush()  # type: ignore[attr-defined]
+
+    @property
+    def nbytes(self) -> int:
+        return int(sum(a.nbytes for a in self.arrays.values()))
+
+    def close(self) -> None:
+        self.arrays.clear()
+        self._dir.cleanup()
+
+
+def _flatten(out: Any) -> dict[str, Any]:
+    """{'logits': t, 'hidden_states': [t0, t1]} → {'logits': t, 'hidden_states.0': t0, ...}."""
+    if not isinstance(out, dict):
+        return {"logits": out}
+    flat: dict[str, Any] = {}
+    for key, value in out.items():
+        if isinstance(value, (list, tuple)):
+            flat.update({f"{key}.{i}": v for i, v in enumerate(value)})
+        else:
+            flat[key] = value
+    return flat
+
+
+def stream(split: Split, cache: TeacherCache, batch_size: int, seed: int) -> Any:
+    """A shuffled, repeating tf.data stream of (inputs, labels, teacher targets)."""
+    tf = _tf.tf()
+    rng = np.random.default_rng(seed)
+    n = len(split)
+
+    def batches() -> Iterator[tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]]:
+        while True:
+            order = rng.permutation(n)
+            for start in range(0, n - batch_size + 1 if n >= batch_size else 1, batch_size):
+                ix = np.sort(order[start:start + batch_size])
+                yield ({k: v[ix] for k, v in split.x.items()}, split.y[ix],
+                       {k: np.asarray(a[ix], dtype=np.float32) for k, a in cache.arrays.items()})
+
+    spec = ({k: tf.TensorSpec((None, *v.shape[1:]), tf.as_dtype(v.dtype)) for k, v in split.x.items()},
+            tf.TensorSpec((None,), tf.as_dtype(split.y.dtype)),
+            {k: tf.TensorSpec((None, *a.shape[1:]), tf.float32) for k, a in cache.arrays.items()})
+    return tf.data.Dataset.from_generator(batches, output_signature=spec).prefetch(2)
+
+
+LossFn = Callable[[Any, Any, dict[str, Any], Any], tuple[Any, dict[str, Any]]]
+
+
+def distill_fit(student: Any, loss_fn: LossFn, split: Split, cache: TeacherCache, *,
+                epochs: int, batch_size: int, learning_rate: float, strategy: Any,
+                extra_layers: list[Any] | None = None, seed: int = 0) -> dict[str, float]:
+    """Train ``student`` (and ``extra_layers``, e.g. projections) to minimise ``loss_fn``.
+
+    ``loss_fn(inputs, labels, teacher_targets, student_outputs) -> (loss, logs)``. Returns the
+    last epoch's mean logs.
+    """
+    tf, keras = _tf.tf(), _tf.keras()
+
+    class Distiller(keras.Model):  # type: ignore[misc, valid-type]
+        def __init__(self) -> None:
+            super().__init__()
+            self.student = student
+            self.extras = extra_layers or []
+
+        def call(self, inputs: Any, training: bool = False) -> Any:
+            return self.student(inputs, training=training)
+
+        def train_step(self, data: Any) -> dict[str, Any]:
+            x, y, targets = data
+            with tf.GradientTape() as tape:
+                loss, logs = loss_fn(x, y, targets, self.student(x, training=True))
+                # Keras sums gradients over replicas; scale so the step is the global mean.
+                scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync
+            variables = self.trainable_variables
+            grads = tape.gradient(scaled, variables)
+            self.optimizer.apply_gradients(zip(grads, variables))
+            return {"loss": loss, **logs}
+
+    steps = max(1, len(split) // batch_size)
+    total = steps * epochs
+    with strategy.scope():
+        distiller = Distiller()
+        schedule = keras.optimizers.schedules.PolynomialDecay(learning_rate, total, learning_rate * 0.05)
+        distiller.compile(optimizer=keras.optimizers.Adam(schedule))
+    history = distiller.fit(stream(split, cache, batch_size, seed), epochs=epochs,
+                            steps_per_epoch=steps, verbose=0)
+    return {k: float(v[-1]) for k, v in history.history.items()}
+
+
+def soft_cross_entropy(student_logits: Any, teacher_logits: Any, temperature: float) -> Any:
+    """Hinton et al.'s soft-target loss, scaled by T² so its gradients match the hard loss's."""
+    tf = _tf.tf()
+    t = tf.nn.softmax(teacher_logits / temperature)
+    log_s = tf.nn.log_softmax(student_logits / temperature)
+    return -tf.reduce_mean(tf.reduce_sum(t * log_s, axis=-1)) * temperature ** 2
+
+
+def hard_cross_entropy(logits: Any, labels: Any) -> Any:
+    tf = _tf.tf()
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.cast(labels, tf.int32), logits=logits))
+
+
+def copy_weights_by_name(src: Any, dst: Any) -> None:
+    """Copy weights between models built from the same layer names (multi- vs single-output)."""
+    src_layers = {layer.name: layer for layer in src.layers}
+    for layer in dst.layers:
+        if layer.weights:
+            layer.set_weights(src_layers[layer.name].get_weights())

