@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 
 # The edgekit files a device needs to run this module (paths relative to the package parent).
-PAYLOAD = ("edgekit/__init__.py", "edgekit/errors.py", "edgekit/registry.py", "edgekit/runner.py",
-           "edgekit/runtimes/*.py", "edgekit/validation/__init__.py", "edgekit/validation/latency.py")
+PAYLOAD = ("edgekit/__init__.py", "edgekit/errors.py", "edgekit/quiet.py", "edgekit/registry.py",
+           "edgekit/runner.py", "edgekit/runtimes/*.py", "edgekit/validation/__init__.py",
+           "edgekit/validation/latency.py")
 SCHEMA = "edgekit.run/1"
 
 

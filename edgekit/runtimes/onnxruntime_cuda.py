@@ -24,6 +24,19 @@ def _driver_missing() -> str | None:
     return None
 
 
+def _preload_cuda_libraries() -> None:
+    """Load CUDA/cuDNN from pip's nvidia-* wheels (or PyTorch's) when they are installed: the
+    CUDA EP finds them only once loaded (measured with onnxruntime-gpu 1.31 on an H100)."""
+    import onnxruntime as ort
+
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is not None:
+        try:
+            preload()
+        except Exception:  # system-wide CUDA needs no preload; a real gap fails at load()
+            pass
+
+
 class ONNXRuntimeCUDA(ONNXRuntimeCPU):
     name = "onnxruntime-cuda"
     provider = "CUDAExecutionProvider"
@@ -31,14 +44,16 @@ class ONNXRuntimeCUDA(ONNXRuntimeCPU):
     def missing(self) -> str | None:
         reason = super().missing()
         if reason and "has no" in reason:
-            return (f"onnxruntime has no {self.provider}: install onnxruntime-gpu (in place of "
-                    "the CPU-only onnxruntime wheel) with CUDA 12 and cuDNN 9")
+            return (f"onnxruntime has no {self.provider}: install onnxruntime-gpu (a CUDA 13 "
+                    "build, in place of the CPU-only onnxruntime wheel) and the CUDA 13 / cuDNN 9 "
+                    "libraries")
         return reason or _driver_missing()
 
     def providers(self) -> list[str]:
         return [self.provider, "CPUExecutionProvider"]
 
     def load(self, path: Path, threads: int) -> Session:
+        _preload_cuda_libraries()
         session = super().load(path, threads)
         used = session._s.get_providers()  # type: ignore[attr-defined]
         if used[0] != self.provider:  # ORT falls back to CPU with only a warning: refuse that
