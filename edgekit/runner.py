@@ -79,6 +79,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         result["latency_ms"] = measure(session, examples, runs=args.runs, warmup=args.warmup,
                                        threads=args.threads).to_json() | {"batch": args.batch}
     result["peak_rss_mb"] = round(peak_rss_mb(), 2)
+    # Evidence that what ships to a device runs without TensorFlow (a Pi has none).
+    result["imported_tensorflow"] = "tensorflow" in sys.modules
     return result
 
 

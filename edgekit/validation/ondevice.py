@@ -120,7 +120,8 @@ def validate_artifact(bundle: Path, artifact: dict[str, Any], report: dict[str, 
     # On this machine with the bundle's own runtime the run *is* the host run.
     host = result.outputs if same_as_host else host_outputs(list(files), artifact["runtime"], x)
     entry |= {"runtime_version": result.info.get("runtime_version"),
-              "machine": result.info.get("machine"), "emulated": result.emulated}
+              "machine": result.info.get("machine"), "emulated": result.emulated,
+              "runner_imported_tensorflow": result.info.get("imported_tensorflow")}
     return entry | judge(artifact, report, device, result.outputs, data, host)
 
 

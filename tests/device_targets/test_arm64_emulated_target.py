@@ -31,24 +31,12 @@ def test_validate_under_arm64_matches_x86(small_bundle: Path, arm64: None) -> No
     ran = [a for a in result["artifacts"] if "skipped" not in a]
     assert {a["runtime"] for a in ran} == {"litert", "onnxruntime"}
     assert all(a["machine"] == "aarch64" and a["emulated"] for a in ran)
-    for a in ran:
+    for a in ran:  # the x86 run of the same file is the yardstick
         assert a["max_abs_diff_vs_host"] is not None
         if a["precision"] == "fp32":
             assert a["max_abs_diff_vs_host"] <= a["host_atol"] == pytest.approx(1e-3)
     assert [a for a in result["artifacts"] if a["format"] == "openvino"][0]["skipped"]
     assert result["passed"] and result["emulated"]
-
-
-def test_runner_outputs_equal_across_architectures(small_bundle: Path, arm64: None) -> None:
-    tfl = next((small_bundle / "artifacts").glob("*fp32.tflite"))
-    req = RunRequest(files=(tfl,), runtime="litert", inputs=small_bundle / "data" / "heldout.npz")
-    outs = {}
-    for name in ("cpu", "arm64-emulated"):
-        dev = load_device(name)
-        res = target_for(dev).run(dev, req)
-        outs[res.info["machine"]] = res.outputs
-    assert set(outs) == {"x86_64", "aarch64"}
-    np.testing.assert_allclose(outs["aarch64"], outs["x86_64"], atol=1e-3)
 
 
 def test_emulated_profile_never_reports_device_timings(small_bundle: Path, arm64: None) -> None:

