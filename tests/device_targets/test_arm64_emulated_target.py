@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from edgekit.devices import load_device
-from edgekit.targets import RunRequest, arm64_root, target_for
+from edgekit.targets import arm64_root
 from edgekit.validation.ondevice import validate
 from edgekit.validation.profile import profile
 
