@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from math import prod
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,22 +51,41 @@ def _macs(op: str, out_shape: tuple[int, ...], weight_shape: tuple[int, ...]) ->
         return float(out * prod(weight_shape[1:3]))
     if op == "FULLY_CONNECTED":  # weights [N, K]
         return float(out * weight_shape[-1])
-    if op in ("MatMul", "Gemm", "BATCH_MATMUL", "MatMulInteger", "QLinearMatMul"):  # [.., K, N]
-        return float(out * weight_shape[-2])
     return float(out * prod(weight_shape[1:]))  # Conv [Cout, Cin/g, kh, kw]; CONV_2D [Cout, kh, kw, Cin]
+
+
+def _matmul_macs(out_shape: tuple[int, ...], lhs_shape: tuple[int, ...], trans_a: bool = False) -> float:
+    """Matmuls contract over the left operand's last axis (its first when transposed). Reading
+    K from the left operand, not the right, holds for attention's Q·Kᵀ too, where the right
+    operand is an activation stored untransposed (TFLite BATCH_MATMUL adj_y)."""
+    if not lhs_shape:
+        return 0.0
+    return float(prod(out_shape) * (lhs_shape[-2] if trans_a else lhs_shape[-1]))
 
 
 # ---- ONNX ------------------------------------------------------------------------------------
 
-_ONNX_HEAVY = {"Conv": 1, "ConvInteger": 1, "QLinearConv": 3, "MatMul": 1, "MatMulInteger": 1,
-               "QLinearMatMul": 3, "Gemm": 1}  # op -> index of the weight input
+_ONNX_CONV = {"Conv": 1, "ConvInteger": 1, "QLinearConv": 3}  # op -> index of the weight input
+_ONNX_MATMUL = {"MatMul", "MatMulInteger", "QLinearMatMul", "Gemm"}  # left operand: input 0
+
+
+def _with_batch_one(model: Any) -> Any:
+    """Pin every graph input's leading dimension to 1 so that shape inference with data
+    propagation resolves the Shape→Reshape chains converters emit (BERT's [batch*seq, hidden]
+    reshapes): left symbolic, those dimensions would count as 1 and hide most of the FLOPs."""
+    for vi in model.graph.input:
+        dims = vi.type.tensor_type.shape.dim
+        if dims and not dims[0].HasField("dim_value"):
+            dims[0].ClearField("dim_param")
+            dims[0].dim_value = 1
+    return model
 
 
 def _onnx_cost(path: Path) -> GraphCost:
     import onnx
     from onnx import helper
 
-    model = onnx.shape_inference.infer_shapes(onnx.load(str(path)))
+    model = onnx.shape_inference.infer_shapes(_with_batch_one(onnx.load(str(path))), data_prop=True)
     g = model.graph
     shapes: dict[str, tuple[int, ...]] = {}
     sizes: dict[str, int] = {}
@@ -80,15 +100,12 @@ def _onnx_cost(path: Path) -> GraphCost:
     for node in g.node:
         moved = sum(prod(shapes[n]) * sizes[n] for n in [*node.input, *node.output] if n in shapes)
         flops = 0.0
-        if node.op_type in _ONNX_HEAVY:
-            w = node.input[_ONNX_HEAVY[node.op_type]]
-            out = shapes.get(node.output[0])
-            if w in shapes and out is not None:
-                wshape = shapes[w]
-                if node.op_type == "Gemm":
-                    trans_b = next((a.i for a in node.attribute if a.name == "transB"), 0)
-                    wshape = (wshape[1], wshape[0]) if trans_b else wshape  # -> [K, N]
-                flops = 2 * _macs(node.op_type, out, wshape)
+        out = shapes.get(node.output[0])
+        if node.op_type in _ONNX_CONV and out is not None and node.input[_ONNX_CONV[node.op_type]] in shapes:
+            flops = 2 * _macs(node.op_type, out, shapes[node.input[_ONNX_CONV[node.op_type]]])
+        elif node.op_type in _ONNX_MATMUL and out is not None:
+            trans_a = bool(next((a.i for a in node.attribute if a.name == "transA"), 0))
+            flops = 2 * _matmul_macs(out, shapes.get(node.input[0], ()), trans_a)
         ops.append(OpCost(node.op_type, flops, float(moved)))
     return GraphCost(tuple(ops))
 
@@ -105,8 +122,16 @@ def _tflite_cost(path: Path) -> GraphCost:
     mod = _interpreter_module()
     if mod is None:
         raise EdgekitError("counting TFLite FLOPs needs ai-edge-litert", fix="pip install ai-edge-litert")
-    it = mod.Interpreter(model_path=str(path))
+    # Builtin kernels only, and one invoke on zeros: dynamically shaped tensors (BERT's
+    # reshapes) get their real batch-1 shapes only when run, and tensors inside XNNPACK's
+    # delegated partition are never resized in the interpreter.
+    resolver = getattr(getattr(mod, "OpResolverType", None), "BUILTIN_WITHOUT_DEFAULT_DELEGATES", None)
+    it = (mod.Interpreter(model_path=str(path), experimental_op_resolver_type=resolver)
+          if resolver is not None else mod.Interpreter(model_path=str(path)))
     it.allocate_tensors()
+    for d in it.get_input_details():
+        it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+    it.invoke()
     tensors = {t["index"]: t for t in it.get_tensor_details()}
 
     def shape(i: int) -> tuple[int, ...]:
@@ -123,11 +148,10 @@ def _tflite_cost(path: Path) -> GraphCost:
         ins = [int(i) for i in op["inputs"] if i >= 0]
         outs = [int(i) for i in op["outputs"]]
         flops = 0.0
-        if name in _TFLITE_HEAVY and len(ins) > 1:
-            wshape = shape(ins[1])
-            if name == "BATCH_MATMUL":
-                wshape = wshape[-2:]
-            flops = 2 * _macs(name, shape(outs[0]), wshape)
+        if name == "BATCH_MATMUL":
+            flops = 2 * _matmul_macs(shape(outs[0]), shape(ins[0]))
+        elif name in _TFLITE_HEAVY and len(ins) > 1:
+            flops = 2 * _macs(name, shape(outs[0]), shape(ins[1]))
         ops.append(OpCost(name, flops, float(sum(nbytes(i) for i in ins + outs))))
     return GraphCost(tuple(ops))
 

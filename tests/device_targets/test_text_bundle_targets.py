@@ -104,3 +104,17 @@ def test_judge_bounds_agreement_with_a_non_reference_baseline() -> None:
     worse = judge(art, report, device, flipped, data, host)
     assert worse["host_agreement"] == pytest.approx(0.92)
     assert not worse["checks"]["agreement"]  # 0.95 - 0.08 = 0.87 < 0.9
+
+
+def test_bert_flops_match_the_analytic_count_in_every_format(text_bundle: Path) -> None:
+    """Q/K/V/O projections, Q·Kᵀ and attention·V, the FFN, pooler and classifier, at batch 1:
+    the count must see through the converters' [batch*seq, hidden] reshapes."""
+    from edgekit.flops import graph_cost
+
+    report = json.loads((text_bundle / "report.json").read_text())
+    s = json.loads((text_bundle / "text.json").read_text())["seq_len"]
+    layers, h, f, labels = report["stages"][0]["facts"]["student_layers"], 32, 64, 2
+    macs = layers * (4 * s * h * h + 2 * s * s * h + 2 * s * h * f) + h * h + h * labels
+    counted = {p.name: graph_cost(p).flops for p in (text_bundle / "artifacts").glob("*")
+               if p.suffix in (".tflite", ".onnx")}
+    assert len(counted) == 4 and set(counted.values()) == {2.0 * macs}, counted
