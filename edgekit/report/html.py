@@ -108,7 +108,7 @@ td:first-child{{text-align:left}}tr.fail{{background:#fde2e2}}tr.pass{{backgroun
 <table><tr><th>file</th><th>format</th><th>precision (ran)</th><th>runtime</th><th>bytes</th>
 <th>{esc(ref['metric'])}</th><th>agreement</th><th>max |Δ| vs ref</th><th>p50 ms</th><th>p90 ms</th>
 <th>p99 ms</th><th>budget</th></tr>{''.join(rows)}</table>
-{targets_section(report.get('on_target', {}))}
+{targets_section(report)}
 <h2>Trade-off</h2><img alt="accuracy vs latency vs size" src="data:image/png;base64,{tradeoff_chart(report)}">
 <h2>Latency percentiles</h2><img alt="latency percentiles" src="data:image/png;base64,{latency_chart(report)}">
 <p style="color:#666;font-size:12px">Latency: batch 1, after warm-up, threads as stated; a single noisy

@@ -33,8 +33,44 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def section(on_target: dict[str, dict[str, Any]]) -> str:
-    """The report.html section: one table per validated target ('' when there is none)."""
+def section(report: dict[str, Any]) -> str:
+    """The report.html sections: one table per validated target, then one line per profile
+    ('' when there is neither)."""
+    return _validations(report.get("on_target", {})) + _profiles(report.get("profiles", []))
+
+
+def _profile_row(p: dict[str, Any]) -> str:
+    esc = html.escape
+    kind, figures = "measured", p.get("measured")
+    if figures is None and p.get("emulated"):
+        kind, figures = "emulated: NOT device timings", p["emulated"]
+    figures = figures or {}
+    lat = figures.get("latency_ms", {})
+    est = p.get("estimate") or {}
+    if not figures:
+        kind = f"estimate only ({p.get('unavailable', 'not measured')})"
+    cells = [p.get("target", "-"), p.get("bundle_file", p.get("artifact", "-")), p.get("runtime", "-"),
+             f"{p.get('threads', '-')} / {p.get('batch', '-')}", _fmt(lat.get("p50")),
+             _fmt(lat.get("p90")), _fmt(lat.get("p99")), _fmt(figures.get("throughput_per_s")),
+             _fmt(figures.get("load_ms")), _fmt(figures.get("peak_rss_mb")),
+             f"{_fmt(figures.get('achieved_gflops'))} ({_fmt(figures.get('fraction_of_peak'), '.2%')})",
+             f"{_fmt(est.get('latency_ms'))} (estimate)", kind]
+    return "<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in cells) + "</tr>"
+
+
+def _profiles(profiles: list[dict[str, Any]]) -> str:
+    if not profiles:
+        return ""
+    head = ("target", "artifact", "runtime", "threads / batch", "p50 ms", "p90 ms", "p99 ms",
+            "per s", "load ms", "peak RSS MB", "GFLOP/s (of peak)", "roofline ms", "figures")
+    return ("<h2>Profiles</h2><p><code>edgekit profile</code> runs of this bundle's artifacts. "
+            "Roofline figures are estimates from the graph's FLOPs and bytes and the device "
+            "profile's peaks, never measurements.</p><table><tr>"
+            + "".join(f"<th>{h}</th>" for h in head) + "</tr>"
+            + "".join(_profile_row(p) for p in profiles) + "</table>")
+
+
+def _validations(on_target: dict[str, dict[str, Any]]) -> str:
     if not on_target:
         return ""
     esc = html.escape

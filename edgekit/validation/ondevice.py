@@ -151,19 +151,24 @@ def validate(bundle: Path, target: str) -> dict[str, Any]:
     out = {"schema": "edgekit.target-validation/1", "target": device.model_dump(mode="json"),
            "emulated": device.emulation is not None, "artifacts": results,
            "passed": bool(ran) and all(r["passed"] for r in ran)}
-    save(bundle, device.name, out)
+    save(bundle, f"{device.name}.json", out)
     return out
 
 
-def save(bundle: Path, device: str, result: dict[str, Any]) -> None:
-    """Write targets/<device>.json, re-render report.html with every target so far, and
-    refresh the manifest (its checksums cover the files we just changed)."""
+def save(bundle: Path, name: str, result: dict[str, Any]) -> Path:
+    """Write ``targets/<name>`` (a validation, or ``profiles/...`` for a profile), re-render
+    report.html with every target result and profile so far, and refresh the manifest (its
+    checksums cover the files we just changed)."""
     from edgekit.pipeline import _write_manifest
     from edgekit.report.html import render
 
-    write_text(bundle / "targets" / f"{device}.json", json.dumps(result, indent=2))
+    path = bundle / "targets" / name
+    write_text(path, json.dumps(result, indent=2))
     report = read_bundle(bundle)
     report["on_target"] = {p.stem: json.loads(p.read_text())
                            for p in sorted((bundle / "targets").glob("*.json"))}
+    report["profiles"] = [json.loads(p.read_text())
+                          for p in sorted((bundle / "targets" / "profiles").glob("*.json"))]
     write_text(bundle / "report.html", render(report))
     _write_manifest(bundle)
+    return path

@@ -89,8 +89,7 @@ def profile(artifact: Path, target: str, *, runs: int = 50, warmup: int = 5,
     kind = target_for(device)
     reason = kind.missing(device)
     if reason:  # unreachable: the estimate is all we can give, and we say so
-        out |= {"measured": None, "unavailable": reason}
-        return out
+        return record(artifact, device, out | {"measured": None, "unavailable": reason})
     result = kind.run(device, RunRequest(files=files, runtime=rt, inputs=find_inputs(artifact, inputs),
                                          want_outputs=False, runs=runs, warmup=warmup,
                                          threads=threads or device.threads, batch=batch))
@@ -99,4 +98,18 @@ def profile(artifact: Path, target: str, *, runs: int = 50, warmup: int = 5,
     if est and out.get("measured") and out["measured"]["latency_ms"].get("p50"):
         out["estimate"]["error_vs_measured"] = round(
             est.latency_ms / out["measured"]["latency_ms"]["p50"] - 1, 3)
-    return out
+    return record(artifact, device, out)
+
+
+def record(artifact: Path, device: DeviceProfile, out: dict[str, Any]) -> dict[str, Any]:
+    """An artifact inside a bundle gets its profile saved there (``targets/profiles/``) and a
+    line in report.html; a loose file just gets the JSON."""
+    from edgekit.validation.ondevice import save
+
+    bundle = next((p for p in artifact.resolve().parents if (p / "report.json").is_file()), None)
+    if bundle is None:
+        return out
+    rel = artifact.resolve().relative_to(bundle).as_posix()
+    out = out | {"bundle_file": rel}
+    saved = save(bundle, f"profiles/{device.name}--{artifact.name}.json", out)
+    return out | {"saved": str(saved)}

@@ -55,6 +55,13 @@ def test_profile_on_cpu_reports_latency_memory_and_gflops(small_bundle: Path) ->
     assert 0 < m["fraction_of_peak"] < 1
     assert out["estimate"]["kind"].startswith("estimate")
     assert "error_vs_measured" in out["estimate"]
+    # Inside a bundle the profile is kept (targets/profiles/) and becomes a line in report.html.
+    saved = json.loads(Path(out["saved"]).read_text())
+    assert saved["measured"]["latency_ms"]["p50"] == lat["p50"]
+    html = (small_bundle / "report.html").read_text()
+    assert "<h2>Profiles</h2>" in html and out["bundle_file"] in html and "(estimate)" in html
+    manifest = json.loads((small_bundle / "manifest.json").read_text())
+    assert Path(out["saved"]).relative_to(small_bundle).as_posix() in {f["path"] for f in manifest["files"]}
 
 
 def test_profile_cli_prints_json_and_writes_file(small_bundle: Path, tmp_path: Path) -> None:
