@@ -35,8 +35,71 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
 
 def section(report: dict[str, Any]) -> str:
     """The report.html sections: one table per validated target, then one line per profile
-    ('' when there is neither)."""
-    return _validations(report.get("on_target", {})) + _profiles(report.get("profiles", []))
+    and the plots across targets ('' when there is neither)."""
+    return (_validations(report.get("on_target", {})) + _profiles(report.get("profiles", []))
+            + _plots(report))
+
+
+def _measured(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Profiles with device timings (emulated and estimate-only ones are never plotted)."""
+    return [p for p in report.get("profiles", []) if (p.get("measured") or {}).get("latency_ms")]
+
+
+def _metric_on(report: dict[str, Any], target: str, file: str) -> float | None:
+    """The artifact's metric as validated on that target, else as proven when built."""
+    for a in report.get("on_target", {}).get(target, {}).get("artifacts", []):
+        if a["file"] == file and "metric" in a:
+            return a["metric"]["value"]
+    return next((a["metric"]["value"] for a in report["artifacts"] if a["file"] == file), None)
+
+
+def tradeoff_across_targets(report: dict[str, Any], profiles: list[dict[str, Any]]) -> str:
+    """Metric vs measured p50 for every profiled (artifact, target); marker area ∝ file size,
+    colour = target, marker = format."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from edgekit.report.html import finish_scatter
+
+    sizes = {a["file"]: a["size_bytes"] for a in report["artifacts"]}
+    fmt_of = {a["file"]: a["format"] for a in report["artifacts"]}
+    targets = sorted({p["target"] for p in profiles})
+    colors = {t: plt.get_cmap("tab10")(i % 10) for i, t in enumerate(targets)}
+    markers = {"tflite": "o", "onnx": "s", "openvino": "^"}
+    scale = 900 / max([*sizes.values(), 1])
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for p in profiles:
+        file, p50 = p.get("bundle_file", ""), p["measured"]["latency_ms"]["p50"]
+        metric = _metric_on(report, p["target"], file)
+        if metric is None:
+            continue
+        ax.scatter(p50, metric, s=max(20, sizes.get(file, 0) * scale), color=colors[p["target"]],
+                   marker=markers.get(fmt_of.get(file, ""), "D"), alpha=0.6, edgecolors="black",
+                   linewidths=0.5)
+        ax.annotate(file.rsplit("/", 1)[-1], (p50, metric), fontsize=6, xytext=(4, 4),
+                    textcoords="offset points")
+    for t in targets:
+        ax.scatter([], [], color=colors[t], label=t)
+    ax.set_xscale("log")
+    return finish_scatter(fig, ax, xlabel="measured p50 latency on the target (ms, log scale)",
+                          ylabel=f"{report['reference']['metric']} on held-out split",
+                          title="Accuracy vs latency vs size across targets (marker area ∝ file size)")
+
+
+def _plots(report: dict[str, Any]) -> str:
+    from edgekit.report.html import latency_chart
+
+    profiles = _measured(report)
+    if not profiles:
+        return ""
+    per_target = {"artifacts": [{"file": f"{p['target']}: {p.get('bundle_file', p['artifact'])}",
+                                 "latency_ms": p["measured"]["latency_ms"]} for p in profiles]}
+    return ("<h3>Across targets</h3><img alt='accuracy vs latency vs size across targets' "
+            f"src='data:image/png;base64,{tradeoff_across_targets(report, profiles)}'>"
+            "<h3>Latency distribution per target</h3><img alt='latency percentiles per target' "
+            f"src='data:image/png;base64,{latency_chart(per_target)}'>")
 
 
 def _profile_row(p: dict[str, Any]) -> str:
