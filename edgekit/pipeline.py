@@ -186,7 +186,7 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None) -> dic
             dest = bundle / "artifacts" / f"{recipe.name}-{model_name}-{exp.precision}{exporter.suffix}"
             with progress.stage(f"export {dest.name}"):
                 art = exporter.export(states.models[model_name], exp.precision, dest, data.train,
-                                      exporter.Options.model_validate(exp.options))
+                                      exporter.Options.model_validate(exp.options), family=family)
             size = sum(f.stat().st_size for f in art.files)
             with progress.stage(f"prove {dest.name}", f"on {runtime.name}"):
                 proof = prove(art.path, art.precision, runtime, test, task=task,

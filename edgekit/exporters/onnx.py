@@ -1,4 +1,5 @@
-"""ONNX via tf2onnx (opset 17), quantized with ONNX Runtime's quantizer.
+"""ONNX via tf2onnx (opset 17), or the family's own graph writer (see
+:mod:`edgekit.exporters.graphs`), quantized with ONNX Runtime's quantizer.
 
 Precisions: ``fp32``; ``int8`` (static QDQ: per-channel int8 weights, uint8 activations
 calibrated on training examples; the QDQ form is also what OpenVINO imports as int8);
@@ -17,9 +18,12 @@ from pydantic import Field
 from edgekit import _tf
 from edgekit.data import Split
 from edgekit.errors import EdgekitError
+from edgekit.exporters.onnx_fallback import quantize_with_fallback
+from edgekit.families import FamilySpec
 from edgekit.quiet import native_stderr
 from edgekit.exporters import (EXPORTERS, ExportedArtifact, Exporter, ExportOptions,
                                keras_input_specs)
+from edgekit.exporters.graphs import writer_for
 
 OPSET = 17
 CALIBRATION_EXAMPLES = 200
@@ -55,23 +59,39 @@ class _CalibrationReader:
         return next(self._items, None)
 
 
-def quantize_static_qdq(src: Path, dest: Path, calibration: Split) -> None:
+def quantize_static_qdq(src: Path, dest: Path, calibration: Split,
+                        exclude: list[str] | None = None) -> None:
+    """Static QDQ int8; ``src`` must already be pre-processed (:func:`prepare_for_static`)."""
     import onnx
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
                                           quantize_static)
+
+    graph = onnx.load(str(src), load_external_data=False).graph
+    types = {i.name: onnx.helper.tensor_dtype_to_np_dtype(i.type.tensor_type.elem_type)
+             for i in graph.input}
+    reader = _CalibrationReader(calibration, types)
+    CalibrationDataReader.register(_CalibrationReader)
+    quantize_static(str(src), str(dest), reader, quant_format=QuantFormat.QDQ,
+                    per_channel=True, activation_type=QuantType.QUInt8,
+                    weight_type=QuantType.QInt8, nodes_to_exclude=exclude or [])
+
+
+def prepare_for_static(src: Path, dest: Path) -> None:
+    """Shape inference and graph clean-up the static quantizer expects (renames nodes, so
+    layer exclusions are chosen on its output)."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".tmp-") as tmpdir:
-        prep = Path(tmpdir) / "prep.onnx"
-        quant_pre_process(str(src), str(prep), skip_symbolic_shape=True)
-        graph = onnx.load(str(prep), load_external_data=False).graph
-        types = {i.name: onnx.helper.tensor_dtype_to_np_dtype(i.type.tensor_type.elem_type)
-                 for i in graph.input}
-        reader = _CalibrationReader(calibration, types)
-        CalibrationDataReader.register(_CalibrationReader)
-        quantize_static(str(prep), str(dest), reader, quant_format=QuantFormat.QDQ,
-                        per_channel=True, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8)
+    quant_pre_process(str(src), str(dest), skip_symbolic_shape=True)
+
+
+def quantize_dynamic_int8(src: Path, dest: Path, exclude: list[str] | None = None) -> None:
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # Fused graphs carry contrib ops whose types the quantizer cannot infer.
+    quantize_dynamic(str(src), str(dest), weight_type=QuantType.QInt8,
+                     nodes_to_exclude=exclude or [],
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
 
 
 class ONNXOptions(ExportOptions):
@@ -80,6 +100,10 @@ class ONNXOptions(ExportOptions):
                                             "first; the result runs on ONNX Runtime only")
     num_heads: int = Field(0, ge=0, description="for fusion; 0 = read from the graph")
     hidden_size: int = Field(0, ge=0, description="for fusion; 0 = read from the graph")
+    fallback_min_agreement: float | None = Field(
+        None, gt=0, le=1, description="int8/dynamic: keep the most sensitive layers in float "
+        "until the quantized model agrees with the float one on this share of calibration "
+        "examples (edgekit.exporters.onnx_fallback); None quantizes everything")
 
 
 def fuse_transformer(src: Path, dest: Path, options: ONNXOptions) -> dict[str, int]:
@@ -101,12 +125,17 @@ class ONNXExporter(Exporter):
     Options = ONNXOptions
 
     def export(self, model: Any, precision: str, dest: Path, calibration: Split,
-               options: ExportOptions | None = None) -> ExportedArtifact:
+               options: ExportOptions | None = None,
+               family: FamilySpec | None = None) -> ExportedArtifact:
         opts = options if isinstance(options, ONNXOptions) else ONNXOptions()
         notes: dict[str, Any] = {"opset": OPSET}
         with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".tmp-") as tmpdir:
             graph = Path(tmpdir) / "fp32.onnx"
-            keras_to_onnx(model, graph, calibration)
+            writer, notes["graph"] = writer_for(family, self.format, model, "tf2onnx")
+            if writer is not None:
+                writer.write(model, graph)
+            else:
+                keras_to_onnx(model, graph, calibration)
             if opts.fusion != "none":
                 fused = Path(tmpdir) / "fused.onnx"
                 notes["fused_ops"] = fuse_transformer(graph, fused, opts)
@@ -114,19 +143,32 @@ class ONNXExporter(Exporter):
             tmp = dest.with_name(f".{dest.name}.tmp")
             if precision == "fp32":
                 graph.replace(tmp)
-            elif precision == "int8":
-                quantize_static_qdq(graph, tmp, calibration)
-                notes["quantization"] = "static QDQ, per-channel s8 weights, u8 activations"
             else:
-                import onnx
-                from onnxruntime.quantization import QuantType, quantize_dynamic
-
-                # Fused graphs carry contrib ops whose types the quantizer cannot infer.
-                quantize_dynamic(str(graph), str(tmp), weight_type=QuantType.QInt8,
-                                 extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
-                notes["quantization"] = "dynamic, s8 weights, activations quantized at run time"
+                if precision == "int8":
+                    prepared = Path(tmpdir) / "prepared.onnx"
+                    prepare_for_static(graph, prepared)
+                    graph = prepared
+                    quantize = _static
+                    notes["quantization"] = "static QDQ, per-channel s8 weights, u8 activations"
+                else:
+                    quantize = _dynamic
+                    notes["quantization"] = "dynamic, s8 weights, activations quantized at run time"
+                if opts.fallback_min_agreement is None:
+                    quantize(graph, tmp, [], calibration)
+                else:
+                    notes["fallback"] = quantize_with_fallback(
+                        graph, tmp, calibration, [layer.name for layer in model.layers],
+                        opts.fallback_min_agreement, quantize)
             tmp.replace(dest)
         return ExportedArtifact(self.format, precision, [dest], notes)
+
+
+def _static(src: Path, dest: Path, exclude: list[str], calibration: Split) -> None:
+    quantize_static_qdq(src, dest, calibration, exclude)
+
+
+def _dynamic(src: Path, dest: Path, exclude: list[str], calibration: Split) -> None:
+    quantize_dynamic_int8(src, dest, exclude)  # weights only: nothing to calibrate
 
 
 EXPORTERS.register(ONNXExporter.format, ONNXExporter())

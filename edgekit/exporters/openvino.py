@@ -12,9 +12,18 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from edgekit.data import Split
+from edgekit.families import FamilySpec
 from edgekit.exporters import EXPORTERS, ExportedArtifact, Exporter, ExportOptions
-from edgekit.exporters.onnx import ONNXExporter
+from edgekit.exporters.onnx import ONNXExporter, ONNXOptions
+
+
+class OpenVINOOptions(ExportOptions):
+    fallback_min_agreement: float | None = Field(
+        None, gt=0, le=1, description="int8: as the ONNX option of that name, applied to the "
+        "QDQ model OpenVINO imports")
 
 
 class OpenVINOExporter(Exporter):
@@ -22,15 +31,19 @@ class OpenVINOExporter(Exporter):
     precisions = frozenset({"fp32", "fp16", "int8"})
     runtime = "openvino"
     suffix = ".xml"
+    Options = OpenVINOOptions
 
     def export(self, model: Any, precision: str, dest: Path, calibration: Split,
-               options: ExportOptions | None = None) -> ExportedArtifact:
+               options: ExportOptions | None = None,
+               family: FamilySpec | None = None) -> ExportedArtifact:
         import openvino as ov
 
+        opts = options if isinstance(options, OpenVINOOptions) else OpenVINOOptions()
         with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".tmp-") as tmpdir:
             onnx_path = Path(tmpdir) / "model.onnx"
-            ONNXExporter().export(model, "int8" if precision == "int8" else "fp32", onnx_path,
-                                  calibration)
+            onnx_art = ONNXExporter().export(
+                model, "int8" if precision == "int8" else "fp32", onnx_path, calibration,
+                ONNXOptions(fallback_min_agreement=opts.fallback_min_agreement))
             ir = ov.convert_model(str(onnx_path))
             stage = Path(tmpdir) / dest.name
             ov.save_model(ir, str(stage), compress_to_fp16=(precision == "fp16"))
@@ -38,8 +51,9 @@ class OpenVINOExporter(Exporter):
             # .bin first: the .xml is what marks the artifact as present.
             Path(stage.with_suffix(".bin")).replace(bin_dest)
             Path(stage).replace(dest)
+        notes = {k: v for k, v in onnx_art.notes.items() if k in ("quantization", "fallback")}
         return ExportedArtifact(self.format, precision, [dest, bin_dest],
-                                {"converted_from": "onnx (tf2onnx opset 17)"})
+                                {"converted_from": "onnx (tf2onnx opset 17)", **notes})
 
 
 EXPORTERS.register(OpenVINOExporter.format, OpenVINOExporter())

@@ -20,6 +20,7 @@ from edgekit import _tf
 from edgekit.atomic import write_bytes
 from edgekit.data import Split
 from edgekit.errors import EdgekitError
+from edgekit.families import FamilySpec
 from edgekit.quiet import native_stderr
 from edgekit.exporters import (EXPORTERS, ExportedArtifact, Exporter, ExportOptions,
                                keras_input_specs)
@@ -34,7 +35,8 @@ class TFLiteExporter(Exporter):
     suffix = ".tflite"
 
     def export(self, model: Any, precision: str, dest: Path, calibration: Split,
-               options: ExportOptions | None = None) -> ExportedArtifact:
+               options: ExportOptions | None = None,
+               family: FamilySpec | None = None) -> ExportedArtifact:
         tf = _tf.tf()
         converter = tf.lite.TFLiteConverter.from_keras_model(model)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]

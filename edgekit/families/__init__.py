@@ -22,6 +22,10 @@ class FamilySpec:
     # listed (int8 ...) is judged by the accuracy budget and agreement alone: its error is
     # expected, not a conversion bug.
     conversion_atol: Mapping[str, float] = field(default_factory=dict)
+    # Format -> name of a family-specific graph writer (``edgekit.exporters.graphs``) that the
+    # format's exporter uses instead of its generic converter, e.g. to emit the node patterns a
+    # runtime's fusions expect. Formats not listed use the generic converter.
+    graph_writers: Mapping[str, str] = field(default_factory=dict)
 
 
 FAMILIES: Registry[FamilySpec] = Registry("model family", "edgekit.families")

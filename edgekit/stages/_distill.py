@@ -64,11 +64,16 @@ def _flatten(out: Any) -> dict[str, Any]:
     return flat
 
 
-def stream(split: Split, cache: TeacherCache, batch_size: int, seed: int) -> Any:
-    """A shuffled, repeating tf.data stream of (inputs, labels, teacher targets)."""
+def stream(split: Split, cache: TeacherCache, batch_size: int, seed: int,
+           keys: tuple[str, ...] | None = None) -> Any:
+    """A shuffled, repeating tf.data stream of (inputs, labels, teacher targets).
+
+    ``keys`` limits the targets read from the cache (a later stage may need only logits).
+    """
     tf = _tf.tf()
     rng = np.random.default_rng(seed)
     n = len(split)
+    arrays = {k: a for k, a in cache.arrays.items() if keys is None or k in keys}
 
     def batches() -> Iterator[tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]]:
         while True:
@@ -76,11 +81,11 @@ def stream(split: Split, cache: TeacherCache, batch_size: int, seed: int) -> Any
             for start in range(0, n - batch_size + 1 if n >= batch_size else 1, batch_size):
                 ix = np.sort(order[start:start + batch_size])
                 yield ({k: v[ix] for k, v in split.x.items()}, split.y[ix],
-                       {k: np.asarray(a[ix], dtype=np.float32) for k, a in cache.arrays.items()})
+                       {k: np.asarray(a[ix], dtype=np.float32) for k, a in arrays.items()})
 
     spec = ({k: tf.TensorSpec((None, *v.shape[1:]), tf.as_dtype(v.dtype)) for k, v in split.x.items()},
             tf.TensorSpec((None,), tf.as_dtype(split.y.dtype)),
-            {k: tf.TensorSpec((None, *a.shape[1:]), tf.float32) for k, a in cache.arrays.items()})
+            {k: tf.TensorSpec((None, *a.shape[1:]), tf.float32) for k, a in arrays.items()})
     return tf.data.Dataset.from_generator(batches, output_signature=spec).prefetch(2)
 
 
@@ -89,11 +94,12 @@ LossFn = Callable[[Any, Any, dict[str, Any], Any], tuple[Any, dict[str, Any]]]
 
 def distill_fit(student: Any, loss_fn: LossFn, split: Split, cache: TeacherCache, *,
                 epochs: int, batch_size: int, learning_rate: float, strategy: Any,
-                extra_layers: list[Any] | None = None, seed: int = 0) -> dict[str, float]:
+                extra_layers: list[Any] | None = None, seed: int = 0,
+                keys: tuple[str, ...] | None = None) -> dict[str, float]:
     """Train ``student`` (and ``extra_layers``, e.g. projections) to minimise ``loss_fn``.
 
-    ``loss_fn(inputs, labels, teacher_targets, student_outputs) -> (loss, logs)``. Returns the
-    last epoch's mean logs.
+    ``loss_fn(inputs, labels, teacher_targets, student_outputs) -> (loss, logs)``; ``keys``
+    picks the cached teacher outputs it reads. Returns the last epoch's mean logs.
     """
     tf, keras = _tf.tf(), _tf.keras()
 
@@ -114,7 +120,9 @@ def distill_fit(student: Any, loss_fn: LossFn, split: Split, cache: TeacherCache
                 scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync
             variables = self.trainable_variables
             grads = tape.gradient(scaled, variables)
-            self.optimizer.apply_gradients(zip(grads, variables))
+            # Stage losses may not reach every weight (TinyBERT's stage 1 skips the head).
+            self.optimizer.apply_gradients([(g, v) for g, v in zip(grads, variables)
+                                            if g is not None])
             return {"loss": loss, **logs}
 
     steps = max(1, len(split) // batch_size)
@@ -123,9 +131,9 @@ def distill_fit(student: Any, loss_fn: LossFn, split: Split, cache: TeacherCache
         distiller = Distiller()
         schedule = keras.optimizers.schedules.PolynomialDecay(learning_rate, total, learning_rate * 0.05)
         distiller.compile(optimizer=keras.optimizers.Adam(schedule))
-    history = distiller.fit(stream(split, cache, batch_size, seed), epochs=epochs,
+    history = distiller.fit(stream(split, cache, batch_size, seed, keys), epochs=epochs,
                             steps_per_epoch=steps, verbose=0)
-    return {k: float(v[-1]) for k, v in history.history.items()}
+    return {k: float(f"{v[-1]:.4g}") for k, v in history.history.items()}
 
 
 def soft_cross_entropy(student_logits: Any, teacher_logits: Any, temperature: float) -> Any:
@@ -148,3 +156,29 @@ def copy_weights_by_name(src: Any, dst: Any) -> None:
     for layer in dst.layers:
         if layer.weights:
             layer.set_weights(src_layers[layer.name].get_weights())
+
+
+def text_fields(ctx: Any) -> dict[str, Any]:
+    """Label facts of the task, for reading a BERT config back from a model."""
+    labels = tuple(str(n) for n in ctx.data.extra.get("label_names", ()))
+    return {"num_labels": ctx.data.num_classes or 2, "id2label": labels}
+
+
+def only(model: Any, keys: tuple[str, ...]) -> Callable[..., dict[str, Any]]:
+    """A callable giving just ``keys`` (flattened names) of a multi-output model."""
+
+    def call(batch: Any, training: bool = False) -> dict[str, Any]:
+        flat = _flatten(model(batch, training=training))
+        return {k: flat[k] for k in keys}
+
+    return call
+
+
+def single_output(student: Any, config: Any, seq_len: int, name: str, strategy: Any) -> Any:
+    """The trained multi-output student rebuilt as a plain logits model (what ships)."""
+    from edgekit.models.bert.encoder import build_bert
+
+    with strategy.scope():
+        final = build_bert(config, seq_len, name=name)
+        copy_weights_by_name(student, final)
+    return final

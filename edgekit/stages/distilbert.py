@@ -16,7 +16,8 @@ from pydantic import Field
 from edgekit import _tf
 from edgekit.stages import STAGES, Stage, StageConfig, StageResult
 from edgekit.stages._distill import (TeacherCache, copy_weights_by_name, distill_fit,
-                                     hard_cross_entropy, soft_cross_entropy)
+                                     hard_cross_entropy, only, single_output,
+                                     soft_cross_entropy, text_fields)
 from edgekit.training import TrainContext
 
 
@@ -29,11 +30,6 @@ class DistilBertConfig(StageConfig):
     epochs: int = Field(3, ge=1)
     learning_rate: float = Field(1e-4, gt=0)
     batch_size: int | None = Field(None, ge=1, description="default: the recipe's")
-
-
-def text_fields(ctx: TrainContext) -> dict[str, Any]:
-    labels = tuple(str(n) for n in ctx.data.extra.get("label_names", ()))
-    return {"num_labels": ctx.data.num_classes or 2, "id2label": labels}
 
 
 class DistilBert(Stage):
@@ -57,7 +53,7 @@ class DistilBert(Stage):
             init_student_from_teacher(student, teacher)
 
         last = f"hidden_states.{t_cfg.num_layers}"
-        cache = TeacherCache(_only(teacher, ("logits", last)), ctx.data.train)
+        cache = TeacherCache(only(teacher, ("logits", last)), ctx.data.train)
 
         def loss_fn(x: Any, y: Any, t: dict[str, Any], s: Any) -> tuple[Any, dict[str, Any]]:
             soft = soft_cross_entropy(s["logits"], t["logits"], config.temperature)
@@ -76,34 +72,17 @@ class DistilBert(Stage):
             cache_mb = cache.nbytes / 2**20
         finally:
             cache.close()
-        with ctx.strategy.scope():
-            final = build_bert(s_cfg, seq, name="distilbert_student")
-            copy_weights_by_name(student, final)
+        final = single_output(student, s_cfg, seq, "distilbert_student", ctx.strategy)
         return StageResult(final, {
             "teacher_layers": t_cfg.num_layers, "student_layers": s_cfg.num_layers,
             "hidden_size": s_cfg.hidden_size, "init": "every other teacher layer",
-            "teacher_cache_mb": round(cache_mb, 1), "final_losses": _round(logs),
+            "teacher_cache_mb": round(cache_mb, 1), "final_losses": logs,
             "parameters": int(final.count_params()), "teacher_parameters": int(model.count_params())})
 
 
 def _cosine(a: Any, b: Any) -> Any:
     tf = _tf.tf()
     return tf.reduce_sum(tf.math.l2_normalize(a, -1) * tf.math.l2_normalize(b, -1), axis=-1)
-
-
-def _only(model: Any, keys: tuple[str, ...]) -> Any:
-    """A callable giving just ``keys`` of a multi-output BERT (flattened names)."""
-    from edgekit.stages._distill import _flatten
-
-    def call(batch: Any, training: bool = False) -> dict[str, Any]:
-        flat = _flatten(model(batch, training=training))
-        return {k: flat[k] for k in keys}
-
-    return call
-
-
-def _round(logs: dict[str, float]) -> dict[str, float]:
-    return {k: round(v, 4) for k, v in logs.items()}
 
 
 STAGES.register(DistilBert.name, DistilBert())

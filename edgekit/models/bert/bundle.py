@@ -37,6 +37,9 @@ def write_text_manifest(bundle: Path, data: Dataset) -> dict[str, Any]:
     files = copy_tokenizer_files(data.extra["tokenizer_dir"], bundle / "tokenizer")
     manifest = {"schema": "edgekit.text/1", "task": data.task, "seq_len": data.extra["seq_len"],
                 "seq_len_rule": data.extra.get("seq_len_rule"),
+                # Every artifact is exported at seq_len; none takes another length. Pad or
+                # truncate to it (the runner does) rather than re-exporting per input.
+                "dynamic_length": False,
                 "labels": list(data.extra.get("label_names", [])), "inputs": list(INPUT_NAMES),
                 "tokenizer_dir": "tokenizer", "tokenizer_files": files}
     write_text(bundle / TEXT_MANIFEST, json.dumps(manifest, indent=2))

@@ -1,0 +1,260 @@
+"""DistilBERT / TinyBERT on SST-2: accuracy goals and latency side by side with peers, one run.
+
+    .venv/bin/python benchmarks/distil_sst2.py --stage distilbert [--train-examples 8000]
+
+1. Runs the recipe (``recipes/<stage>.yaml``) on GLUE SST-2 from ``../shared/data/sst2``
+   (dev = the held-out split): fine-tunes the packaged MiniLM-L6 teacher, distils, quantizes,
+   exports and proves every artifact, as ``edgekit compress`` does.
+2. In the same process, times at batch 1, 2 threads, the bundle's sequence length, on the
+   same dev examples, in interleaved rounds (so machine noise hits every engine alike):
+   the teacher in ONNX Runtime fp32; every edgekit artifact of the student; and the peer
+   paths on the *same student weights* (the bundle's Hugging Face checkpoint): PyTorch eager
+   fp32, ``torch.onnx`` → ONNX Runtime fp32, → ONNX Runtime BERT fusions + dynamic int8 (the
+   Optimum/Olive recipe), → OpenVINO with its default precision.
+3. Writes ``benchmarks/results/<stage>-sst2.md`` and ``.json``: accuracies, the goals of the
+   distillation issue as pass/fail, and latency ratios (never absolute claims across runs).
+
+Peers need ``torch`` and ``transformers`` (not edgekit dependencies); without them the peer
+rows are skipped and say why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekit.exporters.onnx import quantize_dynamic_int8
+from edgekit.pipeline import compress
+from edgekit.progress import RichProgress
+from edgekit.recipe import load_recipe
+from edgekit.runtimes import RUNTIMES, match_inputs
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+SST2 = ROOT.parent / "shared" / "data" / "sst2"
+THREADS = 2
+Feed = dict[str, np.ndarray]
+
+
+def sst2_recipe(stage: str, train_examples: int, data: Path) -> Any:
+    return load_recipe(stage, overrides={
+        "data.dataset": "text_file",
+        "data.params.path": str(data),
+        "data.params.max_train_examples": train_examples,
+        "validation.runs": 20,  # the bundle's own timing; the side-by-side below is the figure
+    })
+
+
+# --- engines: name -> (run one batch-1 feed -> logits) ---------------------------------------
+
+def edgekit_engines(bundle: Path, report: dict[str, Any], stage: str) -> dict[str, Callable[[Feed], np.ndarray]]:
+    engines = {}
+    for art in report["artifacts"]:
+        if art.get("model") not in (stage, "reference"):
+            continue
+        who = "teacher" if art["model"] == "reference" else "edgekit"
+        session = RUNTIMES.get(art["runtime"]).load(bundle / art["file"], THREADS)
+        engines[f"{who} {art['format']} {art['stored_precision']}"] = session.run
+    return engines
+
+
+def peer_engines(hf_folder: Path, seq: int, work: Path) -> tuple[dict[str, Callable[[Feed], np.ndarray]], str]:
+    try:
+        import torch
+        import transformers
+    except ImportError as exc:
+        return {}, f"peers skipped: {exc.name} is not installed"
+    import onnxruntime as ort
+    import openvino as ov
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    torch.set_num_threads(THREADS)
+    model = transformers.BertForSequenceClassification.from_pretrained(str(hf_folder)).eval()
+    names = ("input_ids", "attention_mask", "token_type_ids")
+    dummy = tuple(torch.ones((1, seq), dtype=torch.long) for _ in names)
+    onnx_fp32 = work / "peer-fp32.onnx"
+    torch.onnx.export(model, dummy, str(onnx_fp32), input_names=list(names), output_names=["logits"],
+                      opset_version=17, dynamo=False,
+                      dynamic_axes={n: {0: "batch"} for n in (*names, "logits")})
+    cfg = model.config
+    fused = optimize_model(str(onnx_fp32), model_type="bert", num_heads=cfg.num_attention_heads,
+                           hidden_size=cfg.hidden_size)
+    fused_path = work / "peer-fused.onnx"
+    fused.save_model_to_file(str(fused_path))
+    int8_path = work / "peer-fused-int8.onnx"
+    quantize_dynamic_int8(fused_path, int8_path)  # s8 weights, as Optimum's avx512 config
+
+    def ort_session(path: Path) -> Callable[[Feed], np.ndarray]:
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads, opts.inter_op_num_threads = THREADS, 1
+        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        return lambda feed: sess.run(None, {k: feed[k].astype(np.int64) for k in names})[0]
+
+    def torch_run(feed: Feed) -> np.ndarray:
+        with torch.inference_mode():
+            return model(**{k: torch.as_tensor(feed[k], dtype=torch.long) for k in names}).logits.numpy()
+
+    core = ov.Core()
+    compiled = core.compile_model(str(onnx_fp32), "CPU", {"INFERENCE_NUM_THREADS": THREADS})
+    hint = compiled.get_property("INFERENCE_PRECISION_HINT")
+    ov_precision = hint.get_type_name() if hasattr(hint, "get_type_name") else str(hint)
+    request = compiled.create_infer_request()
+
+    def ov_run(feed: Feed) -> np.ndarray:
+        return request.infer({k: feed[k].astype(np.int64) for k in names})[0]
+
+    return {
+        "peer pytorch fp32": torch_run,
+        "peer torch.onnx → onnxruntime fp32": ort_session(onnx_fp32),
+        "peer torch.onnx → onnxruntime fused + dynamic int8": ort_session(int8_path),
+        f"peer torch.onnx → openvino ({ov_precision})": ov_run,
+    }, (f"transformers {transformers.__version__}, torch {torch.__version__}; ONNX Runtime fused "
+        f"{ {k: v for k, v in fused.get_fused_operator_statistics().items() if v} }")
+
+
+# --- measurement ------------------------------------------------------------------------------
+
+def accuracy(run: Callable[[Feed], np.ndarray], feeds: list[Feed], labels: np.ndarray) -> float:
+    preds = np.array([int(np.argmax(run(f))) for f in feeds])
+    return float((preds == labels[:len(preds)]).mean())
+
+
+def interleaved_latency(engines: dict[str, Callable[[Feed], np.ndarray]], feeds: list[Feed],
+                        rounds: int, per_round: int, warmup: int) -> dict[str, dict[str, float]]:
+    """Time every engine in turn, ``rounds`` times, so drifting load hits all of them alike."""
+    samples: dict[str, list[float]] = {name: [] for name in engines}
+    for run in engines.values():
+        for f in feeds[:warmup]:
+            run(f)
+    for r in range(rounds):
+        for name, run in engines.items():
+            for i in range(per_round):
+                feed = feeds[(r * per_round + i) % len(feeds)]
+                t0 = time.perf_counter()
+                run(feed)
+                samples[name].append((time.perf_counter() - t0) * 1e3)
+    return {name: {"p50": float(np.percentile(s, 50)), "p90": float(np.percentile(s, 90)),
+                   "p99": float(np.percentile(s, 99)), "runs": len(s)} for name, s in samples.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stage", choices=("distilbert", "tinybert"), default="distilbert")
+    parser.add_argument("--train-examples", type=int, default=8000,
+                        help="stratified subsample of SST-2 train (67,349 rows incl. phrases)")
+    parser.add_argument("--data", type=Path, default=SST2)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--per-round", type=int, default=20)
+    parser.add_argument("--keep", type=Path, help="keep the bundle here")
+    args = parser.parse_args(argv)
+    if not (args.data / "train.tsv").is_file():
+        print(f"error: {args.data}/train.tsv not found; pass --data with the GLUE SST-2 folder",
+              file=sys.stderr)
+        return 2
+    command = "python benchmarks/distil_sst2.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    with tempfile.TemporaryDirectory(prefix="edgekit-sst2-") as tmp:
+        bundle = args.keep or Path(tmp) / "bundle"
+        t0 = time.time()
+        report = compress(sst2_recipe(args.stage, args.train_examples, args.data), bundle,
+                          RichProgress())
+        wall = time.time() - t0
+        held = np.load(bundle / "data" / "heldout.npz")
+        names = ("input_ids", "attention_mask", "token_type_ids")
+        feeds = [{k: held[f"x__{k}"][i:i + 1] for k in names} for i in range(len(held["y"]))]
+        labels = held["y"]
+        seq = int(feeds[0]["input_ids"].shape[1])
+        engines = edgekit_engines(bundle, report, args.stage)
+        hf = bundle / report["extras"]["hf_checkpoint"]["path"]
+        peers, peer_note = peer_engines(hf, seq, Path(tmp))
+        engines.update(peers)
+        peer_acc = {name: accuracy(run, feeds, labels) for name, run in peers.items()}
+        latency = interleaved_latency(engines, feeds, args.rounds, args.per_round, warmup=10)
+    results = summarise(report, latency, peer_acc, args, wall, seq, peer_note, command)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem = RESULTS / f"{args.stage}-sst2"
+    stem.with_suffix(".json").write_text(json.dumps(results, indent=2))
+    stem.with_suffix(".md").write_text(markdown(results))
+    print(markdown(results))
+    return 0
+
+
+def summarise(report: dict[str, Any], latency: dict[str, dict[str, float]], peer_acc: dict[str, float],
+              args: argparse.Namespace, wall: float, seq: int, peer_note: str, command: str) -> dict[str, Any]:
+    stage = args.stage
+    teacher_acc = report["reference"]["value"]
+    float_student = next(a for a in report["artifacts"]
+                         if a["model"] == stage and a["format"] == "tflite" and a["stored_precision"] == "fp32")
+    student_acc = float_student["metric"]["value"]
+    int8 = [a for a in report["artifacts"] if a["model"] == stage and a["stored_precision"] in ("int8", "dynamic")]
+    teacher_ort = latency["teacher onnx fp32"]["p50"]
+    timed_int8 = {f"edgekit {a['format']} {a['stored_precision']}": a for a in int8}
+    fastest = min(timed_int8, key=lambda n: latency[n]["p50"])
+    peer_names = [n for n in latency if n.startswith("peer")]
+    best_peer = min(peer_names, key=lambda n: latency[n]["p50"]) if peer_names else None
+    goals = {
+        "student keeps >= 97% of teacher accuracy": student_acc >= 0.97 * teacher_acc,
+        "int8 artifacts lose <= 1 point vs float student": all(
+            a["metric"]["value"] >= student_acc - 0.01 for a in int8),
+        "fastest int8 >= 2x faster than teacher ORT fp32": teacher_ort / latency[fastest]["p50"] >= 2.0,
+    }
+    if best_peer:
+        goals["fastest int8 no slower than best peer on the same student"] = \
+            latency[fastest]["p50"] <= latency[best_peer]["p50"]
+    return {
+        "command": command, "created": report["created"], "machine": platform.processor() or platform.machine(),
+        "threads": THREADS, "batch": 1, "seq_len": seq, "stage": stage,
+        "train_examples": args.train_examples, "dev_examples": report["dataset"]["test_examples"],
+        "compress_wall_s": round(wall), "peers": peer_note,
+        "teacher_accuracy": teacher_acc, "student_accuracy": student_acc,
+        "student_parameters": report["stages"][0]["facts"]["parameters"],
+        "teacher_parameters": report["stages"][0]["facts"]["teacher_parameters"],
+        "artifacts": [{"name": f"edgekit {a['format']} {a['stored_precision']}", "model": a["model"],
+                       "accuracy": a["metric"]["value"], "size_bytes": a["size_bytes"],
+                       "precision_ran": a["precision"], "passed": a["passed"]}
+                      for a in report["artifacts"]],
+        "peer_accuracy": peer_acc, "latency_ms": latency,
+        "ratios": {"teacher_ort_fp32 / fastest_int8": teacher_ort / latency[fastest]["p50"],
+                   **({f"best_peer / fastest_int8": latency[best_peer]["p50"] / latency[fastest]["p50"]}
+                      if best_peer else {})},
+        "fastest_int8": fastest, "best_peer": best_peer, "goals": goals,
+    }
+
+
+def markdown(r: dict[str, Any]) -> str:
+    lines = [f"# {r['stage']} on SST-2: accuracy and latency side by side", "",
+             f"Command: `{r['command']}`  ",
+             f"Run {r['created']} on {r['machine']}, batch {r['batch']}, {r['threads']} threads, "
+             f"sequence length {r['seq_len']} for every engine; teacher fine-tuned and student "
+             f"distilled on {r['train_examples']:,} SST-2 train rows, evaluated on "
+             f"{r['dev_examples']} dev sentences. Whole compress run {r['compress_wall_s']} s. "
+             f"Peers: {r['peers']}.", "",
+             f"Teacher (MiniLM-L6, {r['teacher_parameters']:,} params) accuracy "
+             f"{r['teacher_accuracy']:.4f}; student ({r['student_parameters']:,} params) "
+             f"{r['student_accuracy']:.4f} = {r['student_accuracy'] / r['teacher_accuracy']:.1%} of the teacher.", "",
+             "| goal | met |", "|---|---|"]
+    lines += [f"| {g} | {'yes' if ok else '**no**'} |" for g, ok in r["goals"].items()]
+    lines += ["", "| engine | accuracy | size B | p50 ms | p90 ms | p99 ms | p50 / fastest edgekit int8 |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
+    arts = {a["name"] if a["model"] != "reference" else a["name"].replace("edgekit", "teacher"): a
+            for a in r["artifacts"]}
+    best = r["latency_ms"][r["fastest_int8"]]["p50"]
+    for name, lat in sorted(r["latency_ms"].items(), key=lambda kv: kv[1]["p50"]):
+        art = arts.get(name, {})
+        acc = art.get("accuracy", r["peer_accuracy"].get(name))
+        size = f"{art['size_bytes']:,}" if art else "—"
+        lines.append(f"| {name} | {acc:.4f} | {size} | {lat['p50']:.2f} | {lat['p90']:.2f} | "
+                     f"{lat['p99']:.2f} | {lat['p50'] / best:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

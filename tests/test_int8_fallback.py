@@ -1,0 +1,70 @@
+"""Accuracy-aware int8: a layer whose weight range ruins per-tensor int8 is found and kept in
+float, and the rest stays quantized. Real tf2onnx graph, real ONNX Runtime quantizer and
+runtime, real OpenVINO."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgekit import _tf
+from edgekit.data import Split
+from edgekit.exporters import EXPORTERS
+from edgekit.runtimes import RUNTIMES
+
+
+@pytest.fixture(scope="module")
+def fragile_mlp() -> tuple[object, Split]:
+    """Dense 'head' has one weight row of 50 that never fires (its input unit is always 0):
+    harmless in float, but per-tensor int8 then has a 0.4 step and zeroes the real weights."""
+    keras = _tf.keras()
+    rng = np.random.default_rng(0)
+    inp = keras.Input((16,), name="features")
+    hidden = keras.layers.Dense(32, activation="relu", name="body")(inp)
+    out = keras.layers.Dense(4, name="head")(hidden)
+    model = keras.Model(inp, out)
+    w1 = rng.normal(0, 0.5, (16, 32)).astype(np.float32)
+    b1 = np.zeros(32, np.float32)
+    w1[:, 0], b1[0] = 0.0, -1.0  # unit 0: relu(-1) = 0 always
+    w2 = rng.normal(0, 0.1, (32, 4)).astype(np.float32)
+    w2[0, :] = 50.0
+    model.get_layer("body").set_weights([w1, b1])
+    model.get_layer("head").set_weights([w2, np.zeros(4, np.float32)])
+    x = rng.normal(0, 1, (300, 16)).astype(np.float32)
+    return model, Split({"features": x}, np.zeros(300, np.int64))
+
+
+def _agreement(path: Path, runtime: str, model: object, split: Split) -> float:
+    session = RUNTIMES.get(runtime).load(path, 1)
+    got = np.concatenate([session.run({"features": split.x["features"][i:i + 1]})
+                          for i in range(len(split))])
+    want = np.asarray(model.predict(split.x, verbose=0))  # type: ignore[attr-defined]
+    return float((got.argmax(-1) == want.argmax(-1)).mean())
+
+
+@pytest.mark.parametrize("fmt,precision", [("onnx", "dynamic"), ("onnx", "int8"),
+                                           ("openvino", "int8")])
+def test_the_fragile_layer_stays_float_and_agreement_recovers(
+        fragile_mlp: tuple[object, Split], tmp_path: Path, fmt: str, precision: str) -> None:
+    model, split = fragile_mlp
+    exporter = EXPORTERS.get(fmt)
+    dest = tmp_path / f"m{exporter.suffix}"
+    art = exporter.export(model, precision, dest, split,
+                          exporter.Options(fallback_min_agreement=0.97))
+    notes = art.notes["fallback"]
+    assert notes["all_int8_agreement"] < 0.97, notes  # the trap is real ...
+    assert notes["kept_float"] == ["head"], notes       # ... and only its cause stays float
+    assert notes["final_agreement"] >= 0.97
+    assert notes["quantized_layers"] == notes["layers"] - 1
+    assert _agreement(dest, exporter.runtime, model, split) >= 0.95
+
+
+def test_without_fallback_everything_is_quantized(fragile_mlp: tuple[object, Split],
+                                                  tmp_path: Path) -> None:
+    model, split = fragile_mlp
+    dest = tmp_path / "m.onnx"
+    art = EXPORTERS.get("onnx").export(model, "dynamic", dest, split)
+    assert "fallback" not in art.notes
+    assert _agreement(dest, "onnxruntime", model, split) < 0.97
