@@ -30,6 +30,7 @@ class OpCost:
 @dataclass(frozen=True)
 class GraphCost:
     ops: tuple[OpCost, ...]
+    uncounted: tuple[str, ...] = ()  # fused runtime-specific ops whose work is not counted
 
     @property
     def flops(self) -> float:
@@ -40,8 +41,12 @@ class GraphCost:
         return float(sum(o.bytes for o in self.ops))
 
     def to_json(self) -> dict[str, float | int]:
-        return {"flops": self.flops, "bytes_moved": self.bytes, "ops": len(self.ops),
-                "heavy_ops": sum(1 for o in self.ops if o.flops > 0)}
+        out: dict = {"flops": self.flops, "bytes_moved": self.bytes, "ops": len(self.ops),
+                     "heavy_ops": sum(1 for o in self.ops if o.flops > 0)}
+        if self.uncounted:
+            out["note"] = (f"not counted: fused ops {', '.join(self.uncounted)} (ONNX Runtime "
+                           "contrib ops, e.g. from fusion: bert); FLOPs are a floor")
+        return out
 
 
 def _macs(op: str, out_shape: tuple[int, ...], weight_shape: tuple[int, ...]) -> float:
@@ -107,7 +112,10 @@ def _onnx_cost(path: Path) -> GraphCost:
             trans_a = bool(next((a.i for a in node.attribute if a.name == "transA"), 0))
             flops = 2 * _matmul_macs(out, shapes.get(node.input[0], ()), trans_a)
         ops.append(OpCost(node.op_type, flops, float(moved)))
-    return GraphCost(tuple(ops))
+    # Shape inference cannot see through contrib ops (QAttention, EmbedLayerNormalization...),
+    # so say which ones hide work instead of reporting a silently low count.
+    contrib = sorted({n.op_type for n in g.node if n.domain not in ("", "ai.onnx")})
+    return GraphCost(tuple(ops), tuple(contrib))
 
 
 # ---- TFLite ----------------------------------------------------------------------------------

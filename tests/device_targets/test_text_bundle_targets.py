@@ -115,6 +115,10 @@ def test_bert_flops_match_the_analytic_count_in_every_format(text_bundle: Path) 
     s = json.loads((text_bundle / "text.json").read_text())["seq_len"]
     layers, h, f, labels = report["stages"][0]["facts"]["student_layers"], 32, 64, 2
     macs = layers * (4 * s * h * h + 2 * s * s * h + 2 * s * h * f) + h * h + h * labels
-    counted = {p.name: graph_cost(p).flops for p in (text_bundle / "artifacts").glob("*")
-               if p.suffix in (".tflite", ".onnx")}
-    assert len(counted) == 4 and set(counted.values()) == {2.0 * macs}, counted
+    costs = {p.name: graph_cost(p) for p in (text_bundle / "artifacts").glob("*")
+             if p.suffix in (".tflite", ".onnx")}
+    # The ONNX dynamic export is fused (fusion: bert): its QAttention etc. are named, not counted.
+    fused = {n for n, c in costs.items() if c.uncounted}
+    assert all("not counted" in costs[n].to_json()["note"] for n in fused)
+    counted = {n: c.flops for n, c in costs.items() if n not in fused}
+    assert len(counted) >= 3 and set(counted.values()) == {2.0 * macs}, counted
