@@ -126,6 +126,102 @@ def verify(
 # --- end reliability commands -----------------------------------------------------------------
 
 
+TargetOpt = Annotated[str, typer.Option(help="device profile name or YAML path (see 'edgekit devices')")]
+DebugOpt = Annotated[bool, typer.Option(help="show tracebacks")]
+
+
+@app.command()
+def validate(
+    bundle: Annotated[Path, typer.Argument(help="bundle folder written by 'edgekit compress'")],
+    target: TargetOpt = "cpu",
+    debug: DebugOpt = False,
+) -> None:
+    """Run BUNDLE's artifacts on TARGET against its held-out data; metric, agreement, max |Δ|."""
+
+    def go() -> None:
+        from edgekit.report.targets import summary_lines
+        from edgekit.validation.ondevice import validate as run_validate
+
+        result = run_validate(bundle, target)
+        typer.echo("\n".join(summary_lines(result)))
+        if not result["passed"]:
+            raise typer.Exit(3)
+
+    _run(debug, go)
+
+
+@app.command()
+def profile(
+    artifact: Annotated[Path, typer.Argument(help="a .tflite, .onnx or OpenVINO .xml file")],
+    target: TargetOpt = "cpu",
+    runs: Annotated[int, typer.Option(min=1)] = 50,
+    warmup: Annotated[int, typer.Option(min=0)] = 5,
+    threads: Annotated[Optional[int], typer.Option(min=1, help="default: the device's")] = None,
+    batch: Annotated[int, typer.Option(min=1)] = 1,
+    inputs: Annotated[Optional[Path], typer.Option(help=".npz of x__<input> arrays (default: the bundle's held-out data)")] = None,
+    runtime: Annotated[Optional[str], typer.Option(help="runtime to use (default: the device's first for the format)")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="also write the JSON here")] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Latency p50/p90/p99, throughput, peak memory, load time and GFLOP/s vs peak, as JSON."""
+
+    def go() -> None:
+        import json
+
+        from edgekit.atomic import write_text
+        from edgekit.validation.profile import profile as run_profile
+
+        result = run_profile(artifact, target, runs=runs, warmup=warmup, threads=threads,
+                             batch=batch, inputs=inputs, runtime=runtime)
+        text = json.dumps(result, indent=2)
+        if out:
+            write_text(out, text)
+        typer.echo(text)
+
+    _run(debug, go)
+
+
+targets_app = typer.Typer(help="Targets: how each device is reached, and one-time setup.",
+                          invoke_without_command=True)
+app.add_typer(targets_app, name="targets")
+
+
+@targets_app.callback()
+def targets(ctx: typer.Context) -> None:
+    """List every device profile, how it is reached and whether it is usable from here."""
+    if ctx.invoked_subcommand:
+        return
+    from edgekit.devices import all_devices
+    from edgekit.targets import target_for
+
+    def show() -> None:
+        for _, d in all_devices():
+            kind = target_for(d)
+            reason = kind.missing(d)
+            state = ("unavailable: " + reason if reason else
+                     "tools ready (the device is reached on use)" if kind.checked_on_use else "ready")
+            typer.echo(f"{d.name:<18} {d.scheme:<13} {state}")
+
+    _run(False, show)
+
+
+@targets_app.command("setup")
+def targets_setup(
+    kind: Annotated[str, typer.Argument(help="what to set up: arm64 (the emulated arm64 root)")],
+    debug: DebugOpt = False,
+) -> None:
+    """One-time setup of a target kind; 'arm64' builds the cached Debian arm64 root."""
+
+    def go() -> None:
+        if kind != "arm64":
+            raise EdgekitError(f"nothing to set up for '{kind}'", fix="use: edgekit targets setup arm64")
+        from edgekit.targets.arm64_root import build
+
+        typer.echo(f"arm64 root ready at {build(log=typer.echo)}")
+
+    _run(debug, go)
+
+
 def main() -> None:
     app(prog_name="edgekit")
 

@@ -20,6 +20,24 @@ class Peak(BaseModel):
     gflops: float | None = Field(None, gt=0, description="peak fp32 GFLOP/s")
     memory_bandwidth_gbs: float | None = Field(None, gt=0)
     source: str = Field("", description="where the peak figures come from")
+    op_overhead_us: float | None = Field(
+        None, ge=0, description="fixed cost per graph op for latency estimates (calibrated on "
+        "the measured CPU; see docs/targets.md)")
+
+
+class Remote(BaseModel):
+    """How to reach and use a remote target (ssh / adb); ignored for local ones."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    python: str = "python3"
+    workdir: str = Field("/tmp/edgekit", description="scratch folder on the device")
+    identity_file: str | None = None
+    known_hosts: str | None = Field(None, description="default: ssh's own (~/.ssh/known_hosts)")
+    strict_host_key_checking: bool = True
+    connect_timeout_s: PositiveInt = 10
+    timeout_s: PositiveInt = 600
+    benchmark_model: str = Field("/data/local/tmp/benchmark_model",
+                                 description="LiteRT benchmark_model binary on an Android device")
 
 
 class DeviceProfile(BaseModel):
@@ -34,7 +52,19 @@ class DeviceProfile(BaseModel):
     memory_gb: float | None = None
     threads: PositiveInt = 1
     runtimes: tuple[str, ...] = ("litert", "onnxruntime", "openvino")
+    delegates: tuple[str, ...] = Field((), description="LiteRT delegates, e.g. xnnpack, gpu")
+    execution_providers: tuple[str, ...] = Field((), description="ONNX Runtime EPs in order")
+    emulation: str | None = Field(None, description="set when runs are emulated: their "
+                                  "timings are never reported as device timings")
+    tolerance_scale: float = Field(1.0, ge=1.0, description="multiplies the family's conversion "
+                                   "tolerance (e.g. TF32 matmuls on NVIDIA GPUs)")
     peak: Peak = Field(default_factory=Peak)
+    remote: Remote = Field(default_factory=Remote)
+
+    @property
+    def scheme(self) -> str:
+        """The connection's kind ('local', 'ssh', 'adb', 'qemu-aarch64'): selects the Target."""
+        return self.connection.split("://", 1)[0].split(":", 1)[0]
 
 
 def load_device(name_or_path: str) -> DeviceProfile:

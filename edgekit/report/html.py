@@ -17,6 +17,20 @@ def _png(fig: Any) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def finish_scatter(fig: Any, ax: Any, *, xlabel: str, ylabel: str, title: str) -> str:
+    """The shared tail of the accuracy-vs-latency charts (per bundle, across targets)."""
+    import matplotlib.pyplot as plt
+
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(alpha=0.3)
+    out = _png(fig)
+    plt.close(fig)
+    return out
+
+
 def tradeoff_chart(report: dict[str, Any]) -> str:
     """Metric vs p50 latency; marker area proportional to artifact size."""
     import matplotlib
@@ -41,14 +55,9 @@ def tradeoff_chart(report: dict[str, Any]) -> str:
                label="budget")
     for fmt, color in _FORMAT_COLORS.items():
         ax.scatter([], [], color=color, label=fmt)
-    ax.set_xlabel(f"p50 latency, batch 1 (ms, {arts[0]['latency_ms']['threads'] if arts else '?'} threads)")
-    ax.set_ylabel(f"{ref['metric']} on held-out split")
-    ax.set_title("Accuracy vs latency (marker area ∝ file size)")
-    ax.legend(fontsize=7, loc="lower right")
-    ax.grid(alpha=0.3)
-    out = _png(fig)
-    plt.close(fig)
-    return out
+    return finish_scatter(
+        fig, ax, xlabel=f"p50 latency, batch 1 (ms, {arts[0]['latency_ms']['threads'] if arts else '?'} threads)",
+        ylabel=f"{ref['metric']} on held-out split", title="Accuracy vs latency (marker area ∝ file size)")
 
 
 def latency_chart(report: dict[str, Any]) -> str:
@@ -72,6 +81,8 @@ def latency_chart(report: dict[str, Any]) -> str:
 
 
 def render(report: dict[str, Any]) -> str:
+    from edgekit.report.targets import section as targets_section
+
     esc = html.escape
     ref = report["reference"]
     rows = []
@@ -106,6 +117,7 @@ td:first-child{{text-align:left}}tr.fail{{background:#fde2e2}}tr.pass{{backgroun
 <table><tr><th>file</th><th>format</th><th>precision (ran)</th><th>runtime</th><th>bytes</th>
 <th>{esc(ref['metric'])}</th><th>agreement</th><th>max |Δ| vs ref</th><th>p50 ms</th><th>p90 ms</th>
 <th>p99 ms</th><th>budget</th></tr>{''.join(rows)}</table>
+{targets_section(report)}
 <h2>Trade-off</h2><img alt="accuracy vs latency vs size" src="data:image/png;base64,{tradeoff_chart(report)}">
 <h2>Latency percentiles</h2><img alt="latency percentiles" src="data:image/png;base64,{latency_chart(report)}">
 <p style="color:#666;font-size:12px">Latency: batch 1, after warm-up, threads as stated; a single noisy

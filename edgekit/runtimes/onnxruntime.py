@@ -57,7 +57,11 @@ class ONNXRuntimeCPU(Runtime):
         opts.log_severity_level = 3
         sniff(path)
         with engine_errors(self.name, path, "load"):
-            return ORTSession(ort.InferenceSession(str(path), opts, providers=[self.provider]), path)
+            return ORTSession(ort.InferenceSession(str(path), opts, providers=self.providers()), path)
+
+    def providers(self) -> list[str]:
+        """Execution providers in priority order (GPU subclasses add a CPU fallback)."""
+        return [self.provider]
 
 
 RUNTIMES.register(ONNXRuntimeCPU.name, ONNXRuntimeCPU())

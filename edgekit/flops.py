@@ -1,0 +1,173 @@
+"""Operation counts read from an artifact's graph: FLOPs and bytes moved, per op, at batch 1.
+
+Why from the graph file rather than from the Keras model: the artifact is what runs, after the
+converter's fusions and layout changes. FLOPs count multiply-accumulates of the heavy ops
+(convolutions, matmuls, fully connected) times two, the usual convention (cheap element-wise ops
+are left out, so the count is a floor). Bytes moved per op are its input and output tensors,
+weights included: the traffic a roofline estimate divides by memory bandwidth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from math import prod
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekit.errors import EdgekitError
+
+
+@dataclass(frozen=True)
+class OpCost:
+    op: str
+    flops: float
+    bytes: float
+
+
+@dataclass(frozen=True)
+class GraphCost:
+    ops: tuple[OpCost, ...]
+    uncounted: tuple[str, ...] = ()  # fused runtime-specific ops whose work is not counted
+
+    @property
+    def flops(self) -> float:
+        return float(sum(o.flops for o in self.ops))
+
+    @property
+    def bytes(self) -> float:
+        return float(sum(o.bytes for o in self.ops))
+
+    def to_json(self) -> dict[str, float | int]:
+        out: dict = {"flops": self.flops, "bytes_moved": self.bytes, "ops": len(self.ops),
+                     "heavy_ops": sum(1 for o in self.ops if o.flops > 0)}
+        if self.uncounted:
+            out["note"] = (f"not counted: fused ops {', '.join(self.uncounted)} (ONNX Runtime "
+                           "contrib ops, e.g. from fusion: bert); FLOPs are a floor")
+        return out
+
+
+def _macs(op: str, out_shape: tuple[int, ...], weight_shape: tuple[int, ...]) -> float:
+    """Multiply-accumulates of one heavy op from its output and weight shapes."""
+    out = prod(out_shape)
+    if op == "DEPTHWISE_CONV_2D":  # weights [1, kh, kw, C]
+        return float(out * prod(weight_shape[1:3]))
+    if op == "FULLY_CONNECTED":  # weights [N, K]
+        return float(out * weight_shape[-1])
+    return float(out * prod(weight_shape[1:]))  # Conv [Cout, Cin/g, kh, kw]; CONV_2D [Cout, kh, kw, Cin]
+
+
+def _matmul_macs(out_shape: tuple[int, ...], lhs_shape: tuple[int, ...], trans_a: bool = False) -> float:
+    """Matmuls contract over the left operand's last axis (its first when transposed). Reading
+    K from the left operand, not the right, holds for attention's Q·Kᵀ too, where the right
+    operand is an activation stored untransposed (TFLite BATCH_MATMUL adj_y)."""
+    if not lhs_shape:
+        return 0.0
+    return float(prod(out_shape) * (lhs_shape[-2] if trans_a else lhs_shape[-1]))
+
+
+# ---- ONNX ------------------------------------------------------------------------------------
+
+_ONNX_CONV = {"Conv": 1, "ConvInteger": 1, "QLinearConv": 3}  # op -> index of the weight input
+_ONNX_MATMUL = {"MatMul", "MatMulInteger", "QLinearMatMul", "Gemm"}  # left operand: input 0
+
+
+def _with_batch_one(model: Any) -> Any:
+    """Pin every graph input's leading dimension to 1 so that shape inference with data
+    propagation resolves the Shape→Reshape chains converters emit (BERT's [batch*seq, hidden]
+    reshapes): left symbolic, those dimensions would count as 1 and hide most of the FLOPs."""
+    for vi in model.graph.input:
+        dims = vi.type.tensor_type.shape.dim
+        if dims and not dims[0].HasField("dim_value"):
+            dims[0].ClearField("dim_param")
+            dims[0].dim_value = 1
+    return model
+
+
+def _onnx_cost(path: Path) -> GraphCost:
+    import onnx
+    from onnx import helper
+
+    model = onnx.shape_inference.infer_shapes(_with_batch_one(onnx.load(str(path))), data_prop=True)
+    g = model.graph
+    shapes: dict[str, tuple[int, ...]] = {}
+    sizes: dict[str, int] = {}
+    for vi in [*g.input, *g.value_info, *g.output]:
+        t = vi.type.tensor_type
+        shapes[vi.name] = tuple(d.dim_value if d.HasField("dim_value") else 1 for d in t.shape.dim)
+        sizes[vi.name] = np.dtype(helper.tensor_dtype_to_np_dtype(t.elem_type)).itemsize
+    for init in g.initializer:
+        shapes[init.name] = tuple(init.dims)
+        sizes[init.name] = np.dtype(helper.tensor_dtype_to_np_dtype(init.data_type)).itemsize
+    ops = []
+    for node in g.node:
+        moved = sum(prod(shapes[n]) * sizes[n] for n in [*node.input, *node.output] if n in shapes)
+        flops = 0.0
+        out = shapes.get(node.output[0])
+        if node.op_type in _ONNX_CONV and out is not None and node.input[_ONNX_CONV[node.op_type]] in shapes:
+            flops = 2 * _macs(node.op_type, out, shapes[node.input[_ONNX_CONV[node.op_type]]])
+        elif node.op_type in _ONNX_MATMUL and out is not None:
+            trans_a = bool(next((a.i for a in node.attribute if a.name == "transA"), 0))
+            flops = 2 * _matmul_macs(out, shapes.get(node.input[0], ()), trans_a)
+        ops.append(OpCost(node.op_type, flops, float(moved)))
+    # Shape inference cannot see through contrib ops (QAttention, EmbedLayerNormalization...),
+    # so say which ones hide work instead of reporting a silently low count.
+    contrib = sorted({n.op_type for n in g.node if n.domain not in ("", "ai.onnx")})
+    return GraphCost(tuple(ops), tuple(contrib))
+
+
+# ---- TFLite ----------------------------------------------------------------------------------
+
+_TFLITE_HEAVY = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL", "CONV_3D",
+                 "TRANSPOSE_CONV"}
+
+
+def _tflite_cost(path: Path) -> GraphCost:
+    from edgekit.runtimes.litert import _interpreter_module
+
+    mod = _interpreter_module()
+    if mod is None:
+        raise EdgekitError("counting TFLite FLOPs needs ai-edge-litert", fix="pip install ai-edge-litert")
+    # Builtin kernels only, and one invoke on zeros: dynamically shaped tensors (BERT's
+    # reshapes) get their real batch-1 shapes only when run, and tensors inside XNNPACK's
+    # delegated partition are never resized in the interpreter.
+    resolver = getattr(getattr(mod, "OpResolverType", None), "BUILTIN_WITHOUT_DEFAULT_DELEGATES", None)
+    it = (mod.Interpreter(model_path=str(path), experimental_op_resolver_type=resolver)
+          if resolver is not None else mod.Interpreter(model_path=str(path)))
+    it.allocate_tensors()
+    for d in it.get_input_details():
+        it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+    it.invoke()
+    tensors = {t["index"]: t for t in it.get_tensor_details()}
+
+    def shape(i: int) -> tuple[int, ...]:
+        return tuple(int(d) for d in tensors[i]["shape"]) if i in tensors else ()
+
+    def nbytes(i: int) -> int:
+        return prod(shape(i)) * np.dtype(tensors[i]["dtype"]).itemsize if i in tensors else 0
+
+    ops = []
+    for op in it._get_ops_details():
+        name = op["op_name"]
+        if name == "DELEGATE":  # XNNPACK's fused node: the original ops are listed as well
+            continue
+        ins = [int(i) for i in op["inputs"] if i >= 0]
+        outs = [int(i) for i in op["outputs"]]
+        flops = 0.0
+        if name == "BATCH_MATMUL":
+            flops = 2 * _matmul_macs(shape(outs[0]), shape(ins[0]))
+        elif name in _TFLITE_HEAVY and len(ins) > 1:
+            flops = 2 * _macs(name, shape(outs[0]), shape(ins[1]))
+        ops.append(OpCost(name, flops, float(sum(nbytes(i) for i in ins + outs))))
+    return GraphCost(tuple(ops))
+
+
+COUNTERS: dict[str, Callable[[Path], GraphCost]] = {".onnx": _onnx_cost, ".tflite": _tflite_cost}
+
+
+def graph_cost(path: Path) -> GraphCost | None:
+    """Cost of the graph at ``path``; None for formats without a counter (OpenVINO IR)."""
+    counter = COUNTERS.get(path.suffix)
+    return counter(path) if counter else None

@@ -1,0 +1,113 @@
+"""The self-contained on-device runner: load one artifact on one runtime, run held-out inputs,
+write the outputs (``.npz``) and timings (JSON).
+
+Why a separate process and a separate module: the same code runs on the host, under arm64
+emulation and on a Raspberry Pi over SSH, so numbers from every target come from one
+implementation. It needs only the standard library, NumPy and the runtime itself (no
+TensorFlow, no pydantic, no edgekit CLI): :data:`PAYLOAD` lists the few edgekit files that are
+copied to a device next to it. A fresh process also makes peak resident memory meaningful.
+
+Usage (on any target)::
+
+    python3 -m edgekit.runner --artifact model.tflite --runtime litert --inputs in.npz \\
+        --outputs out.npz --timings timings.json --runs 50 --warmup 5 --threads 4 --batch 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+# The edgekit files a device needs to run this module (paths relative to the package parent).
+PAYLOAD = ("edgekit/__init__.py", "edgekit/errors.py", "edgekit/quiet.py", "edgekit/registry.py",
+           "edgekit/runner.py", "edgekit/runtimes/*.py", "edgekit/validation/__init__.py",
+           "edgekit/validation/latency.py")
+SCHEMA = "edgekit.run/1"
+
+
+def load_inputs(path: Path) -> dict[str, np.ndarray]:
+    """Inputs keyed by name from a held-out ``.npz`` (keys ``x__<name>``, as bundles store them)."""
+    with np.load(path) as npz:
+        found = {k[3:]: npz[k] for k in npz.files if k.startswith("x__")}
+    if not found:
+        raise SystemExit(f"{path}: no 'x__<input>' arrays in the inputs file")
+    return found
+
+
+def batches(inputs: dict[str, np.ndarray], batch: int) -> list[dict[str, np.ndarray]]:
+    n = len(next(iter(inputs.values())))
+    return [{k: v[i:i + batch] for k, v in inputs.items()} for i in range(0, n - batch + 1, batch)]
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def run(args: argparse.Namespace) -> dict[str, object]:
+    from edgekit.runtimes import RUNTIMES
+    from edgekit.validation.latency import measure, rss_mb
+
+    runtime = RUNTIMES.get(args.runtime)
+    reason = runtime.missing()
+    if reason:
+        return {"schema": SCHEMA, "error": f"{args.runtime}: {reason}", "missing": reason}
+    inputs = load_inputs(Path(args.inputs))
+    rss_before = rss_mb()
+    t0 = time.perf_counter()
+    session = runtime.load(Path(args.artifact), args.threads)
+    load_ms = (time.perf_counter() - t0) * 1e3
+    result: dict[str, object] = {
+        "schema": SCHEMA, "runtime": runtime.name, "runtime_version": runtime.version(),
+        "machine": platform.machine(), "python": platform.python_version(),
+        "load_ms": round(load_ms, 3), "rss_before_load_mb": round(rss_before, 2)}
+    if args.outputs:
+        outs = [session.run(b) for b in batches(inputs, 1)]
+        np.savez(args.outputs, outputs=np.concatenate(outs, axis=0).astype(np.float32))
+    if args.runs > 0:
+        examples = batches(inputs, args.batch)[:64]
+        if not examples:
+            return {**result, "error": f"batch {args.batch} is larger than the {len(next(iter(inputs.values())))} inputs"}
+        result["latency_ms"] = measure(session, examples, runs=args.runs, warmup=args.warmup,
+                                       threads=args.threads).to_json() | {"batch": args.batch}
+    result["peak_rss_mb"] = round(peak_rss_mb(), 2)
+    # Evidence that what ships to a device runs without TensorFlow (a Pi has none).
+    result["imported_tensorflow"] = "tensorflow" in sys.modules
+    return result
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m edgekit.runner", description=__doc__.split("\n")[0])
+    p.add_argument("--artifact", required=True)
+    p.add_argument("--runtime", required=True)
+    p.add_argument("--inputs", required=True, help=".npz with x__<input name> arrays")
+    p.add_argument("--outputs", default="", help="write every example's output here (.npz)")
+    p.add_argument("--timings", required=True, help="write the result JSON here")
+    p.add_argument("--runs", type=int, default=0)
+    p.add_argument("--warmup", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--batch", type=int, default=1)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    try:
+        result = run(args)
+    except Exception as exc:  # reported to the host as data, never as a bare traceback
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        result = {"schema": SCHEMA, "error": f"{type(exc).__name__}: {first}"}
+    Path(args.timings).write_text(json.dumps(result, indent=2))
+    return 1 if "error" in result else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""Targets: how edgekit reaches a device to run an artifact there.
+
+A device profile (``devices/*.yaml``) is data; its ``connection`` scheme picks the
+:class:`Target` that knows how to reach it: ``local`` (this machine), ``qemu-aarch64`` (arm64
+wheels under emulation), ``ssh`` (a Raspberry Pi, a Jetson) or ``adb`` (an Android phone). One
+module per scheme registers itself here, so a new way to reach devices is one new module.
+
+Every target except adb runs the same self-contained runner (:mod:`edgekit.runner`) in a fresh
+process next to a staged copy of the artifact and its inputs: numbers from every device come
+from one implementation, and peak memory is the runner process's own.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import shutil
+import tempfile
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from edgekit.devices import DeviceProfile
+from edgekit.errors import EdgekitError, RuntimeUnavailable
+from edgekit.registry import Registry
+from edgekit.runner import PAYLOAD
+
+_PKG_PARENT = Path(__file__).resolve().parent.parent.parent
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One artifact (all its files; the first is the one to load) on one runtime."""
+
+    files: tuple[Path, ...]
+    runtime: str
+    inputs: Path  # .npz with x__<input> arrays (a bundle's data/heldout.npz)
+    want_outputs: bool = True
+    runs: int = 0
+    warmup: int = 0
+    threads: int = 1
+    batch: int = 1
+
+    @property
+    def artifact(self) -> Path:
+        return self.files[0]
+
+
+@dataclass
+class RunResult:
+    device: str
+    info: dict[str, Any]  # the runner's JSON (runtime, load_ms, latency_ms, peak_rss_mb ...)
+    outputs: np.ndarray | None = None
+    emulated: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+class Target(ABC):
+    """A way to reach devices of one connection scheme."""
+
+    scheme: ClassVar[str]
+    validates: ClassVar[bool] = True  # False where only timings come back (adb benchmark_model)
+    checked_on_use: ClassVar[bool] = False  # True where missing() cannot see the device itself
+
+    @abstractmethod
+    def missing(self, device: DeviceProfile) -> str | None:
+        """None if the device can be used from here, else what is missing (tools, setup)."""
+
+    @abstractmethod
+    def run(self, device: DeviceProfile, request: RunRequest) -> RunResult: ...
+
+    def ensure(self, device: DeviceProfile) -> None:
+        reason = self.missing(device)
+        if reason:
+            raise RuntimeUnavailable(f"target '{device.name}' is unavailable: {reason}")
+
+
+TARGETS: Registry[Target] = Registry("target", "edgekit.targets")
+
+
+def target_for(device: DeviceProfile) -> Target:
+    if device.scheme not in TARGETS:
+        raise EdgekitError(f"device '{device.name}': unknown connection scheme '{device.scheme}'",
+                           fix=f"use one of: {', '.join(TARGETS.names())}")
+    return TARGETS.get(device.scheme)
+
+
+# ---- the runner payload, shared by the local, emulated and ssh targets ----------------------
+
+def payload_files() -> list[Path]:
+    return sorted(Path(p) for pattern in PAYLOAD for p in glob.glob(str(_PKG_PARENT / pattern)))
+
+
+def stage(request: RunRequest, folder: Path) -> list[str]:
+    """Copy runner, artifact and inputs into ``folder``; return the runner's argv (relative
+    paths, so the folder can be copied anywhere and run from there)."""
+    for src in payload_files():
+        dest = folder / src.relative_to(_PKG_PARENT)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dest)
+    (folder / "artifact").mkdir()
+    for f in request.files:
+        shutil.copy2(f, folder / "artifact" / f.name)
+    shutil.copy2(request.inputs, folder / "inputs.npz")
+    argv = ["-m", "edgekit.runner", "--artifact", f"artifact/{request.artifact.name}",
+            "--runtime", request.runtime, "--inputs", "inputs.npz", "--timings", "result.json",
+            "--runs", str(request.runs), "--warmup", str(request.warmup),
+            "--threads", str(request.threads), "--batch", str(request.batch)]
+    if request.want_outputs:
+        argv += ["--outputs", "outputs.npz"]
+    return argv
+
+
+def collect(device: DeviceProfile, folder: Path, log: str) -> RunResult:
+    """Read what the runner left in ``folder``; a runner failure is one EdgekitError line."""
+    result_file = folder / "result.json"
+    if not result_file.is_file():
+        tail = [line for line in log.strip().splitlines() if line.strip()][-1:] or ["no output"]
+        raise EdgekitError(f"the runner did not finish on '{device.name}': {tail[0]}")
+    info = json.loads(result_file.read_text())
+    if "error" in info:
+        cls = RuntimeUnavailable if "missing" in info else EdgekitError
+        raise cls(f"on '{device.name}': {info['error']}",
+                  fix="install the runtime on the device" if "missing" in info else None)
+    outputs = None
+    if (folder / "outputs.npz").is_file():
+        with np.load(folder / "outputs.npz") as npz:
+            outputs = npz["outputs"]
+    return RunResult(device=device.name, info=info, outputs=outputs,
+                     emulated=device.emulation is not None)
+
+
+class RunnerTarget(Target):
+    """A target that runs :mod:`edgekit.runner` from a staged folder; subclasses say how."""
+
+    @abstractmethod
+    def execute(self, device: DeviceProfile, folder: Path, argv: list[str]) -> str:
+        """Run ``python argv`` with ``folder`` as working directory so that the runner's files
+        end up in ``folder``; return the combined console output (for error messages)."""
+
+    def run(self, device: DeviceProfile, request: RunRequest) -> RunResult:
+        self.ensure(device)
+        with tempfile.TemporaryDirectory(prefix="edgekit-run-") as tmp:
+            folder = Path(tmp)
+            argv = stage(request, folder)
+            log = self.execute(device, folder, argv)
+            return collect(device, folder, log)

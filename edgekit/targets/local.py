@@ -1,0 +1,36 @@
+"""``connection: local``: this machine (its CPU, or its GPU through a GPU runtime)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from edgekit.devices import DeviceProfile
+from edgekit.runtimes import RUNTIMES
+from edgekit.targets import TARGETS, RunnerTarget
+from edgekit.targets._proc import run_command
+
+
+class LocalTarget(RunnerTarget):
+    scheme = "local"
+
+    def missing(self, device: DeviceProfile) -> str | None:
+        """A local device is usable when at least one of its runtimes is installed here."""
+        reasons = [f"{name}: {RUNTIMES.get(name).missing()}" for name in device.runtimes
+                   if name in RUNTIMES and RUNTIMES.get(name).missing()]
+        unknown = [name for name in device.runtimes if name not in RUNTIMES]
+        usable = len(device.runtimes) - len(reasons) - len(unknown)
+        if usable > 0:
+            return None
+        return "; ".join(reasons + [f"{n}: unknown runtime" for n in unknown]) or "no runtimes listed"
+
+    def execute(self, device: DeviceProfile, folder: Path, argv: list[str]) -> str:
+        # Only the staged copy of edgekit is importable: proves the payload is self-contained.
+        env = {**os.environ, "PYTHONPATH": str(folder)}
+        proc = run_command([sys.executable, *argv], what=f"runner on '{device.name}'",
+                           timeout_s=device.remote.timeout_s, cwd=folder, env=env, check=False)
+        return proc.stdout + proc.stderr
+
+
+TARGETS.register(LocalTarget.scheme, LocalTarget())
