@@ -159,7 +159,7 @@ def save(bundle: Path, name: str, result: dict[str, Any]) -> Path:
     """Write ``targets/<name>`` (a validation, or ``profiles/...`` for a profile), re-render
     report.html with every target result and profile so far, and refresh the manifest (its
     checksums cover the files we just changed)."""
-    from edgekit.pipeline import _write_manifest
+    from edgekit.verify import write_manifest
     from edgekit.report.html import render
 
     path = bundle / "targets" / name
@@ -170,5 +170,5 @@ def save(bundle: Path, name: str, result: dict[str, Any]) -> Path:
     report["profiles"] = [json.loads(p.read_text())
                           for p in sorted((bundle / "targets" / "profiles").glob("*.json"))]
     write_text(bundle / "report.html", render(report))
-    _write_manifest(bundle)
+    write_manifest(bundle)
     return path
