@@ -68,3 +68,21 @@ def test_without_fallback_everything_is_quantized(fragile_mlp: tuple[object, Spl
     art = EXPORTERS.get("onnx").export(model, "dynamic", dest, split)
     assert "fallback" not in art.notes
     assert _agreement(dest, "onnxruntime", model, split) < 0.97
+
+
+def test_static_op_types_limit_what_is_quantized(fragile_mlp: tuple[object, Split],
+                                                 tmp_path: Path) -> None:
+    import onnx
+
+    model, split = fragile_mlp
+    exporter = EXPORTERS.get("onnx")
+    counts = {}
+    for ops in (None, ["MatMul"]):
+        dest = tmp_path / f"m-{ops}.onnx"
+        exporter.export(model, "int8", dest, split, exporter.Options(static_op_types=ops))
+        graph = onnx.load(str(dest)).graph
+        quantized_inputs = {i for n in graph.node if n.op_type == "DequantizeLinear" for i in n.output}
+        counts[str(ops)] = {n.op_type for n in graph.node
+                            if any(i in quantized_inputs for i in n.input)}
+    assert counts["['MatMul']"] == {"MatMul"}, counts
+    assert counts["None"] > {"MatMul"}, counts  # by default more op types take int8 inputs

@@ -9,6 +9,7 @@ calibrated on training examples; the QDQ form is also what OpenVINO imports as i
 from __future__ import annotations
 
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -60,8 +61,12 @@ class _CalibrationReader:
 
 
 def quantize_static_qdq(src: Path, dest: Path, calibration: Split,
-                        exclude: list[str] | None = None) -> None:
-    """Static QDQ int8; ``src`` must already be pre-processed (:func:`prepare_for_static`)."""
+                        exclude: list[str] | None = None,
+                        op_types: list[str] | None = None) -> None:
+    """Static QDQ int8; ``src`` must already be pre-processed (:func:`prepare_for_static`).
+
+    ``op_types`` limits what is quantized (None: every op type ONNX Runtime can quantize).
+    """
     import onnx
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
                                           quantize_static)
@@ -73,7 +78,8 @@ def quantize_static_qdq(src: Path, dest: Path, calibration: Split,
     CalibrationDataReader.register(_CalibrationReader)
     quantize_static(str(src), str(dest), reader, quant_format=QuantFormat.QDQ,
                     per_channel=True, activation_type=QuantType.QUInt8,
-                    weight_type=QuantType.QInt8, nodes_to_exclude=exclude or [])
+                    weight_type=QuantType.QInt8, nodes_to_exclude=exclude or [],
+                    op_types_to_quantize=op_types or None)
 
 
 def prepare_for_static(src: Path, dest: Path) -> None:
@@ -104,6 +110,10 @@ class ONNXOptions(ExportOptions):
         None, gt=0, le=1, description="int8/dynamic: keep the most sensitive layers in float "
         "until the quantized model agrees with the float one on this share of calibration "
         "examples (edgekit.exporters.onnx_fallback); None quantizes everything")
+    static_op_types: list[str] | None = Field(
+        None, description="int8: quantize only these op types, e.g. [MatMul, Gemm] for "
+        "transformers, whose residual Adds, LayerNorms and masked attention scores lose too "
+        "much in 8 bits; None: every type ONNX Runtime quantizes")
 
 
 def fuse_transformer(src: Path, dest: Path, options: ONNXOptions) -> dict[str, int]:
@@ -148,7 +158,7 @@ class ONNXExporter(Exporter):
                     prepared = Path(tmpdir) / "prepared.onnx"
                     prepare_for_static(graph, prepared)
                     graph = prepared
-                    quantize = _static
+                    quantize = partial(_static, op_types=opts.static_op_types)
                     notes["quantization"] = "static QDQ, per-channel s8 weights, u8 activations"
                 else:
                     quantize = _dynamic
@@ -163,8 +173,9 @@ class ONNXExporter(Exporter):
         return ExportedArtifact(self.format, precision, [dest], notes)
 
 
-def _static(src: Path, dest: Path, exclude: list[str], calibration: Split) -> None:
-    quantize_static_qdq(src, dest, calibration, exclude)
+def _static(src: Path, dest: Path, exclude: list[str], calibration: Split,
+            op_types: list[str] | None = None) -> None:
+    quantize_static_qdq(src, dest, calibration, exclude, op_types)
 
 
 def _dynamic(src: Path, dest: Path, exclude: list[str], calibration: Split) -> None:

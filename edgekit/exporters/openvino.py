@@ -24,6 +24,8 @@ class OpenVINOOptions(ExportOptions):
     fallback_min_agreement: float | None = Field(
         None, gt=0, le=1, description="int8: as the ONNX option of that name, applied to the "
         "QDQ model OpenVINO imports")
+    static_op_types: list[str] | None = Field(
+        None, description="int8: as the ONNX option of that name")
 
 
 class OpenVINOExporter(Exporter):
@@ -43,7 +45,8 @@ class OpenVINOExporter(Exporter):
             onnx_path = Path(tmpdir) / "model.onnx"
             onnx_art = ONNXExporter().export(
                 model, "int8" if precision == "int8" else "fp32", onnx_path, calibration,
-                ONNXOptions(fallback_min_agreement=opts.fallback_min_agreement))
+                ONNXOptions(fallback_min_agreement=opts.fallback_min_agreement,
+                            static_op_types=opts.static_op_types))
             ir = ov.convert_model(str(onnx_path))
             stage = Path(tmpdir) / dest.name
             ov.save_model(ir, str(stage), compress_to_fp16=(precision == "fp16"))
