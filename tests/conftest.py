@@ -59,9 +59,9 @@ export: [{format: tflite, precision: fp32}]
 """
 
 
-# The BERT path on a small random-config BERT (2 layers, hidden 32) and real review snippets.
-TINY = """\
-name: tiny-distilbert
+# A small random-config BERT teacher (2 layers, hidden 32) on real review snippets; the
+# distillation tests add their compression/export sections.
+TINY_TEACHER = """\
 family: bert
 model:
   builder: bert_classifier
@@ -71,6 +71,10 @@ data:
   params: {seq_len: auto, max_seq_len: 32, max_train_examples: 400, max_test_examples: 120}
   val_fraction: 0.02
 train: {epochs: 2, batch_size: 32, learning_rate: 0.002}
+"""
+
+# The BERT path: the tiny teacher, DistilBERT-distilled, every format.
+TINY = "name: tiny-distilbert\n" + TINY_TEACHER + """\
 compression:
   - {stage: distilbert, epochs: 2, learning_rate: 0.002}
 export:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import randomize_weights
+from conftest import TINY_TEACHER, randomize_weights
 
 from edgekit.models.bert import names
 from edgekit.models.bert.config import BertConfig
@@ -72,17 +72,7 @@ def test_a_narrow_slice_keeps_every_head() -> None:
     assert np.isfinite(student.predict(_feed(), verbose=0)).all()
 
 
-TINY = """\
-name: tiny-tinybert
-family: bert
-model:
-  builder: bert_classifier
-  params: {init: random, num_layers: 2, hidden_size: 32, num_heads: 4, intermediate_size: 64}
-data:
-  dataset: rotten_tomatoes
-  params: {seq_len: auto, max_seq_len: 32, max_train_examples: 300, max_test_examples: 100}
-  val_fraction: 0.02
-train: {epochs: 2, batch_size: 32, learning_rate: 0.002}
+TINY = "name: tiny-tinybert\n" + TINY_TEACHER + """\
 compression:
   - {stage: tinybert, hidden_size: 16, intermediate_epochs: 2, prediction_epochs: 2,
      intermediate_learning_rate: 0.003, prediction_learning_rate: 0.002}
