@@ -110,6 +110,9 @@ class ONNXOptions(ExportOptions):
         None, gt=0, le=1, description="int8/dynamic: keep the most sensitive layers in float "
         "until the quantized model agrees with the float one on this share of calibration "
         "examples (edgekit.exporters.onnx_fallback); None quantizes everything")
+    fallback_examples: int = Field(
+        128, ge=16, description="calibration examples the fallback judges agreement on; one "
+        "example is 1/N of agreement, so resolving a 1-point budget wants several hundred")
     static_op_types: list[str] | None = Field(
         None, description="int8: quantize only these op types, e.g. [MatMul, Gemm] for "
         "transformers, whose residual Adds, LayerNorms and masked attention scores lose too "
@@ -168,7 +171,7 @@ class ONNXExporter(Exporter):
                 else:
                     notes["fallback"] = quantize_with_fallback(
                         graph, tmp, calibration, [layer.name for layer in model.layers],
-                        opts.fallback_min_agreement, quantize)
+                        opts.fallback_min_agreement, quantize, opts.fallback_examples)
             tmp.replace(dest)
         return ExportedArtifact(self.format, precision, [dest], notes)
 

@@ -76,7 +76,8 @@ def _feeds(split: Split, input_names: list[str], n: int) -> list[dict[str, np.nd
 
 
 def quantize_with_fallback(src: Path, dest: Path, calibration: Split, layer_names: list[str],
-                           min_agreement: float, quantize: Quantize) -> dict[str, Any]:
+                           min_agreement: float, quantize: Quantize,
+                           examples: int = SEARCH_EXAMPLES) -> dict[str, Any]:
     """Quantize ``src`` into ``dest``; exclude the most sensitive layers until agreement fits.
 
     Returns notes for the report: agreement of all-int8, the ranking, what stayed float.
@@ -84,7 +85,7 @@ def quantize_with_fallback(src: Path, dest: Path, calibration: Split, layer_name
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(src), providers=["CPUExecutionProvider"])
-    feeds = _feeds(calibration, [i.name for i in sess.get_inputs()], SEARCH_EXAMPLES)
+    feeds = _feeds(calibration, [i.name for i in sess.get_inputs()], examples)
     reference = _outputs(src, feeds)
     top1 = reference.argmax(-1)
 

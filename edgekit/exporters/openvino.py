@@ -24,6 +24,7 @@ class OpenVINOOptions(ExportOptions):
     fallback_min_agreement: float | None = Field(
         None, gt=0, le=1, description="int8: as the ONNX option of that name, applied to the "
         "QDQ model OpenVINO imports")
+    fallback_examples: int = Field(128, ge=16, description="as the ONNX option of that name")
     static_op_types: list[str] | None = Field(
         None, description="int8: as the ONNX option of that name")
 
@@ -46,6 +47,7 @@ class OpenVINOExporter(Exporter):
             onnx_art = ONNXExporter().export(
                 model, "int8" if precision == "int8" else "fp32", onnx_path, calibration,
                 ONNXOptions(fallback_min_agreement=opts.fallback_min_agreement,
+                            fallback_examples=opts.fallback_examples,
                             static_op_types=opts.static_op_types))
             ir = ov.convert_model(str(onnx_path))
             stage = Path(tmpdir) / dest.name
