@@ -100,12 +100,9 @@ def quantize_dynamic_int8(src: Path, dest: Path, exclude: list[str] | None = Non
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
 
 
-class ONNXOptions(ExportOptions):
-    fusion: Literal["none", "bert"] = Field("none", description="run ONNX Runtime's transformer "
-                                            "optimizer (attention / LayerNorm / GELU fusion) "
-                                            "first; the result runs on ONNX Runtime only")
-    num_heads: int = Field(0, ge=0, description="for fusion; 0 = read from the graph")
-    hidden_size: int = Field(0, ge=0, description="for fusion; 0 = read from the graph")
+class Int8Options(ExportOptions):
+    """int8 choices shared by every format quantized through ONNX Runtime (ONNX, OpenVINO)."""
+
     fallback_min_agreement: float | None = Field(
         None, gt=0, le=1, description="int8/dynamic: keep the most sensitive layers in float "
         "until the quantized model agrees with the float one on this share of calibration "
@@ -117,6 +114,14 @@ class ONNXOptions(ExportOptions):
         None, description="int8: quantize only these op types, e.g. [MatMul, Gemm] for "
         "transformers, whose residual Adds, LayerNorms and masked attention scores lose too "
         "much in 8 bits; None: every type ONNX Runtime quantizes")
+
+
+class ONNXOptions(Int8Options):
+    fusion: Literal["none", "bert"] = Field("none", description="run ONNX Runtime's transformer "
+                                            "optimizer (attention / LayerNorm / GELU fusion) "
+                                            "first; the result runs on ONNX Runtime only")
+    num_heads: int = Field(0, ge=0, description="for fusion; 0 = read from the graph")
+    hidden_size: int = Field(0, ge=0, description="for fusion; 0 = read from the graph")
 
 
 def fuse_transformer(src: Path, dest: Path, options: ONNXOptions) -> dict[str, int]:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.data import Split
-from edgekit.runtimes import match_inputs
+from edgekit.runtimes import RUNTIMES
 
 #: Ops ONNX Runtime's quantizer turns into integer kernels; the ones worth ranking.
 QUANTIZED_OPS = frozenset({"MatMul", "Gemm", "Conv", "FusedMatMul", "Attention"})
@@ -53,26 +53,14 @@ def layer_groups(onnx_path: Path, layer_names: list[str]) -> dict[str, list[str]
     return groups
 
 
-def _outputs(path: Path, feeds: list[dict[str, np.ndarray]]) -> np.ndarray:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    names = [i.name for i in sess.get_inputs()]
-    types = {i.name: i.type for i in sess.get_inputs()}
-    cast = {"tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(float)": np.float32}
-    out = []
-    for feed in feeds:
-        out.append(sess.run(None, {n: feed[n].astype(cast.get(types[n], feed[n].dtype))
-                                   for n in names})[0])
-    return np.concatenate(out)
+def _outputs(path: Path, batches: list[dict[str, np.ndarray]]) -> np.ndarray:
+    """The model's outputs through edgekit's ONNX Runtime adapter (input matching, dtypes)."""
+    session = RUNTIMES.get("onnxruntime").load(path, threads=2)
+    return np.concatenate([session.run(batch) for batch in batches])
 
 
-def _feeds(split: Split, input_names: list[str], n: int) -> list[dict[str, np.ndarray]]:
-    batch = 32
-    return [match_inputs(input_names, {k: v[i:i + batch] for k, v in split.x.items()})
-            for i in range(0, min(n, len(split)), batch)]
+def _batches(split: Split, n: int, size: int = 32) -> list[dict[str, np.ndarray]]:
+    return [{k: v[i:i + size] for k, v in split.x.items()} for i in range(0, min(n, len(split)), size)]
 
 
 def quantize_with_fallback(src: Path, dest: Path, calibration: Split, layer_names: list[str],
@@ -82,10 +70,7 @@ def quantize_with_fallback(src: Path, dest: Path, calibration: Split, layer_name
 
     Returns notes for the report: agreement of all-int8, the ranking, what stayed float.
     """
-    import onnxruntime as ort
-
-    sess = ort.InferenceSession(str(src), providers=["CPUExecutionProvider"])
-    feeds = _feeds(calibration, [i.name for i in sess.get_inputs()], examples)
+    feeds = _batches(calibration, examples)
     reference = _outputs(src, feeds)
     top1 = reference.argmax(-1)
 

@@ -12,21 +12,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
-
 from edgekit.data import Split
 from edgekit.families import FamilySpec
 from edgekit.exporters import EXPORTERS, ExportedArtifact, Exporter, ExportOptions
-from edgekit.exporters.onnx import ONNXExporter, ONNXOptions
+from edgekit.exporters.onnx import Int8Options, ONNXExporter, ONNXOptions
 
 
-class OpenVINOOptions(ExportOptions):
-    fallback_min_agreement: float | None = Field(
-        None, gt=0, le=1, description="int8: as the ONNX option of that name, applied to the "
-        "QDQ model OpenVINO imports")
-    fallback_examples: int = Field(128, ge=16, description="as the ONNX option of that name")
-    static_op_types: list[str] | None = Field(
-        None, description="int8: as the ONNX option of that name")
+class OpenVINOOptions(Int8Options):
+    """int8 options, applied to the QDQ ONNX model OpenVINO imports."""
 
 
 class OpenVINOExporter(Exporter):
@@ -46,9 +39,7 @@ class OpenVINOExporter(Exporter):
             onnx_path = Path(tmpdir) / "model.onnx"
             onnx_art = ONNXExporter().export(
                 model, "int8" if precision == "int8" else "fp32", onnx_path, calibration,
-                ONNXOptions(fallback_min_agreement=opts.fallback_min_agreement,
-                            fallback_examples=opts.fallback_examples,
-                            static_op_types=opts.static_op_types))
+                ONNXOptions(**opts.model_dump()))
             ir = ov.convert_model(str(onnx_path))
             stage = Path(tmpdir) / dest.name
             ov.save_model(ir, str(stage), compress_to_fp16=(precision == "fp16"))
