@@ -183,11 +183,11 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
             exporter = EXPORTERS.get(exp.format)
             runtime = RUNTIMES.get(exporter.runtime)
             model_name = exp.model
-            dest = bundle / "artifacts" / f"{recipe.name}-{model_name}-{exp.precision}{exporter.suffix}"
+            dest = bundle / "artifacts" / f"{exp.stem(recipe.name)}{exporter.suffix}"
             with progress.stage(f"export {dest.name}"):
                 art = cache.export(exp, dest, lambda: exporter.export(
                     states.models[model_name], exp.precision, dest, data.train,
-                    exporter.Options.model_validate(exp.options), family=family))
+                    exporter.Options.model_validate(exp.options), family=family, tuning=data.val))
             size = sum(f.stat().st_size for f in art.files)
             baseline = baseline_for(model_name)
             with progress.stage(f"prove {dest.name}", f"on {runtime.name}"):

@@ -36,6 +36,12 @@ def fragile_mlp() -> tuple[object, Split]:
     return model, Split({"features": x}, np.zeros(300, np.int64))
 
 
+def _unseen(n: int) -> Split:
+    """Validation examples: drawn apart from the calibration ones."""
+    x = np.random.default_rng(1).normal(0, 1, (n, 16)).astype(np.float32)
+    return Split({"features": x}, np.zeros(n, np.int64))
+
+
 def _agreement(path: Path, runtime: str, model: object, split: Split) -> float:
     session = RUNTIMES.get(runtime).load(path, 1)
     got = np.concatenate([session.run({"features": split.x["features"][i:i + 1]})
@@ -52,8 +58,12 @@ def test_the_fragile_layer_stays_float_and_agreement_recovers(
     exporter = EXPORTERS.get(fmt)
     dest = tmp_path / f"m{exporter.suffix}"
     art = exporter.export(model, precision, dest, split,
-                          exporter.Options(fallback_min_agreement=0.97))
+                          exporter.Options(fallback_min_agreement=0.97, fallback_examples=160),
+                          tuning=_unseen(200))
     notes = art.notes["fallback"]
+    # judged on unseen examples, on the runtime that will run the artifact
+    assert (notes["fallback_split"], notes["fallback_examples"]) == ("validation", 160), notes
+    assert notes["fallback_runtime"] == exporter.runtime, notes
     assert notes["all_int8_agreement"] < 0.97, notes  # the trap is real ...
     assert notes["kept_float"] == ["head"], notes       # ... and only its cause stays float
     assert notes["final_agreement"] >= 0.97
@@ -86,3 +96,15 @@ def test_static_op_types_limit_what_is_quantized(fragile_mlp: tuple[object, Spli
                             if any(i in quantized_inputs for i in n.input)}
     assert counts["['MatMul']"] == {"MatMul"}, counts
     assert counts["None"] > {"MatMul"}, counts  # by default more op types take int8 inputs
+
+
+def test_without_a_validation_split_the_fallback_says_it_judged_calibration(
+        fragile_mlp: tuple[object, Split], tmp_path: Path) -> None:
+    model, split = fragile_mlp
+    exporter = EXPORTERS.get("onnx")
+    art = exporter.export(model, "dynamic", tmp_path / "m.onnx", split,
+                          exporter.Options(fallback_min_agreement=0.97),
+                          tuning=Split({"features": np.zeros((0, 16), np.float32)},
+                                       np.zeros(0, np.int64)))
+    assert art.notes["fallback"]["fallback_split"].startswith("calibration"), art.notes
+    assert art.notes["fallback"]["kept_float"] == ["head"], art.notes

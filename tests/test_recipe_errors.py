@@ -25,6 +25,10 @@ BROKEN = [
     ("export: [{format: tflite, precision: int3}]", "export[0].precision"),
     ("export: [{format: pdf}]", "export[0].format"),
     ("export: [{format: tflite, model: qat}]", "export[0].model"),
+    # two entries that would write the same file: the second is named, with the fix
+    ("export: [{format: onnx, precision: fp32}, {format: onnx, precision: fp32, options: {}}]",
+     "export[1]"),
+    ("export: [{format: onnx, name: ../escape}]", "export[0].name"),
     ("validation: {device: toaster}", "validation.device"),
 ]
 
@@ -81,3 +85,10 @@ def test_dry_run_output_reproduces_the_run(tmp_path: Path) -> None:
 def test_bad_set_override_is_a_user_error() -> None:
     res = run_cli("compress", "lenet5", "--set", "train.epochs", "--dry-run")
     assert res.returncode == 2 and "--set" in res.stderr
+
+
+def test_named_export_entries_may_share_format_model_and_precision(tmp_path: Path) -> None:
+    path = write_recipe(tmp_path / "ok.yaml", _patched(
+        "export: [{format: onnx, precision: fp32}, {format: onnx, precision: fp32, name: other}]"))
+    recipe = load_recipe(str(path))
+    assert [e.stem(recipe.name) for e in recipe.export] == [f"{recipe.name}-final-fp32", "other"]

@@ -3,6 +3,9 @@
 An exporter turns a tf-keras model into files of one format at one precision. Post-training
 quantization lives here because the converters do it (TFLite's converter, ONNX Runtime's
 quantizer, OpenVINO's FakeQuantize import), calibrated on training examples, never test ones.
+Choices made at export time (which layers int8 keeps in float) are judged on the validation
+split, the ``tuning`` argument: held out from training, so it shows how the artifact generalises,
+and never the test split that proves the artifact afterwards.
 """
 
 from __future__ import annotations
@@ -47,11 +50,13 @@ class Exporter(ABC):
     @abstractmethod
     def export(self, model: Any, precision: str, dest: Path, calibration: Split,
                options: ExportOptions | None = None,
-               family: FamilySpec | None = None) -> ExportedArtifact:
+               family: FamilySpec | None = None, tuning: Split | None = None) -> ExportedArtifact:
         """Write the artifact to ``dest`` (suffix included) and return what was written.
 
         ``family`` is the model's :class:`~edgekit.families.FamilySpec` (or None); an exporter
-        may use its ``graph_writers`` instead of a generic converter."""
+        may use its ``graph_writers`` instead of a generic converter. ``tuning`` is the
+        validation split that export-time decisions are judged on (None or empty: they fall
+        back to ``calibration`` and say so in the notes)."""
 
 
 EXPORTERS: Registry[Exporter] = Registry("export format", "edgekit.exporters")

@@ -105,10 +105,11 @@ class Int8Options(ExportOptions):
 
     fallback_min_agreement: float | None = Field(
         None, gt=0, le=1, description="int8/dynamic: keep the most sensitive layers in float "
-        "until the quantized model agrees with the float one on this share of calibration "
-        "examples (edgekit.exporters.onnx_fallback); None quantizes everything")
+        "until the quantized model, run on the artifact's own runtime, agrees with the float "
+        "one on this share of validation examples (edgekit.exporters.onnx_fallback); None "
+        "quantizes everything")
     fallback_examples: int = Field(
-        128, ge=16, description="calibration examples the fallback judges agreement on; one "
+        128, ge=16, description="validation examples the fallback judges agreement on; one "
         "example is 1/N of agreement, so resolving a 1-point budget wants several hundred")
     static_op_types: list[str] | None = Field(
         None, description="int8: quantize only these op types, e.g. [MatMul, Gemm] for "
@@ -144,8 +145,16 @@ class ONNXExporter(Exporter):
 
     def export(self, model: Any, precision: str, dest: Path, calibration: Split,
                options: ExportOptions | None = None,
-               family: FamilySpec | None = None) -> ExportedArtifact:
+               family: FamilySpec | None = None, tuning: Split | None = None) -> ExportedArtifact:
         opts = options if isinstance(options, ONNXOptions) else ONNXOptions()
+        return self.build(model, precision, dest, calibration, opts, family, tuning, self.runtime)
+
+    def build(self, model: Any, precision: str, dest: Path, calibration: Split,
+              opts: ONNXOptions, family: FamilySpec | None, tuning: Split | None,
+              judge_runtime: str) -> ExportedArtifact:
+        """:meth:`export`, with the runtime that judges the int8 fallback named: a format
+        built from this ONNX (OpenVINO) is judged on its own runtime, whose int8 kernels and
+        float precision (bf16 on some CPUs) differ from ONNX Runtime's."""
         notes: dict[str, Any] = {"opset": OPSET}
         with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".tmp-") as tmpdir:
             graph = Path(tmpdir) / "fp32.onnx"
@@ -175,8 +184,9 @@ class ONNXExporter(Exporter):
                     quantize(graph, tmp, [], calibration)
                 else:
                     notes["fallback"] = quantize_with_fallback(
-                        graph, tmp, calibration, [layer.name for layer in model.layers],
-                        opts.fallback_min_agreement, quantize, opts.fallback_examples)
+                        graph, tmp, calibration, tuning, [layer.name for layer in model.layers],
+                        opts.fallback_min_agreement, quantize, opts.fallback_examples,
+                        judge_runtime)
             tmp.replace(dest)
         return ExportedArtifact(self.format, precision, [dest], notes)
 

@@ -7,8 +7,13 @@ ones from quantization, one at a time, until the int8 model agrees with the floa
 enough examples. This is the loop Intel's accuracy-aware quantization and Olive run, in the
 open and reported: the artifact's notes say which layers stayed float and what each step gave.
 
-The decision uses the *calibration* (training) examples, never the held-out split that proves
-the artifact afterwards, so the proof stays an honest test.
+Agreement is judged on the *validation* split: examples the model never trained on, so they
+show what int8 does to unseen inputs (a distilled student agreed 0.98 with its int8 copy on its
+training sentences and 0.95 on new ones), and never the test split that proves the artifact
+afterwards, so the proof stays an honest test. Without a validation split it judges on the
+calibration examples and says so. The float reference runs on ONNX Runtime (fp32, what the
+Keras model computes); the candidates run on the runtime that will execute the artifact, so
+OpenVINO's int8 kernels and its bf16 float parts are what is judged.
 """
 
 from __future__ import annotations
@@ -53,9 +58,10 @@ def layer_groups(onnx_path: Path, layer_names: list[str]) -> dict[str, list[str]
     return groups
 
 
-def _outputs(path: Path, batches: list[dict[str, np.ndarray]]) -> np.ndarray:
-    """The model's outputs through edgekit's ONNX Runtime adapter (input matching, dtypes)."""
-    session = RUNTIMES.get("onnxruntime").load(path, threads=2)
+def _outputs(path: Path, batches: list[dict[str, np.ndarray]],
+             runtime: str = "onnxruntime") -> np.ndarray:
+    """The model's outputs through one of edgekit's runtime adapters (input matching, dtypes)."""
+    session = RUNTIMES.get(runtime).load(path, threads=2)
     return np.concatenate([session.run(batch) for batch in batches])
 
 
@@ -63,14 +69,19 @@ def _batches(split: Split, n: int, size: int = 32) -> list[dict[str, np.ndarray]
     return [{k: v[i:i + size] for k, v in split.x.items()} for i in range(0, min(n, len(split)), size)]
 
 
-def quantize_with_fallback(src: Path, dest: Path, calibration: Split, layer_names: list[str],
-                           min_agreement: float, quantize: Quantize,
-                           examples: int = SEARCH_EXAMPLES) -> dict[str, Any]:
-    """Quantize ``src`` into ``dest``; exclude the most sensitive layers until agreement fits.
+def quantize_with_fallback(src: Path, dest: Path, calibration: Split, judge: Split | None,
+                           layer_names: list[str], min_agreement: float, quantize: Quantize,
+                           examples: int = SEARCH_EXAMPLES,
+                           runtime: str = "onnxruntime") -> dict[str, Any]:
+    """Quantize ``src`` into ``dest``; exclude the most sensitive layers until the candidate,
+    run on ``runtime``, agrees with float ``src`` on ``min_agreement`` of ``judge``'s examples.
 
     Returns notes for the report: agreement of all-int8, the ranking, what stayed float.
     """
-    feeds = _batches(calibration, examples)
+    split_name = "validation"
+    if judge is None or len(judge) == 0:
+        judge, split_name = calibration, "calibration (the recipe has no validation split)"
+    feeds = _batches(judge, examples)
     reference = _outputs(src, feeds)
     top1 = reference.argmax(-1)
 
@@ -79,13 +90,14 @@ def quantize_with_fallback(src: Path, dest: Path, calibration: Split, layer_name
 
     def trial(exclude: list[str], out: Path, calib: Split = few) -> tuple[float, float]:
         quantize(src, out, exclude, calib)
-        got = _outputs(out, feeds)
+        got = _outputs(out, feeds, runtime)
         return float((got.argmax(-1) == top1).mean()), float(np.abs(got - reference).mean())
 
     notes: dict[str, Any] = {"fallback_min_agreement": min_agreement,
-                             "fallback_examples": int(len(top1)), "fallback_split": "calibration"}
+                             "fallback_examples": int(len(top1)), "fallback_split": split_name,
+                             "fallback_runtime": runtime}
     quantize(src, dest, [], calibration)
-    got = _outputs(dest, feeds)
+    got = _outputs(dest, feeds, runtime)
     agreement = float((got.argmax(-1) == top1).mean())
     notes["all_int8_agreement"] = agreement
     if agreement >= min_agreement:

@@ -31,15 +31,17 @@ class OpenVINOExporter(Exporter):
 
     def export(self, model: Any, precision: str, dest: Path, calibration: Split,
                options: ExportOptions | None = None,
-               family: FamilySpec | None = None) -> ExportedArtifact:
+               family: FamilySpec | None = None, tuning: Split | None = None) -> ExportedArtifact:
         import openvino as ov
 
         opts = options if isinstance(options, OpenVINOOptions) else OpenVINOOptions()
         with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".tmp-") as tmpdir:
             onnx_path = Path(tmpdir) / "model.onnx"
-            onnx_art = ONNXExporter().export(
+            # Generic graph (no family writer, no fusion): ORT's fused contrib ops mean nothing
+            # to OpenVINO. The int8 fallback is judged on OpenVINO itself.
+            onnx_art = ONNXExporter().build(
                 model, "int8" if precision == "int8" else "fp32", onnx_path, calibration,
-                ONNXOptions(**opts.model_dump()))
+                ONNXOptions(**opts.model_dump()), None, tuning, self.runtime)
             ir = ov.convert_model(str(onnx_path))
             stage = Path(tmpdir) / dest.name
             ov.save_model(ir, str(stage), compress_to_fp16=(precision == "fp16"))

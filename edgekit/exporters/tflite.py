@@ -36,7 +36,7 @@ class TFLiteExporter(Exporter):
 
     def export(self, model: Any, precision: str, dest: Path, calibration: Split,
                options: ExportOptions | None = None,
-               family: FamilySpec | None = None) -> ExportedArtifact:
+               family: FamilySpec | None = None, tuning: Split | None = None) -> ExportedArtifact:
         tf = _tf.tf()
         converter = tf.lite.TFLiteConverter.from_keras_model(model)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]

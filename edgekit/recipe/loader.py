@@ -86,6 +86,7 @@ def _resolve_plugins(recipe: Recipe, where: Path) -> Recipe:
         entry.params = validate_model(stage.Config, entry.params, where=where,
                                       prefix=f"compression[{i}]").model_dump(mode="json")
     models = {"reference", "final", *(e.stage for e in recipe.compression)}
+    files: dict[tuple[str, str], int] = {}
     for i, exp in enumerate(recipe.export):
         exporter = lookup(EXPORTERS, exp.format, f"export[{i}].format")
         if exp.precision not in exporter.precisions:
@@ -97,6 +98,11 @@ def _resolve_plugins(recipe: Recipe, where: Path) -> Recipe:
         if exp.model not in models:
             raise EdgekitError(f"field 'export[{i}].model': '{exp.model}' is not a model of this "
                                "recipe", where=where, fix=f"use one of: {', '.join(sorted(models))}")
+        file = (exp.stem(recipe.name), exporter.suffix)
+        if file in files:
+            raise EdgekitError(f"field 'export[{i}]': writes {''.join(file)} like export[{files[file]}]",
+                               where=where, fix="give one of them a distinct 'name:'")
+        files[file] = i
     if recipe.budgets.baseline not in models - {"final"}:
         raise EdgekitError(f"field 'budgets.baseline': '{recipe.budgets.baseline}' is not a model "
                            "of this recipe", where=where,

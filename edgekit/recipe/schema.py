@@ -62,6 +62,14 @@ class ExportEntry(_Strict):
                        "name of a compression stage")
     options: dict[str, Any] = Field(default_factory=dict, description="format-specific options, "
                                     "e.g. onnx {fusion: bert}")
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100,
+                             description="artifact file name without suffix; default "
+                             "RECIPE-MODEL-PRECISION. Needed when two entries share format, "
+                             "model and precision (e.g. with and without fusion)")
+
+    def stem(self, recipe_name: str) -> str:
+        """The artifact's file name without suffix."""
+        return self.name or f"{recipe_name}-{self.model}-{self.precision}"
 
 
 class Budgets(_Strict):
