@@ -10,12 +10,13 @@
    the teacher in ONNX Runtime fp32; every edgekit artifact of the student; and the peer
    paths on the *same student weights* (the bundle's Hugging Face checkpoint): PyTorch eager
    fp32, ``torch.onnx`` → ONNX Runtime fp32, → ONNX Runtime BERT fusions + dynamic int8 (the
-   Optimum/Olive recipe), → OpenVINO with its default precision.
+   Optimum/Olive recipe), → OpenVINO with its default precision, → OpenVINO int8 by NNCF
+   post-training quantization (transformer preset, calibrated on the same training rows).
 3. Writes ``benchmarks/results/<stage>-sst2.md`` and ``.json``: accuracies, the goals of the
    distillation issue as pass/fail, and latency ratios (never absolute claims across runs).
 
-Peers need ``torch`` and ``transformers`` (not edgekit dependencies); without them the peer
-rows are skipped and say why.
+Peers need ``torch``, ``transformers`` and ``nncf`` (the ``peers`` extra, not edgekit
+dependencies); without them the peer rows are skipped and say why.
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ from typing import Any
 import numpy as np
 
 from edgekit.exporters.onnx import quantize_dynamic_int8
-from edgekit.pipeline import compress
+from edgekit.pipeline import compress, load_data
 from edgekit.progress import RichProgress
 from edgekit.recipe import load_recipe
-from edgekit.runtimes import RUNTIMES, match_inputs
+from edgekit.runtimes import RUNTIMES
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -67,8 +68,10 @@ def edgekit_engines(bundle: Path, report: dict[str, Any], stage: str) -> dict[st
     return engines
 
 
-def peer_engines(hf_folder: Path, seq: int, work: Path) -> tuple[dict[str, Callable[[Feed], np.ndarray]], str]:
+def peer_engines(hf_folder: Path, seq: int, work: Path,
+                 calibration: list[Feed]) -> tuple[dict[str, Callable[[Feed], np.ndarray]], str]:
     try:
+        import nncf
         import torch
         import transformers
     except ImportError as exc:
@@ -112,13 +115,23 @@ def peer_engines(hf_folder: Path, seq: int, work: Path) -> tuple[dict[str, Calla
     def ov_run(feed: Feed) -> np.ndarray:
         return request.infer({k: feed[k].astype(np.int64) for k in names})[0]
 
+    # NNCF's own recipe for transformers: quantize the OpenVINO model, calibrated on training rows.
+    nncf_model = nncf.quantize(core.read_model(str(onnx_fp32)),
+                               nncf.Dataset(calibration, lambda f: {k: f[k].astype(np.int64) for k in names}),
+                               model_type=nncf.ModelType.TRANSFORMER, subset_size=len(calibration))
+    nncf_request = core.compile_model(nncf_model, "CPU", {"INFERENCE_NUM_THREADS": THREADS}).create_infer_request()
+
+    def nncf_run(feed: Feed) -> np.ndarray:
+        return nncf_request.infer({k: feed[k].astype(np.int64) for k in names})[0]
+
     return {
         "peer pytorch fp32": torch_run,
         "peer torch.onnx → onnxruntime fp32": ort_session(onnx_fp32),
         "peer torch.onnx → onnxruntime fused + dynamic int8": ort_session(int8_path),
         f"peer torch.onnx → openvino ({ov_precision})": ov_run,
-    }, (f"transformers {transformers.__version__}, torch {torch.__version__}; ONNX Runtime fused "
-        f"{ {k: v for k, v in fused.get_fused_operator_statistics().items() if v} }")
+        f"peer torch.onnx → openvino + nncf int8 ({ov_precision})": nncf_run,
+    }, (f"transformers {transformers.__version__}, torch {torch.__version__}, nncf {nncf.__version__}; "
+        f"ONNX Runtime fused { {k: v for k, v in fused.get_fused_operator_statistics().items() if v} }")
 
 
 # --- measurement ------------------------------------------------------------------------------
@@ -164,9 +177,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="edgekit-sst2-") as tmp:
         bundle = args.keep or Path(tmp) / "bundle"
         t0 = time.time()
-        report = compress(sst2_recipe(args.stage, args.train_examples, args.data), bundle,
-                          RichProgress())
+        recipe = sst2_recipe(args.stage, args.train_examples, args.data)
+        report = compress(recipe, bundle, RichProgress())
         wall = time.time() - t0
+        train = load_data(recipe).train  # the rows edgekit calibrated on, for the NNCF peer
+        calibration = [{k: v[i:i + 1] for k, v in train.x.items()} for i in range(min(300, len(train)))]
         held = np.load(bundle / "data" / "heldout.npz")
         names = ("input_ids", "attention_mask", "token_type_ids")
         feeds = [{k: held[f"x__{k}"][i:i + 1] for k in names} for i in range(len(held["y"]))]
@@ -174,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         seq = int(feeds[0]["input_ids"].shape[1])
         engines = edgekit_engines(bundle, report, args.stage)
         hf = bundle / report["extras"]["hf_checkpoint"]["path"]
-        peers, peer_note = peer_engines(hf, seq, Path(tmp))
+        peers, peer_note = peer_engines(hf, seq, Path(tmp), calibration)
         engines.update(peers)
         peer_acc = {name: accuracy(run, feeds, labels) for name, run in peers.items()}
         latency = interleaved_latency(engines, feeds, args.rounds, args.per_round, warmup=10)
@@ -209,6 +224,10 @@ def summarise(report: dict[str, Any], latency: dict[str, dict[str, float]], peer
     if best_peer:
         goals["fastest int8 no slower than best peer on the same student"] = \
             latency[fastest]["p50"] <= latency[best_peer]["p50"]
+    teacher_size = next(a["size_bytes"] for a in report["artifacts"]
+                        if a["model"] == "reference" and a["stored_precision"] == "fp32")
+    smallest = min(int8, key=lambda a: a["size_bytes"])
+    goals["smallest int8 student <= 1/6 of the fp32 teacher"] = smallest["size_bytes"] * 6 <= teacher_size
     return {
         "command": command, "created": report["created"], "machine": platform.processor() or platform.machine(),
         "threads": THREADS, "batch": 1, "seq_len": seq, "stage": stage,
@@ -223,9 +242,14 @@ def summarise(report: dict[str, Any], latency: dict[str, dict[str, float]], peer
                       for a in report["artifacts"]],
         "peer_accuracy": peer_acc, "latency_ms": latency,
         "ratios": {"teacher_ort_fp32 / fastest_int8": teacher_ort / latency[fastest]["p50"],
-                   **({f"best_peer / fastest_int8": latency[best_peer]["p50"] / latency[fastest]["p50"]}
+                   **({"best_peer / fastest_int8": latency[best_peer]["p50"] / latency[fastest]["p50"]}
                       if best_peer else {})},
         "fastest_int8": fastest, "best_peer": best_peer, "goals": goals,
+        "size_ratio": {"teacher_fp32_bytes": teacher_size, "smallest_int8": f"edgekit {smallest['format']} "
+                       f"{smallest['stored_precision']}", "smallest_int8_bytes": smallest["size_bytes"],
+                       "teacher / smallest_int8": teacher_size / smallest["size_bytes"]},
+        "int8_fallback": {f"edgekit {a['format']} {a['stored_precision']}": a["notes"]["fallback"]
+                          for a in int8 if "fallback" in a.get("notes", {})},
     }
 
 
@@ -242,6 +266,14 @@ def markdown(r: dict[str, Any]) -> str:
              f"{r['student_accuracy']:.4f} = {r['student_accuracy'] / r['teacher_accuracy']:.1%} of the teacher.", "",
              "| goal | met |", "|---|---|"]
     lines += [f"| {g} | {'yes' if ok else '**no**'} |" for g, ok in r["goals"].items()]
+    size = r["size_ratio"]
+    lines += ["", f"Size: smallest int8 student ({size['smallest_int8']}) {size['smallest_int8_bytes']:,} B; "
+              f"fp32 teacher {size['teacher_fp32_bytes']:,} B; ratio {size['teacher / smallest_int8']:.2f}."]
+    for name, fb in r["int8_fallback"].items():
+        lines += ["", f"int8 fallback of {name}: judged on {fb['fallback_examples']} {fb['fallback_split']} "
+                  f"examples on {fb.get('fallback_runtime', 'onnxruntime')}; all-int8 agreement "
+                  f"{fb['all_int8_agreement']:.4f}; kept float: {fb['kept_float'] or 'none'}"
+                  + (f"; final agreement {fb['final_agreement']:.4f}" if "final_agreement" in fb else "") + "."]
     lines += ["", "| engine | accuracy | size B | p50 ms | p90 ms | p99 ms | p50 / fastest edgekit int8 |",
               "|---|---:|---:|---:|---:|---:|---:|"]
     arts = {a["name"] if a["model"] != "reference" else a["name"].replace("edgekit", "teacher"): a
