@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.exporters.onnx import quantize_dynamic_int8
+from edgekit.heldout import open_arrays
 from edgekit.pipeline import compress
 from edgekit.progress import RichProgress
 from edgekit.recipe import load_recipe
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         report = compress(sst2_recipe(args.stage, args.train_examples, args.data), bundle,
                           RichProgress())
         wall = time.time() - t0
-        held = np.load(bundle / "data" / "heldout.npz")
+        held = open_arrays(bundle / report["dataset"]["heldout_file"])
         names = ("input_ids", "attention_mask", "token_type_ids")
         feeds = [{k: held[f"x__{k}"][i:i + 1] for k in names} for i in range(len(held["y"]))]
         labels = held["y"]

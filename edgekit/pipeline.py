@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 import edgekit
-from edgekit import _tf
+from edgekit import _tf, heldout
 from edgekit.atomic import bundle_folder, sha256_of, write_text
 from edgekit.data import DATASETS, Dataset, SplitPlan
 from edgekit.devices import DeviceProfile, load_device
@@ -108,14 +108,13 @@ def _environment() -> dict[str, str]:
 
 def _save_heldout(bundle: Path, data: Dataset, reference_out: np.ndarray) -> str:
     """The held-out inputs, labels and reference outputs, so a bundle can be re-proven later
-    (on another target) without the training data."""
-    rel = "data/heldout.npz"
-    (bundle / "data").mkdir()
-    arrays = {f"x__{k}": v for k, v in data.test.x.items()}
+    (on another target) without the training data; stored uncompressed, one ``.npy`` per
+    array, so that re-proving maps them instead of loading them (:mod:`edgekit.heldout`)."""
+    arrays = {f"{heldout.INPUT_PREFIX}{k}": v for k, v in data.test.x.items()}
     if "test_texts" in data.extra:  # raw text, so a device runner's tokenisation can be checked
         arrays["texts"] = np.asarray(data.extra["test_texts"], dtype=str)
-    np.savez_compressed(bundle / rel, y=data.test.y, reference=reference_out, **arrays)
-    return rel
+    heldout.write(bundle / heldout.FOLDER, {"y": data.test.y, "reference": reference_out, **arrays})
+    return heldout.FOLDER
 
 
 def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
@@ -229,7 +228,7 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
             extras = builder.bundle_extras(bundle, states.models, data,
                                            builder.Config.model_validate(recipe.model.params))
         with progress.stage("report"):
-            heldout = _save_heldout(bundle, data, states.outputs["reference"])
+            heldout_rel = _save_heldout(bundle, data, states.outputs["reference"])
             report = {
                 "schema": REPORT_SCHEMA,
                 "recipe": recipe.name,
@@ -240,7 +239,7 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
                 "target": device.model_dump(mode="json"),
                 "dataset": {"name": data.name, "source": data.source, "task": data.task,
                             "train_examples": len(data.train), "val_examples": len(data.val),
-                            "test_examples": len(test), "heldout_file": heldout},
+                            "test_examples": len(test), "heldout_file": heldout_rel},
                 "reference": {"metric": task.metric, "value": ref_value,
                               "higher_is_better": task.higher_is_better,
                               "parameters": count_params(reference),
