@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 import edgekit
-from edgekit import _tf, heldout
+from edgekit import _tf, heldout, resources
 from edgekit.atomic import bundle_folder, sha256_of, write_text
 from edgekit.data import DATASETS, Dataset, SplitPlan
 from edgekit.devices import DeviceProfile, load_device
@@ -32,6 +32,7 @@ from edgekit.progress import Progress, SilentProgress
 from edgekit.recipe.schema import Recipe
 from edgekit.report.html import render
 from edgekit.resume import PipelineCache
+from edgekit.runcache import run_folder
 from edgekit.runtimes import RUNTIMES
 from edgekit.stages import STAGES
 from edgekit.strategy import make_strategy
@@ -130,11 +131,15 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
     check_runtimes(recipe)
     _tf.set_seed(recipe.train.seed)
 
+    resources.reset_peak_rss()
     with bundle_folder(out) as bundle:
         with progress.stage("data", recipe.data.dataset):
             data = load_data(recipe)
             progress.note(f"{len(data.train)} train / {len(data.val)} val / "
                           f"{len(data.test)} held-out examples")
+        with progress.stage("resources", "disk and memory the run will need"):
+            expected = resources.estimate(recipe, data)
+            free_disk = resources.check(expected, out, run_folder(out), progress)
         task = TASKS.get(data.task)
         test = data.test.take(recipe.validation.max_examples)
         ctx = TrainContext(data=data, train=recipe.train, strategy=make_strategy(recipe.train.strategy))
@@ -250,6 +255,8 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
                 "budgets": recipe.budgets.model_dump(mode="json"),
                 "passed": all(a["passed"] for a in artifacts),
                 "timings_s": dict(getattr(progress, "timings", {})),
+                "resources": {"expected": expected.to_json(), "free_disk_bytes": free_disk,
+                              "measured_peak_rss_bytes": resources.peak_rss_bytes()},
             }
             write_text(bundle / "report.json", json.dumps(report, indent=2, default=_json_default))
             write_text(bundle / "report.html", render(report))
