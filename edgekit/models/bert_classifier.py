@@ -98,12 +98,15 @@ class BertClassifier(ModelBuilder):
         return footprint(bert_config, int(data.extra["seq_len"]))
 
     def extras_bytes(self, models: dict[str, Any], data: Dataset) -> int:
-        """The tokenizer copy and the HF checkpoint of the last float model (fp32)."""
-        tokenizer = Path(str(data.extra.get("tokenizer_dir", "")))
-        tok = sum(p.stat().st_size for p in tokenizer.rglob("*") if p.is_file()) \
-            if tokenizer.is_dir() else 0
+        """The tokenizer files (in tokenizer/ and again in the HF checkpoint) and the HF
+        checkpoint of the last float model (fp32)."""
+        from edgekit.models.bert.checkpoint import TOKENIZER_FILES
+
+        folder = Path(str(data.extra.get("tokenizer_dir", "")))
+        tokenizer = sum((folder / n).stat().st_size for n in TOKENIZER_FILES
+                        if (folder / n).is_file())
         last = [fp for name, fp in models.items() if name != "final"][-1]
-        return tok + last.params * 4
+        return 2 * tokenizer + last.params * 4
 
     def custom_objects(self) -> dict[str, Any]:
         from edgekit.models.bert.encoder import custom_objects
