@@ -4,7 +4,6 @@ the estimate lands near what a real run wrote and used."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys

@@ -17,7 +17,6 @@ import yaml
 
 from conftest import LENET_MINIMAL, REPO
 from edgekit.data import Dataset, Split
-from edgekit.errors import EdgekitError
 from edgekit.progress import SilentProgress
 from edgekit.recipe.schema import Recipe
 from edgekit.resume import PipelineCache
