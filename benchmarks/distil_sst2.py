@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.exporters.onnx import quantize_dynamic_int8
+from edgekit.heldout import open_arrays
 from edgekit.pipeline import compress, load_data
 from edgekit.progress import RichProgress
 from edgekit.recipe import load_recipe
@@ -182,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         wall = time.time() - t0
         train = load_data(recipe).train  # the rows edgekit calibrated on, for the NNCF peer
         calibration = [{k: v[i:i + 1] for k, v in train.x.items()} for i in range(min(300, len(train)))]
-        held = np.load(bundle / "data" / "heldout.npz")
+        held = open_arrays(bundle / report["dataset"]["heldout_file"])
         names = ("input_ids", "attention_mask", "token_type_ids")
         feeds = [{k: held[f"x__{k}"][i:i + 1] for k in names} for i in range(len(held["y"]))]
         labels = held["y"]

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 import edgekit
-from edgekit import _tf
+from edgekit import _tf, heldout, resources
 from edgekit.atomic import bundle_folder, sha256_of, write_text
 from edgekit.data import DATASETS, Dataset, SplitPlan
 from edgekit.devices import DeviceProfile, load_device
@@ -32,6 +32,7 @@ from edgekit.progress import Progress, SilentProgress
 from edgekit.recipe.schema import Recipe
 from edgekit.report.html import render
 from edgekit.resume import PipelineCache
+from edgekit.runcache import run_folder
 from edgekit.runtimes import RUNTIMES
 from edgekit.stages import STAGES
 from edgekit.strategy import make_strategy
@@ -108,14 +109,13 @@ def _environment() -> dict[str, str]:
 
 def _save_heldout(bundle: Path, data: Dataset, reference_out: np.ndarray) -> str:
     """The held-out inputs, labels and reference outputs, so a bundle can be re-proven later
-    (on another target) without the training data."""
-    rel = "data/heldout.npz"
-    (bundle / "data").mkdir()
-    arrays = {f"x__{k}": v for k, v in data.test.x.items()}
+    (on another target) without the training data; stored uncompressed, one ``.npy`` per
+    array, so that re-proving maps them instead of loading them (:mod:`edgekit.heldout`)."""
+    arrays = {f"{heldout.INPUT_PREFIX}{k}": v for k, v in data.test.x.items()}
     if "test_texts" in data.extra:  # raw text, so a device runner's tokenisation can be checked
         arrays["texts"] = np.asarray(data.extra["test_texts"], dtype=str)
-    np.savez_compressed(bundle / rel, y=data.test.y, reference=reference_out, **arrays)
-    return rel
+    heldout.write(bundle / heldout.FOLDER, {"y": data.test.y, "reference": reference_out, **arrays})
+    return heldout.FOLDER
 
 
 def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
@@ -131,11 +131,15 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
     check_runtimes(recipe)
     _tf.set_seed(recipe.train.seed)
 
+    resources.reset_peak_rss()
     with bundle_folder(out) as bundle:
         with progress.stage("data", recipe.data.dataset):
             data = load_data(recipe)
             progress.note(f"{len(data.train)} train / {len(data.val)} val / "
                           f"{len(data.test)} held-out examples")
+        with progress.stage("resources", "disk and memory the run will need"):
+            expected = resources.estimate(recipe, data)
+            free_disk = resources.check(expected, out, run_folder(out), progress)
         task = TASKS.get(data.task)
         test = data.test.take(recipe.validation.max_examples)
         ctx = TrainContext(data=data, train=recipe.train, strategy=make_strategy(recipe.train.strategy))
@@ -229,7 +233,7 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
             extras = builder.bundle_extras(bundle, states.models, data,
                                            builder.Config.model_validate(recipe.model.params))
         with progress.stage("report"):
-            heldout = _save_heldout(bundle, data, states.outputs["reference"])
+            heldout_rel = _save_heldout(bundle, data, states.outputs["reference"])
             report = {
                 "schema": REPORT_SCHEMA,
                 "recipe": recipe.name,
@@ -240,7 +244,7 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
                 "target": device.model_dump(mode="json"),
                 "dataset": {"name": data.name, "source": data.source, "task": data.task,
                             "train_examples": len(data.train), "val_examples": len(data.val),
-                            "test_examples": len(test), "heldout_file": heldout},
+                            "test_examples": len(test), "heldout_file": heldout_rel},
                 "reference": {"metric": task.metric, "value": ref_value,
                               "higher_is_better": task.higher_is_better,
                               "parameters": count_params(reference),
@@ -251,6 +255,8 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
                 "budgets": recipe.budgets.model_dump(mode="json"),
                 "passed": all(a["passed"] for a in artifacts),
                 "timings_s": dict(getattr(progress, "timings", {})),
+                "resources": {"expected": expected.to_json(), "free_disk_bytes": free_disk,
+                              "measured_peak_rss_bytes": resources.peak_rss_bytes()},
             }
             write_text(bundle / "report.json", json.dumps(report, indent=2, default=_json_default))
             write_text(bundle / "report.html", render(report))

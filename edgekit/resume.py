@@ -1,5 +1,5 @@
-"""The compression pipeline's stages on top of :mod:`edgekit.runcache`: their keys, what each
-one stores, and the disk check a run makes before it writes anything big.
+"""The compression pipeline's stages on top of :mod:`edgekit.runcache`: their keys and what each
+one stores (the disk check a run makes before training is :mod:`edgekit.resources`).
 
 Keys chain like the pipeline: data fingerprint → train → each compression stage → each export
 (of the model it names) → each proof (of that export, against the models it is judged by). So
@@ -9,7 +9,6 @@ their models, while ``train`` and ``compression[0]`` (and exports of them) are r
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -19,29 +18,58 @@ import numpy as np
 
 import edgekit
 from edgekit.data import Dataset, Split
-from edgekit.errors import EdgekitError
 from edgekit.progress import Progress
 from edgekit.recipe.schema import ExportEntry, Recipe, StageEntry
 from edgekit.runcache import RunCache, fingerprint, key_of
-
-# Stored bytes per fp32 weight byte, by export precision (cheap estimate, rounded up).
-_PRECISION_FACTOR = {"fp32": 1.0, "fp16": 0.5, "int8": 0.3, "dynamic": 0.3}
-_OVERHEAD_BYTES = 2 << 20  # reports, manifest, HTML charts
 
 
 def _dump(section: Any) -> Any:
     return section.model_dump(mode="json")
 
 
-def code_key(*plugins: Any) -> str:
-    """sha256 of the source files of the plug-ins a stage runs, so editing a stage's code
-    (not only bumping edgekit's version) invalidates what it cached."""
+def code_key(*plugins: Any, modules: tuple[str, ...] = ()) -> str:
+    """sha256 of the source files of the plug-ins a stage runs (and of the named modules), so
+    editing a stage's code (not only bumping edgekit's version) invalidates what it cached."""
     import hashlib
     import inspect
+    import sys
 
-    files = sorted({inspect.getsourcefile(type(p)) or "" for p in plugins})
+    files = sorted({inspect.getsourcefile(type(p)) or "" for p in plugins}
+                   | {getattr(sys.modules.get(m), "__file__", None) or m for m in modules})
     return key_of([hashlib.sha256(Path(f).read_bytes()).hexdigest() if f and Path(f).is_file()
                    else f for f in files])
+
+
+def helper_modules(plugin: Any, package: str) -> tuple[str, ...]:
+    """The modules of ``package`` that ``plugin``'s module imports names from, and theirs in
+    turn (an exporter's shared int8 fallback, the graph-writer lookup): their code shapes what
+    the plug-in writes too."""
+    import sys
+
+    todo, seen = [type(plugin).__module__], set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in sys.modules:
+            continue
+        seen.add(name)
+        for value in vars(sys.modules[name]).values():  # functions and classes, not modules:
+            mod = getattr(value, "__module__", None)   # a package lists all its submodules
+            if isinstance(mod, str) and (mod == package or mod.startswith(package + ".")):
+                todo.append(mod)
+    return tuple(sorted(seen))
+
+
+def exporter_code_key(fmt: str, family: str) -> str:
+    """The code an export of ``fmt`` runs for a model of ``family``: the exporter's module,
+    the exporter modules it uses, and the family's graph writer for that format, if any."""
+    from edgekit.exporters import EXPORTERS
+    from edgekit.exporters.graphs import GRAPH_WRITERS
+    from edgekit.families import FAMILIES
+
+    exporter = EXPORTERS.get(fmt)
+    writer = FAMILIES.get(family).graph_writers.get(fmt)
+    plugins = [exporter, *([GRAPH_WRITERS.get(writer)] if writer else [])]
+    return code_key(*plugins, modules=helper_modules(exporter, "edgekit.exporters"))
 
 
 class PipelineCache:
@@ -86,7 +114,6 @@ class PipelineCache:
         got = self.cache.model_stage("train", key, config, compute, self._predict,
                                      self._custom_objects())
         self.model_keys["reference"] = key
-        check_disk(self.out, r, got.model, self.data, self.progress)
         return got.model, got.outputs
 
     def stage(self, entry: StageEntry, compute: Callable[[], Any]) -> tuple[Any, np.ndarray]:
@@ -105,10 +132,8 @@ class PipelineCache:
         return list(self.model_keys.values())[-1] if name == "final" else self.model_keys[name]
 
     def export_key(self, exp: ExportEntry, dest: Path) -> str:
-        from edgekit.exporters import EXPORTERS
-
         return key_of("export", _dump(exp), dest.name, self._model_key(exp.model), self.data_key,
-                      code_key(EXPORTERS.get(exp.format)))
+                      exporter_code_key(exp.format, self.recipe.family))
 
     def export(self, exp: ExportEntry, dest: Path, compute: Callable[[], Any]) -> Any:
         from edgekit.exporters import ExportedArtifact
@@ -150,43 +175,3 @@ def _to_json(obj: Any) -> Any:
     if isinstance(obj, (np.floating, np.integer, np.bool_)):
         return obj.item()
     return obj
-
-
-def expected_disk_bytes(recipe: Recipe, reference: Any, data: Dataset) -> tuple[int, int]:
-    """(bundle bytes, run-cache bytes): every export at its precision's share of the fp32
-    weights, the held-out data, reports; the cache keeps one model per stage and a copy of
-    each export."""
-    weights = int(sum(np.asarray(w.numpy()).nbytes for w in reference.weights))
-    exports = int(sum(weights * _PRECISION_FACTOR.get(e.precision, 1.0) for e in recipe.export))
-    heldout = int(sum(v.nbytes for v in data.test.x.values()) + data.test.y.nbytes)
-    bundle = exports + heldout + _OVERHEAD_BYTES
-    cache = exports + weights * 3 * (1 + len(recipe.compression))  # model.keras + optimizer slack
-    return bundle, cache
-
-
-def expected_memory_bytes(reference: Any, data: Dataset) -> int:
-    """Rough peak memory of training: the data arrays in memory plus weights, gradients and
-    two optimizer slots (x4), plus a second model copy while a stage wraps the first."""
-    weights = int(sum(np.asarray(w.numpy()).nbytes for w in reference.weights))
-    arrays = sum(v.nbytes for s in (data.train, data.val, data.test) for v in
-                 (*s.x.values(), s.y))
-    return int(arrays + weights * 6)
-
-
-def check_disk(out: Path, recipe: Recipe, reference: Any, data: Dataset, progress: Progress,
-               free_bytes: int | None = None) -> None:
-    """State the disk the run expects and refuse it when the volume of ``out`` cannot hold
-    it (checked once the reference model exists, before any export is written)."""
-    bundle, cache = expected_disk_bytes(recipe, reference, data)
-    memory = expected_memory_bytes(reference, data)
-    folder = Path(out).resolve().parent
-    while not folder.exists():
-        folder = folder.parent
-    free = shutil.disk_usage(folder).free if free_bytes is None else free_bytes
-    mb = 1 << 20
-    progress.note(f"expected disk: {bundle / mb:.1f} MB bundle + {cache / mb:.1f} MB run cache; "
-                  f"{free / mb:,.0f} MB free; expected memory: ~{memory / mb:,.0f} MB")
-    if free < bundle + cache:
-        raise EdgekitError(f"not enough disk: the run needs about {(bundle + cache) / mb:.1f} MB "
-                           f"and {free / mb:.1f} MB are free", where=folder,
-                           fix="free some space or pass --out on a larger volume")

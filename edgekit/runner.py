@@ -16,34 +16,41 @@ Usage (on any target)::
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import platform
 import resource
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 # The edgekit files a device needs to run this module (paths relative to the package parent).
-PAYLOAD = ("edgekit/__init__.py", "edgekit/errors.py", "edgekit/quiet.py", "edgekit/registry.py",
-           "edgekit/runner.py", "edgekit/runtimes/*.py", "edgekit/validation/__init__.py",
+PAYLOAD = ("edgekit/__init__.py", "edgekit/errors.py", "edgekit/heldout.py", "edgekit/quiet.py",
+           "edgekit/registry.py", "edgekit/runner.py", "edgekit/runtimes/*.py", "edgekit/validation/__init__.py",
            "edgekit/validation/latency.py")
 SCHEMA = "edgekit.run/1"
+LATENCY_BATCHES = 64  # distinct real batches the timed runs cycle over
 
 
 def load_inputs(path: Path) -> dict[str, np.ndarray]:
-    """Inputs keyed by name from a held-out ``.npz`` (keys ``x__<name>``, as bundles store them)."""
-    with np.load(path) as npz:
-        found = {k[3:]: npz[k] for k in npz.files if k.startswith("x__")}
+    """Inputs keyed by name from a held-out folder (memory-mapped ``x__<name>.npy``) or ``.npz``
+    (keys ``x__<name>``): see :mod:`edgekit.heldout`."""
+    from edgekit.heldout import open_arrays
+
+    found = open_arrays(path).inputs()
     if not found:
         raise SystemExit(f"{path}: no 'x__<input>' arrays in the inputs file")
     return found
 
 
-def batches(inputs: dict[str, np.ndarray], batch: int) -> list[dict[str, np.ndarray]]:
+def batches(inputs: dict[str, np.ndarray], batch: int) -> Iterator[dict[str, np.ndarray]]:
+    """Consecutive batches, each copied out of the (mapped) inputs only when it is reached."""
     n = len(next(iter(inputs.values())))
-    return [{k: v[i:i + batch] for k, v in inputs.items()} for i in range(0, n - batch + 1, batch)]
+    for i in range(0, n - batch + 1, batch):
+        yield {k: np.array(v[i:i + batch]) for k, v in inputs.items()}
 
 
 def peak_rss_mb() -> float:
@@ -70,10 +77,10 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "machine": platform.machine(), "python": platform.python_version(),
         "load_ms": round(load_ms, 3), "rss_before_load_mb": round(rss_before, 2)}
     if args.outputs:
-        outs = [session.run(b) for b in batches(inputs, 1)]
+        outs = [session.run(b) for b in batches(inputs, 1)]  # outputs kept, inputs streamed
         np.savez(args.outputs, outputs=np.concatenate(outs, axis=0).astype(np.float32))
     if args.runs > 0:
-        examples = batches(inputs, args.batch)[:64]
+        examples = list(itertools.islice(batches(inputs, args.batch), LATENCY_BATCHES))
         if not examples:
             return {**result, "error": f"batch {args.batch} is larger than the {len(next(iter(inputs.values())))} inputs"}
         result["latency_ms"] = measure(session, examples, runs=args.runs, warmup=args.warmup,
@@ -88,7 +95,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m edgekit.runner", description=__doc__.split("\n")[0])
     p.add_argument("--artifact", required=True)
     p.add_argument("--runtime", required=True)
-    p.add_argument("--inputs", required=True, help=".npz with x__<input name> arrays")
+    p.add_argument("--inputs", required=True,
+                   help="held-out folder of x__<input name>.npy files, or .npz with those arrays")
     p.add_argument("--outputs", default="", help="write every example's output here (.npz)")
     p.add_argument("--timings", required=True, help="write the result JSON here")
     p.add_argument("--runs", type=int, default=0)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO
+from edgekit.heldout import open_arrays
 
 pytest.importorskip("tokenizers")
 
@@ -68,7 +69,7 @@ def test_runner_matches_the_reported_outputs(bert_bundle: tuple[Path, dict]) -> 
     out, report = bert_bundle
     art = next(a for a in report["artifacts"] if a["format"] == "onnx" and a["stored_precision"] == "fp32")
     clf = TextClassifier(out, art["file"], threads=1)
-    held = np.load(out / "data" / "heldout.npz")
+    held = open_arrays(out / report["dataset"]["heldout_file"])
     texts = [str(t) for t in held["texts"][:40]]
     encoded = clf.encode(texts)
     for name in ("input_ids", "attention_mask", "token_type_ids"):

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.atomic import sha256_of
+from edgekit.heldout import open_arrays
 from edgekit.recipe import load_recipe
 from edgekit.runtimes import RUNTIMES
 from edgekit.validation.prove import run_all
@@ -76,8 +77,8 @@ def test_pruning_shows_in_compressed_size(lenet_bundle: tuple[Path, dict]) -> No
 def test_reported_metric_is_reproduced_by_rerunning_the_file(lenet_bundle: tuple[Path, dict]) -> None:
     """The report's numbers come from running the file: re-run each one on its runtime."""
     out, report = lenet_bundle
-    held = np.load(out / "data" / "heldout.npz")
-    split = Split({k[3:]: held[k] for k in held.files if k.startswith("x__")}, held["y"])
+    held = open_arrays(out / report["dataset"]["heldout_file"])
+    split = Split(held.inputs(), held["y"])
     for art in report["artifacts"]:
         session = RUNTIMES.get(art["runtime"]).load(out / art["file"], threads=1)
         outputs = run_all(session, split)

@@ -1,5 +1,5 @@
 """Resumable runs: stage records, reuse, exact downstream invalidation, --fresh, a real killed
-run that resumes with the same report figures, and the disk check."""
+run that resumes with the same report figures, and cache keys that follow the code."""
 
 from __future__ import annotations
 
@@ -17,10 +17,9 @@ import yaml
 
 from conftest import LENET_MINIMAL, REPO
 from edgekit.data import Dataset, Split
-from edgekit.errors import EdgekitError
 from edgekit.progress import SilentProgress
 from edgekit.recipe.schema import Recipe
-from edgekit.resume import PipelineCache, check_disk
+from edgekit.resume import PipelineCache
 from edgekit.runcache import run_folder
 
 RECIPE = yaml.safe_load(LENET_MINIMAL)
@@ -129,24 +128,6 @@ def test_tampered_cached_model_is_not_trusted(tmp_path: Path) -> None:
     # qat's key depends on prune's config, not its weights, and its own check still passes
 
 
-def test_disk_check_states_need_and_refuses(tmp_path: Path) -> None:
-    from edgekit import _tf
-
-    keras = _tf.keras()
-    inp = keras.Input(shape=(4,), name="features")
-    model = keras.Model(inp, keras.layers.Dense(1000)(inp))
-    notes: list[str] = []
-
-    class P(SilentProgress):
-        def note(self, text: str) -> None:
-            notes.append(text)
-
-    check_disk(tmp_path / "b", _recipe(), model, _data(), P())
-    assert notes and notes[0].startswith("expected disk:") and "expected memory" in notes[0]
-    with pytest.raises(EdgekitError, match="not enough disk"):
-        check_disk(tmp_path / "b", _recipe(), model, _data(), P(), free_bytes=1 << 20)
-
-
 def _figures(report: dict) -> tuple:
     return (report["reference"]["value"], [s["metric"] for s in report["stages"]],
             [(a["file"], a["metric"]["value"], a["agreement"], a["passed"])
@@ -211,3 +192,33 @@ def test_code_key_follows_the_plugin_source() -> None:
 
     prune, qat = STAGES.get("prune"), STAGES.get("qat")
     assert code_key(prune) == code_key(prune) != code_key(qat)
+
+
+def test_export_key_follows_the_exporter_its_helpers_and_the_family_graph_writer() -> None:
+    """A changed graph writer (or int8 fallback) must invalidate cached exports: the key hashes
+    their source along with the exporter's."""
+    from edgekit.exporters import EXPORTERS
+    from edgekit.exporters.graphs import GRAPH_WRITERS
+    from edgekit.resume import code_key, exporter_code_key, helper_modules
+
+    onnx = EXPORTERS.get("onnx")
+    assert "edgekit.exporters.onnx_fallback" in helper_modules(EXPORTERS.get("openvino"),
+                                                               "edgekit.exporters")
+    with_writer = code_key(onnx, GRAPH_WRITERS.get("bert_onnx"),
+                           modules=helper_modules(onnx, "edgekit.exporters"))
+    assert exporter_code_key("onnx", "bert") == with_writer  # bert's family writes ONNX itself
+    assert exporter_code_key("onnx", "cnn") != with_writer  # cnn has no writer
+
+
+def test_code_key_changes_when_a_module_source_changes(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    from edgekit.resume import code_key
+
+    (tmp_path / "fake_writer.py").write_text("SCALE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.import_module("fake_writer")
+    before = code_key(modules=("fake_writer",))
+    (tmp_path / "fake_writer.py").write_text("SCALE = 2\n")
+    assert code_key(modules=("fake_writer",)) != before

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from edgekit.data import Dataset
+    from edgekit.resources import Footprint
 
 
 class BuilderConfig(BaseModel):
@@ -36,6 +37,26 @@ class ModelBuilder(ABC):
         """Write files beyond the artifacts that a device or user needs to use them (e.g. a
         tokenizer); return facts for the report. Default: nothing."""
         return {}
+
+    def footprint(self, config: BuilderConfig, data: "Dataset") -> "Footprint":
+        """Size of the untrained model, for the run's up-front disk and memory estimate
+        (:mod:`edgekit.resources`). Default: build it, count, and drop it (clearing Keras'
+        name counters so the model trained next is named as it would have been). Override
+        where building is costly (a checkpoint's weights to read)."""
+        from edgekit import _tf
+        from edgekit.resources import built_footprint
+
+        model = self.build(config, data)
+        try:
+            return built_footprint(model)
+        finally:
+            del model
+            _tf.keras().backend.clear_session()
+
+    def extras_bytes(self, models: dict[str, "Footprint"], data: "Dataset") -> int:
+        """Bytes :meth:`bundle_extras` will write, from the run's model footprints by name
+        ('reference', each stage, 'final'). Default: nothing."""
+        return 0
 
     def custom_objects(self) -> dict[str, Any]:
         """Registered objects (activations, layers) a saved model of this builder needs to be

@@ -7,6 +7,7 @@ small random BERTs make fast tests, and the tokenizer still comes from the check
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
@@ -85,6 +86,27 @@ class BertClassifier(ModelBuilder):
             assign_hf_weights(model, weights, bert_config,
                               allow_missing=("classifier.", "pooler."))
         return model
+
+    def footprint(self, config: BertClassifierConfig, data: Dataset) -> Any:  # type: ignore[override]
+        """From the checkpoint's config.json alone: reading its weights would cost as much
+        as the estimate is meant to warn about."""
+        from edgekit.models.bert.encoder import footprint
+
+        if "seq_len" not in data.extra:
+            return super().footprint(config, data)  # build() names the problem
+        _, bert_config = resolved_config(config, data)
+        return footprint(bert_config, int(data.extra["seq_len"]))
+
+    def extras_bytes(self, models: dict[str, Any], data: Dataset) -> int:
+        """The tokenizer files (in tokenizer/ and again in the HF checkpoint) and the HF
+        checkpoint of the last float model (fp32)."""
+        from edgekit.models.bert.checkpoint import TOKENIZER_FILES
+
+        folder = Path(str(data.extra.get("tokenizer_dir", "")))
+        tokenizer = sum((folder / n).stat().st_size for n in TOKENIZER_FILES
+                        if (folder / n).is_file())
+        last = [fp for name, fp in models.items() if name != "final"][-1]
+        return 2 * tokenizer + last.params * 4
 
     def custom_objects(self) -> dict[str, Any]:
         from edgekit.models.bert.encoder import custom_objects

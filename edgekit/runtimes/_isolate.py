@@ -30,13 +30,15 @@ CHILD = [sys.executable, "-m", "edgekit.runtimes._isolate"]
 
 
 def _feed(inputs_npz: str | None) -> dict | None:
-    """The first example of an ``x__<input>`` npz (a bundle's ``data/heldout.npz``), or None."""
+    """The first example of a bundle's held-out data (``data/heldout/`` or a legacy
+    ``.npz`` with ``x__<input>`` arrays), read alone; None without inputs."""
     if not inputs_npz:
         return None
     import numpy as np
 
-    with np.load(inputs_npz, allow_pickle=False) as z:
-        return {k[3:]: z[k][:1] for k in z.files if k.startswith("x__")}
+    from edgekit.heldout import open_arrays
+
+    return {k: np.array(v[:1]) for k, v in open_arrays(Path(inputs_npz)).inputs().items()}
 
 
 def _probe_one(runtime_name: str, path: str, feed: dict | None) -> dict:

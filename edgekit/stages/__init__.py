@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 from edgekit.registry import Registry
 from edgekit.training import TrainContext
+
+if TYPE_CHECKING:
+    from edgekit.data import Dataset
+    from edgekit.resources import Footprint, StageFootprint
 
 
 class StageConfig(BaseModel):
@@ -36,6 +40,15 @@ class Stage(ABC):
 
     @abstractmethod
     def run(self, model: Any, config: StageConfig, ctx: TrainContext) -> StageResult: ...
+
+    def footprint(self, config: StageConfig, model: "Footprint", data: "Dataset") -> "StageFootprint":
+        """What the stage will hand on and hold meanwhile, before anything is trained (for
+        the run's disk and memory estimate, :mod:`edgekit.resources`). Default: a model of the
+        same size, with a copy of the one it was given alive while it works (wrappers,
+        fine-tuning)."""
+        from edgekit.resources import StageFootprint
+
+        return StageFootprint(model=model, held_params=model.params)
 
 
 STAGES: Registry[Stage] = Registry("compression stage", "edgekit.stages")

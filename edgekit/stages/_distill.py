@@ -51,6 +51,19 @@ class TeacherCache:
         self._dir.cleanup()
 
 
+def bert_stage_footprint(model: Any, student: Any, data: Any, cached: int) -> Any:
+    """The :class:`~edgekit.resources.StageFootprint` of a BERT stage that trains ``student``
+    (a BertConfig) from ``model`` (a Footprint): the model given and its teacher copy stay
+    alive meanwhile, and the :class:`TeacherCache` stores ``cached`` fp16 values per training
+    example (examples x seq x hidden x cached layers x 2 bytes, plus logits)."""
+    from edgekit.models.bert.encoder import footprint
+    from edgekit.resources import StageFootprint
+
+    return StageFootprint(model=footprint(student, int(data.extra["seq_len"])),
+                          held_params=2 * model.params,
+                          temp_bytes=len(data.train) * cached * np.dtype(np.float16).itemsize)
+
+
 def _flatten(out: Any) -> dict[str, Any]:
     """{'logits': t, 'hidden_states': [t0, t1]} → {'logits': t, 'hidden_states.0': t0, ...}."""
     if not isinstance(out, dict):

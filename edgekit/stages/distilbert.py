@@ -15,8 +15,8 @@ from pydantic import Field
 
 from edgekit import _tf
 from edgekit.stages import STAGES, Stage, StageConfig, StageResult
-from edgekit.stages._distill import (TeacherCache, copy_weights_by_name, distill_fit,
-                                     hard_cross_entropy, only, single_output,
+from edgekit.stages._distill import (TeacherCache, bert_stage_footprint, copy_weights_by_name,
+                                     distill_fit, hard_cross_entropy, only, single_output,
                                      soft_cross_entropy, text_fields)
 from edgekit.training import TrainContext
 
@@ -36,6 +36,17 @@ class DistilBert(Stage):
     name = "distilbert"
     description = "DistilBERT distillation: half-depth student, soft + hard + cosine losses"
     Config = DistilBertConfig
+
+    def footprint(self, config: DistilBertConfig, model: Any, data: Any) -> Any:  # type: ignore[override]
+        """Half-depth student; the teacher cache holds logits and the last hidden states."""
+        from edgekit.models.bert.encoder import make_student_config
+
+        t = model.arch
+        if t is None or "seq_len" not in data.extra:
+            return super().footprint(config, model, data)
+        student = make_student_config(t, config.student_layers or max(1, t.num_layers // 2))
+        cached = t.num_labels + int(data.extra["seq_len"]) * t.hidden_size
+        return bert_stage_footprint(model, student, data, cached)
 
     def run(self, model: Any, config: DistilBertConfig, ctx: TrainContext) -> StageResult:  # type: ignore[override]
         tf = _tf.tf()

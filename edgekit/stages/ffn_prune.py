@@ -22,8 +22,8 @@ from pydantic import Field
 
 from edgekit.stages import STAGES, Stage, StageConfig, StageResult
 from edgekit.errors import EdgekitError
-from edgekit.stages._distill import (TeacherCache, distill_fit, hard_cross_entropy,
-                                     soft_cross_entropy, text_fields)
+from edgekit.stages._distill import (TeacherCache, bert_stage_footprint, distill_fit,
+                                     hard_cross_entropy, soft_cross_entropy, text_fields)
 from edgekit.training import TrainContext
 
 
@@ -68,6 +68,16 @@ class FfnPrune(Stage):
     name = "ffn_prune"
     description = "structured pruning of BERT FFN neurons (smaller dense matrices), then recovery"
     Config = FfnPruneConfig
+
+    def footprint(self, config: FfnPruneConfig, model: Any, data: Any) -> Any:  # type: ignore[override]
+        """A BERT with ``keep`` of its FFN neurons; recovery caches the unpruned logits."""
+        from dataclasses import replace
+
+        t = model.arch
+        if t is None or "seq_len" not in data.extra:
+            return super().footprint(config, model, data)
+        pruned = replace(t, intermediate_size=max(1, round(t.intermediate_size * config.keep)))
+        return bert_stage_footprint(model, pruned, data, t.num_labels if config.epochs else 0)
 
     def run(self, model: Any, config: FfnPruneConfig, ctx: TrainContext) -> StageResult:  # type: ignore[override]
         from dataclasses import replace

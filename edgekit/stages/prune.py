@@ -42,6 +42,13 @@ class Prune(Stage):
     description = "magnitude pruning (TFMOT polynomial schedule) with fine-tuning"
     Config = PruneConfig
 
+    def footprint(self, config: PruneConfig, model: Any, data: Any) -> Any:  # type: ignore[override]
+        """Same size out; while fine-tuning, the wrappers keep a mask per weight beside the
+        model given and its wrapped copy."""
+        from edgekit.resources import StageFootprint
+
+        return StageFootprint(model=model, held_params=2 * model.params)
+
     def run(self, model: Any, config: PruneConfig, ctx: TrainContext) -> StageResult:  # type: ignore[override]
         tfmot = _tf.tfmot()
         sparsity = tfmot.sparsity.keras

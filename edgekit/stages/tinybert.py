@@ -25,8 +25,8 @@ from pydantic import Field
 
 from edgekit import _tf
 from edgekit.stages import STAGES, Stage, StageConfig, StageResult
-from edgekit.stages._distill import (TeacherCache, copy_weights_by_name, distill_fit,
-                                     hard_cross_entropy, only, single_output,
+from edgekit.stages._distill import (TeacherCache, bert_stage_footprint, copy_weights_by_name,
+                                     distill_fit, hard_cross_entropy, only, single_output,
                                      soft_cross_entropy, text_fields)
 from edgekit.training import TrainContext
 
@@ -61,6 +61,23 @@ class TinyBert(Stage):
     name = "tinybert"
     description = "TinyBERT distillation: narrower, shallower student; hidden/attention then logits"
     Config = TinyBertConfig
+
+    def footprint(self, config: TinyBertConfig, model: Any, data: Any) -> Any:  # type: ignore[override]
+        """Narrower, shallower student; the teacher cache holds logits, the embeddings and
+        each mimicked block's hidden states and attention scores."""
+        from edgekit.models.bert.encoder import make_student_config
+
+        t = model.arch
+        if t is None or "seq_len" not in data.extra:
+            return super().footprint(config, model, data)
+        layers = config.student_layers or max(1, t.num_layers // 2)
+        student = make_student_config(t, layers, config.hidden_size or t.hidden_size // 2,
+                                      num_heads=t.num_heads,
+                                      intermediate_size=config.intermediate_size)
+        seq = int(data.extra["seq_len"])
+        cached = (t.num_labels + (1 + layers) * seq * t.hidden_size
+                  + layers * t.num_heads * seq * seq)
+        return bert_stage_footprint(model, student, data, cached)
 
     def run(self, model: Any, config: TinyBertConfig, ctx: TrainContext) -> StageResult:  # type: ignore[override]
         tf, keras = _tf.tf(), _tf.keras()

@@ -25,6 +25,7 @@ import numpy as np
 
 from edgekit.devices import DeviceProfile
 from edgekit.errors import EdgekitError, RuntimeUnavailable
+from edgekit.heldout import copy_inputs
 from edgekit.registry import Registry
 from edgekit.runner import PAYLOAD
 
@@ -37,7 +38,8 @@ class RunRequest:
 
     files: tuple[Path, ...]
     runtime: str
-    inputs: Path  # .npz with x__<input> arrays (a bundle's data/heldout.npz)
+    inputs: Path  # held-out data with x__<input> arrays: a bundle's data/heldout/ or an .npz
+    limit: int | None = None  # hand the runner only the first ``limit`` examples (None: all)
     want_outputs: bool = True
     runs: int = 0
     warmup: int = 0
@@ -96,7 +98,8 @@ def payload_files() -> list[Path]:
 
 def stage(request: RunRequest, folder: Path) -> list[str]:
     """Copy runner, artifact and inputs into ``folder``; return the runner's argv (relative
-    paths, so the folder can be copied anywhere and run from there)."""
+    paths, so the folder can be copied anywhere and run from there). Only the inputs of the
+    first ``request.limit`` examples are copied (chunk by chunk), not labels or the rest."""
     for src in payload_files():
         dest = folder / src.relative_to(_PKG_PARENT)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -104,9 +107,9 @@ def stage(request: RunRequest, folder: Path) -> list[str]:
     (folder / "artifact").mkdir()
     for f in request.files:
         shutil.copy2(f, folder / "artifact" / f.name)
-    shutil.copy2(request.inputs, folder / "inputs.npz")
+    copy_inputs(request.inputs, folder / "inputs", request.limit)
     argv = ["-m", "edgekit.runner", "--artifact", f"artifact/{request.artifact.name}",
-            "--runtime", request.runtime, "--inputs", "inputs.npz", "--timings", "result.json",
+            "--runtime", request.runtime, "--inputs", "inputs", "--timings", "result.json",
             "--runs", str(request.runs), "--warmup", str(request.warmup),
             "--threads", str(request.threads), "--batch", str(request.batch)]
     if request.want_outputs:

@@ -12,7 +12,6 @@ Results go to ``BUNDLE/targets/<device>.json`` and the per-target section of rep
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import numpy as np
 from edgekit.atomic import write_text
 from edgekit.devices import DeviceProfile, load_device
 from edgekit.errors import EdgekitError, RuntimeUnavailable
+from edgekit.heldout import FOLDER, Arrays, find, open_arrays
 from edgekit.runtimes import RUNTIMES
 from edgekit.targets import RunRequest, target_for
 
@@ -34,9 +34,12 @@ def read_bundle(bundle: Path) -> dict[str, Any]:
 
 
 def heldout(bundle: Path, report: dict[str, Any]) -> Path:
-    path = bundle / report["dataset"].get("heldout_file", "data/heldout.npz")
-    if not path.is_file():
-        raise EdgekitError("the bundle has no held-out data", where=path,
+    """The bundle's held-out data: the ``data/heldout/`` folder or, in older bundles, the
+    ``data/heldout.npz`` file that report.json names."""
+    rel = report["dataset"].get("heldout_file")
+    path = find(bundle, rel)
+    if path is None:
+        raise EdgekitError("the bundle has no held-out data", where=bundle / (rel or FOLDER),
                            fix="re-run 'edgekit compress' with this edgekit version")
     return path
 
@@ -49,14 +52,16 @@ def runtime_for(artifact: dict[str, Any], device: DeviceProfile) -> str | None:
                  if r in RUNTIMES and artifact["format"] in RUNTIMES.get(r).formats), None)
 
 
-def host_outputs(files: list[Path], runtime: str, inputs: dict[str, np.ndarray]) -> np.ndarray | None:
-    """The artifact's outputs on this machine with its bundle runtime (None if absent here)."""
+def host_outputs(files: list[Path], runtime: str, inputs: dict[str, np.ndarray],
+                 n: int) -> np.ndarray | None:
+    """The artifact's outputs for the first ``n`` examples on this machine with its bundle
+    runtime (None if absent here); ``inputs`` may be memory-mapped: one example is read at a
+    time."""
     rt = RUNTIMES.get(runtime)
     if rt.missing():
         return None
     session = rt.load(files[0], 1)
-    n = len(next(iter(inputs.values())))
-    return np.concatenate([session.run({k: v[i:i + 1] for k, v in inputs.items()})
+    return np.concatenate([session.run({k: np.array(v[i:i + 1]) for k, v in inputs.items()})
                            for i in range(n)], axis=0).astype(np.float32)
 
 
@@ -99,8 +104,8 @@ def judge(artifact: dict[str, Any], report: dict[str, Any], device: DeviceProfil
 
 
 def validate_artifact(bundle: Path, artifact: dict[str, Any], report: dict[str, Any],
-                      device: DeviceProfile, inputs_file: Path,
-                      data: dict[str, np.ndarray]) -> dict[str, Any]:
+                      device: DeviceProfile, held: Arrays, n: int) -> dict[str, Any]:
+    """Run one artifact over the first ``n`` held-out examples on ``device`` and judge it."""
     entry: dict[str, Any] = {"file": artifact["file"], "format": artifact["format"],
                              "precision": artifact["precision"]}
     runtime = runtime_for(artifact, device)
@@ -111,14 +116,15 @@ def validate_artifact(bundle: Path, artifact: dict[str, Any], report: dict[str, 
         return entry | {"skipped": RUNTIMES.get(runtime).missing()}
     files = tuple(bundle / f for f in artifact.get("files", [artifact["file"]]))
     try:
-        result = target_for(device).run(device, RunRequest(files=files, runtime=runtime,
-                                                           inputs=inputs_file, threads=device.threads))
+        result = target_for(device).run(device, RunRequest(
+            files=files, runtime=runtime, inputs=held.path, limit=n, threads=device.threads))
     except RuntimeUnavailable as exc:
         return entry | {"skipped": str(exc)}
     same_as_host = device.scheme == "local" and runtime == artifact["runtime"]
-    x = {k[3:]: v for k, v in data.items() if k.startswith("x__")}
     # On this machine with the bundle's own runtime the run *is* the host run.
-    host = result.outputs if same_as_host else host_outputs(list(files), artifact["runtime"], x)
+    host = result.outputs if same_as_host else host_outputs(list(files), artifact["runtime"],
+                                                            held.inputs(), n)
+    data = {"y": np.asarray(held["y"][:n]), "reference": np.asarray(held["reference"][:n])}
     entry |= {"runtime_version": result.info.get("runtime_version"),
               "machine": result.info.get("machine"), "emulated": result.emulated,
               "runner_imported_tensorflow": result.info.get("imported_tensorflow")}
@@ -136,17 +142,12 @@ def validate(bundle: Path, target: str) -> dict[str, Any]:
                            "not outputs, so it cannot validate",
                            fix=f"use 'edgekit profile ARTIFACT --target {device.name}'")
     kind.ensure(device)
-    with np.load(heldout(bundle, report)) as npz:
-        data = {k: npz[k] for k in npz.files}
+    held = open_arrays(heldout(bundle, report))  # mapped: read an example at a time
     # Bundles written with validation.max_examples store every held-out input but reference
     # outputs only for the examples proven: judge exactly those.
-    n = len(data["reference"])
-    data = {k: v[:n] for k, v in data.items()}
-    with tempfile.TemporaryDirectory(prefix="edgekit-validate-") as tmp:
-        inputs_file = Path(tmp) / "inputs.npz"
-        np.savez(inputs_file, **{k: v for k, v in data.items() if k.startswith("x__")})
-        results = [validate_artifact(bundle, a, report, device, inputs_file, data)
-                   for a in report["artifacts"]]
+    n = len(held["reference"])
+    results = [validate_artifact(bundle, a, report, device, held, n)
+               for a in report["artifacts"]]
     ran = [r for r in results if "skipped" not in r]
     out = {"schema": "edgekit.target-validation/1", "target": device.model_dump(mode="json"),
            "emulated": device.emulation is not None, "artifacts": results,

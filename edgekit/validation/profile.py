@@ -2,7 +2,8 @@
 artifact where it will run, plus achieved GFLOP/s against the device's peak.
 
 Inputs are real examples: the held-out data of the bundle the artifact sits in, or ``--inputs``
-(an ``.npz`` with ``x__<input name>`` arrays). Emulated targets return their timings under
+(an ``.npz`` with ``x__<input name>`` arrays). Only the batches the timed runs feed are copied
+for the runner, read a chunk at a time from the (memory-mapped) held-out data. Emulated targets return their timings under
 ``emulated`` only, never as device latency; every roofline figure is labelled an estimate.
 """
 
@@ -11,10 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from edgekit import heldout
 from edgekit.devices import DeviceProfile, load_device
 from edgekit.errors import EdgekitError
 from edgekit.estimate import estimate
 from edgekit.flops import graph_cost
+from edgekit.runner import LATENCY_BATCHES
 from edgekit.runtimes import RUNTIMES
 from edgekit.targets import RunRequest, RunResult, target_for
 
@@ -35,8 +38,8 @@ def find_inputs(path: Path, inputs: Path | None) -> Path:
             raise EdgekitError("inputs file not found", where=inputs, fix="check the path")
         return inputs
     for folder in (path.parent, *path.parents):  # BUNDLE/artifacts/x.tflite -> BUNDLE/data/
-        candidate = folder / "data" / "heldout.npz"
-        if candidate.is_file():
+        candidate = heldout.find(folder)
+        if candidate is not None:
             return candidate
     raise EdgekitError("no inputs: the artifact is not inside an edgekit bundle", where=path,
                        fix="pass --inputs FILE.npz with x__<input name> arrays")
@@ -90,8 +93,10 @@ def profile(artifact: Path, target: str, *, runs: int = 50, warmup: int = 5,
     reason = kind.missing(device)
     if reason:  # unreachable: the estimate is all we can give, and we say so
         return record(artifact, device, out | {"measured": None, "unavailable": reason})
+    # Only the batches the timed runs cycle over are handed to the runner.
     result = kind.run(device, RunRequest(files=files, runtime=rt, inputs=find_inputs(artifact, inputs),
-                                         want_outputs=False, runs=runs, warmup=warmup,
+                                         limit=LATENCY_BATCHES * batch, want_outputs=False,
+                                         runs=runs, warmup=warmup,
                                          threads=threads or device.threads, batch=batch))
     out |= {"runtime_version": result.info.get("runtime_version"),
             "machine": result.info.get("machine"), **summarize(result, device, flops)}

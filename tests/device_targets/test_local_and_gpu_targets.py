@@ -96,3 +96,28 @@ def test_gpu_target(small_bundle: Path) -> None:
     assert onnx and all(a["passed"] for a in onnx)
     assert all(a["host_atol"] == pytest.approx(1e-3 * gpu.tolerance_scale) for a in onnx
                if a["precision"] == "fp32")
+
+
+def test_validate_reads_a_bundle_written_before_the_streaming_layout(small_bundle: Path,
+                                                                     tmp_path: Path) -> None:
+    """An older bundle keeps its held-out data in one compressed data/heldout.npz: validate
+    still reads it and reaches the same figures as from the mapped data/heldout/ folder."""
+    import shutil
+
+    import numpy as np
+
+    from edgekit.heldout import open_arrays
+
+    old = tmp_path / "old"
+    shutil.copytree(small_bundle, old, ignore=shutil.ignore_patterns("targets"))
+    held = open_arrays(old / "data" / "heldout")
+    np.savez_compressed(old / "data" / "heldout.npz", **{k: np.asarray(v) for k, v in held.items()})
+    del held
+    shutil.rmtree(old / "data" / "heldout")
+    report = json.loads((old / "report.json").read_text())
+    report["dataset"]["heldout_file"] = "data/heldout.npz"
+    (old / "report.json").write_text(json.dumps(report))
+    then, now = validate(small_bundle, "cpu"), validate(old, "cpu")
+    assert [a["metric"]["value"] for a in now["artifacts"]] == \
+        [a["metric"]["value"] for a in then["artifacts"]]
+    assert now["passed"]

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgekit.heldout import open_arrays
 from edgekit.validation.ondevice import validate
 
 from .sshd_helpers import write_ssh_device
@@ -34,9 +35,9 @@ def _ran(result: dict) -> list[dict]:
 
 
 def test_text_bundle_inputs_are_int32_token_arrays(text_bundle: Path) -> None:
-    with np.load(text_bundle / "data" / "heldout.npz") as npz:
-        for name in ("input_ids", "attention_mask", "token_type_ids"):
-            assert npz[f"x__{name}"].dtype == np.int32 and npz[f"x__{name}"].ndim == 2
+    held = open_arrays(text_bundle / "data" / "heldout")
+    for name in ("input_ids", "attention_mask", "token_type_ids"):
+        assert held[f"x__{name}"].dtype == np.int32 and held[f"x__{name}"].ndim == 2
 
 
 def test_validate_text_bundle_on_cpu(text_bundle: Path) -> None:

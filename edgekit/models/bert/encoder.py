@@ -35,6 +35,8 @@ from .config import BertConfig
 if TYPE_CHECKING:  # pragma: no cover
     import tf_keras
 
+    from edgekit.resources import Footprint
+
 #: What ``build_bert(outputs=...)`` can return.
 OUTPUT_KINDS = ("logits", "pooled", "hidden_states", "attention_scores")
 
@@ -218,6 +220,29 @@ def build_bert(config: BertConfig, seq_len: int, *,
     chosen = {o: available[o] for o in outputs}
     result = chosen[outputs[0]] if len(outputs) == 1 else chosen
     return keras.Model(inputs=[inputs[n] for n in INPUT_NAMES], outputs=result, name=name)
+
+
+def parameter_count(config: BertConfig) -> int:
+    """Parameters of :func:`build_bert` for ``config`` (with its pooler and classifier),
+    without building it: for the run's up-front estimate, where a checkpoint may be large."""
+    h, i = config.hidden_size, config.intermediate_size
+    embeddings = (config.vocab_size + config.max_position_embeddings
+                  + config.type_vocab_size) * h + 2 * h
+    block = 4 * (h * h + h) + 2 * h + (h * i + i) + (i * h + h) + 2 * h
+    head = (h * h + h) + (h * config.num_labels + config.num_labels)
+    return embeddings + config.num_layers * block + head
+
+
+def footprint(config: BertConfig, seq_len: int) -> "Footprint":
+    """The :class:`~edgekit.resources.Footprint` of :func:`build_bert` at ``seq_len``: values
+    per example are the embeddings, each block's projections, FFN and norms, and its
+    attention scores, softmax and dropout (``heads x seq x seq`` each)."""
+    from edgekit.resources import Footprint
+
+    h, i, s = config.hidden_size, config.intermediate_size, seq_len
+    block = s * (10 * h + 2 * i) + 3 * config.num_heads * s * s
+    return Footprint(params=parameter_count(config), outputs=config.num_labels,
+                     activations=5 * s * h + config.num_layers * block, arch=config)
 
 
 # --- students -------------------------------------------------------------------------------
