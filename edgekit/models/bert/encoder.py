@@ -133,7 +133,8 @@ def _self_attention(config: BertConfig, i: int, x, mask_bias):
     """One multi-head self-attention block; returns (output, pre-softmax masked scores)."""
     tf, keras = _keras()
     ln = lambda part: names.layer_name(i, part)  # noqa: E731 - local shorthand
-    q, k, v = (_split_heads(config, _dense(config, config.hidden_size, ln(f"attention/{p}"))(x),
+    # Q/K/V are attention_width wide: hidden_size unless whole heads were pruned.
+    q, k, v = (_split_heads(config, _dense(config, config.attention_width, ln(f"attention/{p}"))(x),
                             ln(f"attention/{p}"))
                for p in ("query", "key", "value"))
     scores = tf.matmul(q, k, transpose_b=True, name=ln("attention/qk"))
@@ -143,7 +144,7 @@ def _self_attention(config: BertConfig, i: int, x, mask_bias):
     probs = keras.layers.Dropout(config.attention_dropout, name=ln("attention/dropout"))(probs)
     context = tf.matmul(probs, v, name=ln("attention/context"))
     context = keras.layers.Permute((2, 1, 3), name=ln("attention/seq_first"))(context)
-    context = keras.layers.Reshape((-1, config.hidden_size), name=ln("attention/merge"))(context)
+    context = keras.layers.Reshape((-1, config.attention_width), name=ln("attention/merge"))(context)
     out = _dense(config, config.hidden_size, ln("attention/output"))(context)
     return _residual_norm(config, out, x, ln("attention")), scores
 
