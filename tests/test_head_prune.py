@@ -186,3 +186,56 @@ def test_hf_checkpoint_is_zero_padded_and_transformers_agrees(pruned: tuple[obje
     with torch.no_grad():
         ref = hf(**{k: torch.from_numpy(v.astype(np.int64)) for k, v in feed.items()}).logits
     np.testing.assert_allclose(ref.numpy(), model.predict(feed, verbose=0), atol=ATOL, rtol=0)  # type: ignore[attr-defined]
+
+
+def test_the_recipe_comment_is_a_valid_stage(tmp_path: Path) -> None:
+    """recipes/distilbert.yaml's commented-out head_prune entry, switched on, is a recipe the
+    loader accepts with `model: head_prune` exports (so the comment cannot rot)."""
+    from conftest import REPO
+
+    from edgekit.recipe import load_recipe
+
+    text = (REPO / "recipes" / "distilbert.yaml").read_text()
+    line = next(l for l in text.splitlines() if l.strip().startswith("# - {stage: head_prune"))
+    text = text.replace(line, line.replace("# - ", "- ")).replace("model: distilbert}",
+                                                                   "model: head_prune}")
+    (tmp_path / "r.yaml").write_text(text)
+    recipe = load_recipe(str(tmp_path / "r.yaml"))
+    entry = next(e for e in recipe.compression if e.stage == "head_prune")
+    assert entry.params["heads"] == 6 and entry.params["keep"] is None
+    assert any(e.model == "head_prune" for e in recipe.export)
+
+
+@pytest.mark.slow
+def test_pipeline_head_prune_then_export(tmp_path: Path) -> None:
+    """compress() with head_prune and `model: head_prune` exports on the tiny random BERT and
+    real review snippets: every artifact passes, ORT fuses, transformers reproduces the logits.
+    50-100 s on two shared cores, hence slow; the pieces are in the default suite above."""
+    pytest.importorskip("tokenizers")
+    from conftest import TINY_TEACHER
+
+    from edgekit.pipeline import compress
+    from edgekit.recipe import load_recipe
+
+    teacher = TINY_TEACHER.replace("max_train_examples: 400, max_test_examples: 120",
+                                   "max_train_examples: 200, max_test_examples: 60")
+    text = "name: tiny-head-prune\n" + teacher.replace("epochs: 2,", "epochs: 1,") + """\
+compression:
+  - {stage: head_prune, heads: 2, epochs: 1, learning_rate: 0.002}
+export:
+  - {format: tflite, precision: fp32, model: head_prune}
+  - {format: onnx, precision: dynamic, model: head_prune, options: {fusion: bert}}
+budgets: {baseline: head_prune, max_metric_drop: 0.03, min_agreement: 0.9}
+validation: {runs: 10, warmup: 2}
+"""
+    (tmp_path / "r.yaml").write_text(text)
+    report = compress(load_recipe(str(tmp_path / "r.yaml")), tmp_path / "bundle")
+    facts = report["stages"][0]["facts"]
+    assert facts["heads"] == {"before": 4, "after": 2, "head_size": 8}
+    assert facts["parameters"]["after"] < facts["parameters"]["before"]
+    for art in report["artifacts"]:
+        assert art["passed"], (art["file"], art["checks"])
+    fused = next(a for a in report["artifacts"] if "fused_ops" in a["notes"])
+    assert fused["notes"]["fused_ops"]["Attention"] == 2
+    check = report["extras"]["hf_checkpoint"]["transformers_check"]
+    assert check["status"] in ("passed", "skipped"), check
