@@ -19,7 +19,6 @@ from conftest import randomize_weights
 from edgekit.data import Dataset, Split
 from edgekit.errors import EdgekitError
 from edgekit.exporters import EXPORTERS
-from edgekit.exporters.onnx import ONNXOptions
 from edgekit.families import FAMILIES
 from edgekit.models.bert import names
 from edgekit.models.bert.config import BertConfig
