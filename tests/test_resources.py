@@ -71,7 +71,8 @@ def _tiny_bert_data(n: int, seq: int):
 
 
 @pytest.mark.parametrize("stage, params", [("distilbert", {}), ("tinybert", {"student_layers": 2}),
-                                           ("ffn_prune", {"keep": 0.5})])
+                                           ("ffn_prune", {"keep": 0.5}),
+                                           ("head_prune", {"heads": 1})])
 def test_bert_footprints_match_built_models_and_the_real_teacher_cache(stage: str,
                                                                        params: dict) -> None:
     """Parameter counts from the config alone equal the built models'; the teacher cache
@@ -95,6 +96,7 @@ def test_bert_footprints_match_built_models_and_the_real_teacher_cache(stage: st
     assert got.model.params == build_bert(got.model.arch, seq).count_params()
     assert got.model.params < teacher.params
     keys = {"distilbert": ("logits", "hidden_states.4"), "ffn_prune": ("logits",),
+            "head_prune": ("logits",),
             "tinybert": ("logits", "hidden_states.0",
                          *(f"hidden_states.{b + 1}" for b in mimicked_blocks(4, 2)),
                          *(f"attention_scores.{b}" for b in mimicked_blocks(4, 2)))}[stage]

@@ -9,31 +9,25 @@ through it); every block keeps the same number of top-scoring neurons so the res
 ordinary BERT config (one ``intermediate_size``) that Hugging Face and every exporter express.
 The pruned model then recovers by distillation from the unpruned one (soft logits, cached once).
 
-Attention heads are not removed here: a pruned head count would break ``hidden = heads ×
-head_size``, which the Hugging Face config cannot express without per-layer ``pruned_heads``.
+Whole attention heads are removed by the sibling stage :mod:`edgekit.stages.head_prune`; the
+two compose (``head_prune`` then ``ffn_prune``, or the reverse).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from pydantic import Field
 
-from edgekit.stages import STAGES, Stage, StageConfig, StageResult
-from edgekit.errors import EdgekitError
-from edgekit.stages._distill import (TeacherCache, bert_stage_footprint, distill_fit,
-                                     hard_cross_entropy, soft_cross_entropy, text_fields)
+from edgekit.stages import STAGES
+from edgekit.stages._structured import Plan, RecoveryConfig, Selection, StructuredPrune, copy_selected
 from edgekit.training import TrainContext
 
 
-class FfnPruneConfig(StageConfig):
+class FfnPruneConfig(RecoveryConfig):
     keep: float = Field(0.5, gt=0, le=1, description="share of FFN neurons kept in every block")
-    epochs: int = Field(2, ge=0, description="recovery distillation from the unpruned model")
-    learning_rate: float = Field(5e-5, gt=0)
-    temperature: float = Field(2.0, gt=0)
-    alpha_hard: float = Field(0.5, ge=0)
-    batch_size: int | None = Field(None, ge=1, description="default: the recipe's")
 
 
 def neuron_scores(w_in: np.ndarray, w_out: np.ndarray) -> np.ndarray:
@@ -46,81 +40,41 @@ def kept_neurons(w_in: np.ndarray, w_out: np.ndarray, count: int) -> np.ndarray:
     return np.sort(np.argsort(neuron_scores(w_in, w_out))[::-1][:count])
 
 
+def ffn_selection(model: Any, layers: int, count: int) -> Selection:
+    """Keep the ``count`` most important neurons of each block: the intermediate kernel's
+    columns and bias, the output kernel's rows."""
+    from edgekit.models.bert import names
+
+    select: Selection = {}
+    for i in range(layers):
+        inner, outer = (names.layer_name(i, p) for p in ("ffn/intermediate", "ffn/output"))
+        keep = kept_neurons(model.get_layer(inner).get_weights()[0],
+                            model.get_layer(outer).get_weights()[0], count)
+        select[inner] = {0: (1, keep), 1: (0, keep)}
+        select[outer] = {0: (0, keep)}
+    return select
+
+
 def copy_pruned_ffn(src: Any, dst: Any, layers: int, count: int) -> None:
     """Copy ``src`` into ``dst`` (same BERT, ``count`` FFN neurons per block), keeping the
     ``count`` most important neurons of each block."""
-    from edgekit.models.bert import names
-
-    ffn = {names.layer_name(i, p) for i in range(layers) for p in ("ffn/intermediate", "ffn/output")}
-    for layer in dst.layers:
-        if layer.weights and layer.name not in ffn:
-            layer.set_weights(src.get_layer(layer.name).get_weights())
-    for i in range(layers):
-        inner = src.get_layer(names.layer_name(i, "ffn/intermediate")).get_weights()
-        outer = src.get_layer(names.layer_name(i, "ffn/output")).get_weights()
-        keep = kept_neurons(inner[0], outer[0], count)
-        dst.get_layer(names.layer_name(i, "ffn/intermediate")).set_weights([inner[0][:, keep],
-                                                                           inner[1][keep]])
-        dst.get_layer(names.layer_name(i, "ffn/output")).set_weights([outer[0][keep], outer[1]])
+    copy_selected(src, dst, ffn_selection(src, layers, count))
 
 
-class FfnPrune(Stage):
+class FfnPrune(StructuredPrune):
     name = "ffn_prune"
     description = "structured pruning of BERT FFN neurons (smaller dense matrices), then recovery"
     Config = FfnPruneConfig
 
-    def footprint(self, config: FfnPruneConfig, model: Any, data: Any) -> Any:  # type: ignore[override]
-        """A BERT with ``keep`` of its FFN neurons; recovery caches the unpruned logits."""
-        from dataclasses import replace
+    def smaller(self, cfg: Any, config: FfnPruneConfig) -> Any:  # type: ignore[override]
+        return replace(cfg, intermediate_size=max(1, round(cfg.intermediate_size * config.keep)))
 
-        t = model.arch
-        if t is None or "seq_len" not in data.extra:
-            return super().footprint(config, model, data)
-        pruned = replace(t, intermediate_size=max(1, round(t.intermediate_size * config.keep)))
-        return bert_stage_footprint(model, pruned, data, t.num_labels if config.epochs else 0)
-
-    def run(self, model: Any, config: FfnPruneConfig, ctx: TrainContext) -> StageResult:  # type: ignore[override]
-        from dataclasses import replace
-
-        from edgekit.models.bert import names
-        from edgekit.models.bert.encoder import build_bert
-        from edgekit.models.bert.introspect import config_of, seq_len_of
-
-        if names.EMB_WORD not in {layer.name for layer in model.layers}:
-            raise EdgekitError("ffn_prune works on BERT models only", where="compression",
-                               fix="use the 'prune' stage (magnitude pruning) for this family")
-        cfg = config_of(model, **text_fields(ctx))
-        seq = seq_len_of(model)
-        count = max(1, round(cfg.intermediate_size * config.keep))
-        small_cfg = replace(cfg, intermediate_size=count)
-        with ctx.strategy.scope():
-            pruned = build_bert(small_cfg, seq, name=f"{model.name}_ffn{count}")
-            copy_pruned_ffn(model, pruned, cfg.num_layers, count)
-        logs: dict[str, Any] = {}
-        if config.epochs:
-            cache = TeacherCache(model, ctx.data.train)
-            try:
-                logs = distill_fit(pruned, self._loss(config), ctx.data.train, cache,
-                                   epochs=config.epochs, learning_rate=config.learning_rate,
-                                   batch_size=config.batch_size or ctx.train.batch_size,
-                                   strategy=ctx.strategy, seed=ctx.train.seed)
-            finally:
-                cache.close()
-        return StageResult(pruned, {
-            "intermediate_size": {"before": cfg.intermediate_size, "after": count},
-            "parameters": {"before": int(model.count_params()), "after": int(pruned.count_params())},
-            "importance": "‖W_in[:, j]‖·‖W_out[j, :]‖, same count in every block",
-            "recovery": {"epochs": config.epochs, "final_losses": logs},
-            "note": "structured: the exported matrices are smaller, so every runtime runs fewer "
-                    "FLOPs (unlike unstructured sparsity)"})
-
-    @staticmethod
-    def _loss(config: FfnPruneConfig) -> Any:
-        def loss(x: Any, y: Any, t: dict[str, Any], s: Any) -> tuple[Any, dict[str, Any]]:
-            soft = soft_cross_entropy(s, t["logits"], config.temperature)
-            hard = hard_cross_entropy(s, y)
-            return soft + config.alpha_hard * hard, {"soft": soft, "hard": hard}
-        return loss
+    def plan(self, model: Any, cfg: Any, config: FfnPruneConfig, ctx: TrainContext) -> Plan:  # type: ignore[override]
+        count = self.smaller(cfg, config).intermediate_size
+        return Plan(self.smaller(cfg, config),
+                    ffn_selection(model, cfg.num_layers, count), f"ffn{count}",
+                    {"intermediate_size": {"before": cfg.intermediate_size, "after": count},
+                     "importance": "‖W_in[:, j]‖·‖W_out[j, :]‖, same count in every block"})
 
 
 STAGES.register(FfnPrune.name, FfnPrune())

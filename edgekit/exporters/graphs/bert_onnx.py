@@ -13,7 +13,8 @@ as the torch path. Node order and operand positions below follow those patterns:
   ORT stores anything but -10000 as the fused Attention's ``mask_filter_value``);
 * attention: ``MatMul+Add -> Reshape(0,0,heads,head) -> Transpose`` per Q/K/V (K straight to
   ``0,2,3,1``), ``MatMul -> Div(sqrt(head)) -> Add(mask) -> Softmax -> MatMul -> Transpose ->
-  Reshape(0,0,hidden)``;
+  Reshape(0,0,heads*head)`` (the hidden size, unless heads were pruned: then Q/K/V are narrower
+  than the hidden size and ORT's fused Attention reads its width from the weights);
 * residual ``Add`` into ``LayerNormalization`` (post-LN), erf GELU as ``Div/Erf/Add/Mul/Mul``;
 * pooler ``Gather(h, 0, axis=1) -> Gemm -> Tanh``, classifier ``Gemm`` (``transB=1`` on the HF
   ``[out, in]`` weights, as torch writes Linear on 2-D inputs).
@@ -148,7 +149,7 @@ class _Writer:
                      axis=-1)
         context = g.op("Transpose", [g.op("MatMul", [probs, v], f"{s}/context")],
                        f"{s}/seq_first", perm=[0, 2, 1, 3])
-        merged = g.op("Reshape", [context, g.const([0, 0, cfg.hidden_size])], f"{s}/merge")
+        merged = g.op("Reshape", [context, g.const([0, 0, cfg.attention_width])], f"{s}/merge")
         return self.residual_norm(merged, x, f"{prefix}.attention.output")
 
     def residual_norm(self, x: str, residual: str, module: str) -> str:

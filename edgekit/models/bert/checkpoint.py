@@ -139,17 +139,30 @@ def assign_hf_weights(model: "tf_keras.Model", weights: dict[str, np.ndarray],
 
 
 def extract_hf_weights(model: "tf_keras.Model", config: BertConfig) -> dict[str, np.ndarray]:
-    """The model's weights as a bare-HF-named dict (inverse of :func:`assign_hf_weights`)."""
+    """The model's weights as a bare-HF-named dict (inverse of :func:`assign_hf_weights`).
+
+    Shapes are the model's own: a head-pruned model gives narrow Q/K/V (ONNX writers want
+    that); :func:`save_hf_checkpoint` widens them for Hugging Face.
+    """
+    return hf_named(layer_weights(model, config), config)
+
+
+def layer_weights(model: "tf_keras.Model", config: BertConfig) -> dict[str, list[np.ndarray]]:
+    """Keras weights of every layer :func:`~edgekit.models.bert.names.weight_slots` names that
+    the model has, keyed by layer name."""
     present = {layer.name for layer in model.layers}
+    wanted = dict.fromkeys(s.layer for s in names.weight_slots(config.num_layers))
+    return {name: model.get_layer(name).get_weights() for name in wanted if name in present}
+
+
+def hf_named(layers: dict[str, list[np.ndarray]], config: BertConfig) -> dict[str, np.ndarray]:
+    """Keras per-layer weights to bare HF names (torch Linear layout: kernels transposed)."""
     out: dict[str, np.ndarray] = {}
-    cache: dict[str, list[np.ndarray]] = {}
     for slot in names.weight_slots(config.num_layers):
-        if slot.layer not in present:
-            continue
-        values = cache.setdefault(slot.layer, model.get_layer(slot.layer).get_weights())
-        value = values[slot.index]
-        out[slot.hf_name] = np.ascontiguousarray(value.T if slot.transpose else value,
-                                                 dtype=np.float32)
+        if slot.layer in layers:
+            value = layers[slot.layer][slot.index]
+            out[slot.hf_name] = np.ascontiguousarray(value.T if slot.transpose else value,
+                                                     dtype=np.float32)
     return out
 
 
@@ -170,12 +183,22 @@ def save_hf_checkpoint(model: "tf_keras.Model", config: BertConfig, out_dir: str
     interrupted save never leaves a truncated ``model.safetensors`` that looks valid. A model
     built without ``logits``/``pooled`` has no head layers; its file then lacks them and
     transformers initialises that head randomly (with its usual warning).
+
+    A head-pruned model (attention narrower than the hidden size) is written full-width, its
+    removed heads as all-zero heads (:func:`~edgekit.models.bert.heads.zero_pad_heads`),
+    which computes the same logits: transformers 5 removed ``pruned_heads`` and derives the
+    head size from ``hidden_size / num_attention_heads``, so no config can describe the
+    narrow shapes. The file is as large as the unpruned model's; the speed-up lives in the
+    exported artifacts, which keep the narrow shapes.
     """
     from safetensors.numpy import save_file
 
+    from .heads import zero_pad_heads
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tensors = {names.file_hf_name(k): v for k, v in extract_hf_weights(model, config).items()}
+    config, layers = zero_pad_heads(config, layer_weights(model, config))
+    tensors = {names.file_hf_name(k): v for k, v in hf_named(layers, config).items()}
     _atomic_write(out / SAFETENSORS, lambda tmp: save_file(tensors, tmp, metadata={"format": "pt"}))
     config_text = json.dumps(config.to_hf_dict(), indent=2, sort_keys=True) + "\n"
     _atomic_write(out / "config.json", lambda tmp: Path(tmp).write_text(config_text, "utf-8"))

@@ -8,7 +8,7 @@ exporters without anyone mutating it behind the others' backs; derive variants w
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,16 @@ class BertConfig:
 
     Dropout rates and ``initializer_range`` only matter for training; they are kept so that a
     round trip through ``config.json`` loses nothing a fine-tuning run would need.
+
+    ``attention_head_size`` is None for every ordinary BERT (head size = hidden / heads). It is
+    set only after whole heads were removed (:mod:`edgekit.stages.head_prune`): the heads keep
+    their size, so the attention width ``num_heads × head_size`` becomes smaller than
+    ``hidden_size`` (Q/K/V project hidden → width, the attention output maps width → hidden).
+    Every block keeps the same number of heads, for the same reason ``intermediate_size`` is
+    one number: one head count describes the model to the encoder, the exporters and ONNX
+    Runtime's fused Attention, and Hugging Face has no per-layer head count any more
+    (transformers 5 dropped ``pruned_heads``; see :meth:`full_width`). A value equal to
+    ``hidden_size / num_heads`` is stored as None, so an unpruned config has one spelling.
     """
 
     vocab_size: int
@@ -41,6 +51,7 @@ class BertConfig:
     initializer_range: float = 0.02
     pad_token_id: int = 0
     id2label: tuple[str, ...] = field(default=())
+    attention_head_size: int | None = None
 
     def __post_init__(self) -> None:
         positive = ("vocab_size", "hidden_size", "num_layers", "num_heads", "intermediate_size",
@@ -49,7 +60,13 @@ class BertConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"BertConfig.{name} must be a positive int, got {value!r}")
-        if self.hidden_size % self.num_heads:
+        if self.attention_head_size is not None:
+            if not isinstance(self.attention_head_size, int) or self.attention_head_size <= 0:
+                raise ValueError("BertConfig.attention_head_size must be a positive int or None, "
+                                 f"got {self.attention_head_size!r}")
+            if self.num_heads * self.attention_head_size == self.hidden_size:
+                object.__setattr__(self, "attention_head_size", None)  # the unpruned spelling
+        elif self.hidden_size % self.num_heads:
             raise ValueError(
                 f"BertConfig: hidden_size ({self.hidden_size}) must be divisible by num_heads "
                 f"({self.num_heads}); pick num_heads that divides it, e.g. "
@@ -64,7 +81,33 @@ class BertConfig:
     @property
     def head_size(self) -> int:
         """Width of one attention head."""
-        return self.hidden_size // self.num_heads
+        return self.attention_head_size or self.hidden_size // self.num_heads
+
+    @property
+    def attention_width(self) -> int:
+        """Width of Q/K/V and of the attention output's input: ``num_heads × head_size``."""
+        return self.num_heads * self.head_size
+
+    @property
+    def heads_pruned(self) -> bool:
+        """True when whole heads were removed (attention narrower than the hidden size)."""
+        return self.attention_width != self.hidden_size
+
+    def full_width(self) -> "BertConfig":
+        """The same BERT with as many heads as ``hidden_size`` holds at this head size.
+
+        This is how a head-pruned model is written for Hugging Face, whose BertConfig derives
+        the head size from ``hidden_size / num_attention_heads``: the removed heads come back
+        as all-zero heads (see :func:`edgekit.models.bert.heads.zero_pad_heads`).
+        """
+        if not self.heads_pruned:
+            return self
+        if self.hidden_size % self.head_size or self.attention_width > self.hidden_size:
+            raise ValueError(f"BertConfig: {self.num_heads} heads of {self.head_size} cannot be "
+                             f"padded to hidden_size {self.hidden_size} for Hugging Face; "
+                             "head_size must divide hidden_size")
+        return replace(self, num_heads=self.hidden_size // self.head_size,
+                       attention_head_size=None)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -125,7 +168,16 @@ class BertConfig:
         return cls.from_hf_dict(json.loads(cfg_file.read_text(encoding="utf-8")), **overrides)
 
     def to_hf_dict(self) -> dict[str, Any]:
-        """A dict that ``transformers.BertConfig(**d)`` / ``from_pretrained`` accepts as-is."""
+        """A dict that ``transformers.BertConfig(**d)`` / ``from_pretrained`` accepts as-is.
+
+        Refused for a head-pruned config, which HF cannot express: write
+        ``full_width().to_hf_dict()`` with zero-padded weights instead (as
+        :func:`~edgekit.models.bert.checkpoint.save_hf_checkpoint` does).
+        """
+        if self.heads_pruned:
+            raise ValueError(f"BertConfig: {self.num_heads} heads of {self.head_size} do not fill "
+                             f"hidden_size {self.hidden_size}, which a Hugging Face config cannot "
+                             "express; use full_width() with zero-padded heads")
         labels = self.labels
         return {
             "architectures": ["BertForSequenceClassification"],

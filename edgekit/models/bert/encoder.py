@@ -135,7 +135,8 @@ def _self_attention(config: BertConfig, i: int, x, mask_bias):
     """One multi-head self-attention block; returns (output, pre-softmax masked scores)."""
     tf, keras = _keras()
     ln = lambda part: names.layer_name(i, part)  # noqa: E731 - local shorthand
-    q, k, v = (_split_heads(config, _dense(config, config.hidden_size, ln(f"attention/{p}"))(x),
+    # Q/K/V are attention_width wide: hidden_size unless whole heads were pruned.
+    q, k, v = (_split_heads(config, _dense(config, config.attention_width, ln(f"attention/{p}"))(x),
                             ln(f"attention/{p}"))
                for p in ("query", "key", "value"))
     scores = tf.matmul(q, k, transpose_b=True, name=ln("attention/qk"))
@@ -145,7 +146,7 @@ def _self_attention(config: BertConfig, i: int, x, mask_bias):
     probs = keras.layers.Dropout(config.attention_dropout, name=ln("attention/dropout"))(probs)
     context = tf.matmul(probs, v, name=ln("attention/context"))
     context = keras.layers.Permute((2, 1, 3), name=ln("attention/seq_first"))(context)
-    context = keras.layers.Reshape((-1, config.hidden_size), name=ln("attention/merge"))(context)
+    context = keras.layers.Reshape((-1, config.attention_width), name=ln("attention/merge"))(context)
     out = _dense(config, config.hidden_size, ln("attention/output"))(context)
     return _residual_norm(config, out, x, ln("attention")), scores
 
@@ -225,10 +226,11 @@ def build_bert(config: BertConfig, seq_len: int, *,
 def parameter_count(config: BertConfig) -> int:
     """Parameters of :func:`build_bert` for ``config`` (with its pooler and classifier),
     without building it: for the run's up-front estimate, where a checkpoint may be large."""
-    h, i = config.hidden_size, config.intermediate_size
+    h, i, a = config.hidden_size, config.intermediate_size, config.attention_width
     embeddings = (config.vocab_size + config.max_position_embeddings
                   + config.type_vocab_size) * h + 2 * h
-    block = 4 * (h * h + h) + 2 * h + (h * i + i) + (i * h + h) + 2 * h
+    # Q, K, V: h -> a; attention output: a -> h (a = h unless heads were pruned)
+    block = 3 * (h * a + a) + (a * h + h) + 2 * h + (h * i + i) + (i * h + h) + 2 * h
     head = (h * h + h) + (h * config.num_labels + config.num_labels)
     return embeddings + config.num_layers * block + head
 
@@ -240,7 +242,7 @@ def footprint(config: BertConfig, seq_len: int) -> "Footprint":
     from edgekit.resources import Footprint
 
     h, i, s = config.hidden_size, config.intermediate_size, seq_len
-    block = s * (10 * h + 2 * i) + 3 * config.num_heads * s * s
+    block = s * (6 * h + 4 * config.attention_width + 2 * i) + 3 * config.num_heads * s * s
     return Footprint(params=parameter_count(config), outputs=config.num_labels,
                      activations=5 * s * h + config.num_layers * block, arch=config)
 

@@ -2,8 +2,8 @@
 
 Compression stages clone and rebuild models (TFMOT wrappers, strip_pruning, distillation), so
 the config cannot ride along as an attribute; every architectural number is recoverable from
-the layers themselves (head count from the attention reshape), which keeps this honest for
-pruned and distilled students too.
+the layers themselves (head count and size from the attention reshape), which keeps this
+honest for pruned and distilled students too.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def config_of(model: Any, **fields: Any) -> BertConfig:
     word = model.get_layer(names.EMB_WORD)
     layers = count_layers(model)
     split = model.get_layer(f"{names.layer_name(0, 'attention/query')}/split")
-    heads = int(split.get_config()["target_shape"][1])
+    _, heads, head_size = (int(n) for n in split.get_config()["target_shape"])
     intermediate = int(model.get_layer(names.layer_name(0, "ffn/intermediate")).units)
     try:
         labels = int(model.get_layer(names.CLASSIFIER).units)
@@ -32,7 +32,7 @@ def config_of(model: Any, **fields: Any) -> BertConfig:
                    max_position_embeddings=int(model.get_layer(names.EMB_POSITION).input_dim),
                    type_vocab_size=int(model.get_layer(names.EMB_TOKEN_TYPE).input_dim),
                    layer_norm_eps=float(model.get_layer(names.EMB_NORM).epsilon),
-                   num_labels=labels, **fields)
+                   num_labels=labels, attention_head_size=head_size, **fields)
 
 
 def seq_len_of(model: Any) -> int:

@@ -21,14 +21,8 @@ import numpy as np
 
 from . import names
 from .encoder import count_layers, default_layer_map
+from .heads import HEAD_AXES
 
-#: Block parts whose weight axes are laid out [head, head_size]: part -> {weight index: axis}.
-HEAD_AXES: dict[str, dict[int, int]] = {
-    "attention/query": {0: 1, 1: 0},
-    "attention/key": {0: 1, 1: 0},
-    "attention/value": {0: 1, 1: 0},
-    "attention/output": {0: 0},
-}
 
 
 def head_columns(heads: int, teacher_head: int, student_head: int) -> np.ndarray:
