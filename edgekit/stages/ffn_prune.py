@@ -21,7 +21,7 @@ import numpy as np
 from pydantic import Field
 
 from edgekit.stages import STAGES, Stage, StageConfig, StageResult
-from edgekit.errors import EdgekitError
+from edgekit.stages._bert import copy_weights, rebuild_bert, require_bert
 from edgekit.stages._distill import (TeacherCache, distill_fit, hard_cross_entropy,
                                      soft_cross_entropy, text_fields)
 from edgekit.training import TrainContext
@@ -52,9 +52,7 @@ def copy_pruned_ffn(src: Any, dst: Any, layers: int, count: int) -> None:
     from edgekit.models.bert import names
 
     ffn = {names.layer_name(i, p) for i in range(layers) for p in ("ffn/intermediate", "ffn/output")}
-    for layer in dst.layers:
-        if layer.weights and layer.name not in ffn:
-            layer.set_weights(src.get_layer(layer.name).get_weights())
+    copy_weights(src, dst, skip=ffn)
     for i in range(layers):
         inner = src.get_layer(names.layer_name(i, "ffn/intermediate")).get_weights()
         outer = src.get_layer(names.layer_name(i, "ffn/output")).get_weights()
@@ -72,19 +70,15 @@ class FfnPrune(Stage):
     def run(self, model: Any, config: FfnPruneConfig, ctx: TrainContext) -> StageResult:  # type: ignore[override]
         from dataclasses import replace
 
-        from edgekit.models.bert import names
-        from edgekit.models.bert.encoder import build_bert
-        from edgekit.models.bert.introspect import config_of, seq_len_of
+        from edgekit.models.bert.introspect import config_of
 
-        if names.EMB_WORD not in {layer.name for layer in model.layers}:
-            raise EdgekitError("ffn_prune works on BERT models only", where="compression",
-                               fix="use the 'prune' stage (magnitude pruning) for this family")
+        require_bert(model, self.name, fix="use the 'prune' stage (magnitude pruning) for this "
+                                           "family")
         cfg = config_of(model, **text_fields(ctx))
-        seq = seq_len_of(model)
         count = max(1, round(cfg.intermediate_size * config.keep))
         small_cfg = replace(cfg, intermediate_size=count)
         with ctx.strategy.scope():
-            pruned = build_bert(small_cfg, seq, name=f"{model.name}_ffn{count}")
+            pruned = rebuild_bert(model, small_cfg, name=f"{model.name}_ffn{count}")
             copy_pruned_ffn(model, pruned, cfg.num_layers, count)
         logs: dict[str, Any] = {}
         if config.epochs:

@@ -74,10 +74,12 @@ class _Graph:
 class _Writer:
     """One model's graph; methods mirror the HF modules they stand for."""
 
-    def __init__(self, weights: dict[str, np.ndarray], config: Any, activation: str) -> None:
+    def __init__(self, weights: dict[str, np.ndarray], config: Any, activation: str,
+                 vocab_map: np.ndarray | None = None) -> None:
         from edgekit.models.bert import names
 
         self.w, self.cfg, self.act = weights, config, activation
+        self.vocab_map = vocab_map  # int32 original id -> kept row of a trimmed vocabulary
         self.g = _Graph()
         # Projection nodes carry the Keras layer name, as tf2onnx's do, so tools that group
         # nodes by layer (edgekit.exporters.onnx_fallback) see the same layers either way.
@@ -114,6 +116,8 @@ class _Writer:
         end = g.op("Unsqueeze", [seq, g.const([0])], f"{m}/seq_end")
         pos_ids = g.op("Slice", [positions, g.const([0]), end, g.const([1]), g.const([1])],
                        f"{m}/position_slice")
+        if self.vocab_map is not None:  # int32, so no quantizer touches it
+            ids = g.op("Gather", [g.init(f"{m}.vocab_map", self.vocab_map), ids], f"{m}/vocab_map")
         word = g.op("Gather", [self.param(f"{m}.word_embeddings.weight"), ids], f"{m}/word")
         tok = g.op("Gather", [self.param(f"{m}.token_type_embeddings.weight"), types],
                    f"{m}/token_type")
@@ -242,8 +246,11 @@ class BertONNXWriter(GraphWriter):
         from edgekit.models.bert.checkpoint import extract_hf_weights
         from edgekit.models.bert.introspect import config_of, seq_len_of
 
+        from edgekit.models.bert.vocab import vocab_map_of
+
         config = config_of(model)
-        writer = _Writer(extract_hf_weights(model, config), config, activation_of(model) or "")
+        writer = _Writer(extract_hf_weights(model, config), config, activation_of(model) or "",
+                         vocab_map_of(model))
         write_bytes(dest, writer.model(seq_len_of(model)).SerializeToString())
 
 

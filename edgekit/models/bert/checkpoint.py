@@ -173,9 +173,13 @@ def save_hf_checkpoint(model: "tf_keras.Model", config: BertConfig, out_dir: str
     """
     from safetensors.numpy import save_file
 
+    from .vocab import untrimmed
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tensors = {names.file_hf_name(k): v for k, v in extract_hf_weights(model, config).items()}
+    # A vocabulary-trimmed model is written with its full table: a plain HF BERT.
+    weights, config = untrimmed(model, extract_hf_weights(model, config), config)
+    tensors = {names.file_hf_name(k): v for k, v in weights.items()}
     _atomic_write(out / SAFETENSORS, lambda tmp: save_file(tensors, tmp, metadata={"format": "pt"}))
     config_text = json.dumps(config.to_hf_dict(), indent=2, sort_keys=True) + "\n"
     _atomic_write(out / "config.json", lambda tmp: Path(tmp).write_text(config_text, "utf-8"))
