@@ -8,7 +8,8 @@ moment/normalize chains and every reshape as Shape/Concat, so none of ORT's fusi
 as the torch path. Node order and operand positions below follow those patterns:
 
 * embeddings: ``Add(Add(Gather(word, ids), Gather(type, tt)), Gather(pos, Slice(position_ids,
-  0, Unsqueeze(Gather(Shape(ids), 1)))))`` then ``LayerNormalization``;
+  0, Unsqueeze(Gather(Shape(ids), 1)))))`` then ``LayerNormalization``; a vocabulary-trimmed
+  model's ``ids`` are ``Gather(int32 id table, input_ids)``, which the fusion keeps in front;
 * mask: ``Mul(Sub(1, Cast(Unsqueeze(Unsqueeze(mask, 1), 2))), MASK_VALUE)`` (the encoder's value;
   ORT stores anything but -10000 as the fused Attention's ``mask_filter_value``);
 * attention: ``MatMul+Add -> Reshape(0,0,heads,head) -> Transpose`` per Q/K/V (K straight to
@@ -109,6 +110,11 @@ class _Writer:
 
     def embeddings(self, ids: str, types: str) -> str:
         g, m = self.g, "embeddings"
+        if self.vocab_map is not None:
+            # A trimmed vocabulary's int32 id table (no quantizer touches integers). Everything
+            # below reads the remapped ids, the position Shape included: ORT's
+            # EmbedLayerNormalization fusion wants both from the word Gather's index.
+            ids = g.op("Gather", [g.init(f"{m}.vocab_map", self.vocab_map), ids], f"{m}/vocab_map")
         positions = g.init(f"{m}.position_ids",
                            np.arange(self.cfg.max_position_embeddings, dtype=np.int64)[None, :])
         shape = g.op("Shape", [ids], f"{m}/Shape")
@@ -116,8 +122,6 @@ class _Writer:
         end = g.op("Unsqueeze", [seq, g.const([0])], f"{m}/seq_end")
         pos_ids = g.op("Slice", [positions, g.const([0]), end, g.const([1]), g.const([1])],
                        f"{m}/position_slice")
-        if self.vocab_map is not None:  # int32, so no quantizer touches it
-            ids = g.op("Gather", [g.init(f"{m}.vocab_map", self.vocab_map), ids], f"{m}/vocab_map")
         word = g.op("Gather", [self.param(f"{m}.word_embeddings.weight"), ids], f"{m}/word")
         tok = g.op("Gather", [self.param(f"{m}.token_type_embeddings.weight"), types],
                    f"{m}/token_type")
