@@ -276,3 +276,10 @@ def test_hf_checkpoint_is_a_plain_bert_with_the_full_vocabulary(trimmed, tmp_pat
         got = hf(**{k: torch.as_tensor(v, dtype=torch.long) for k, v in held.items()}).logits
     np.testing.assert_allclose(got.numpy(), trimmed.model.predict(held, verbose=0), atol=1e-4,
                                rtol=0)
+
+
+def test_distillation_after_trimming_is_refused_with_the_fix(trimmed) -> None:
+    from edgekit.stages.distilbert import DistilBert
+
+    with pytest.raises(EdgekitError, match="put vocab_trim after distilbert"):
+        DistilBert().run(trimmed.model, DistilBert.Config(), _ctx(_train_feed()))

@@ -43,3 +43,14 @@ def float_params(model: Any) -> int:
     """Number of float weights: what quantization and size budgets are about (a trimmed
     model's int32 id table is left out; it is reported on its own)."""
     return int(sum(np.prod(w.shape) for w in model.weights if w.dtype.is_floating))
+
+
+def require_full_vocabulary(model: Any, stage: str) -> None:
+    """Refuse a vocabulary-trimmed model in a stage that rebuilds it without the id table
+    (the distillation stages build teacher and student copies from the config alone)."""
+    from edgekit.models.bert.vocab import vocab_map_of
+
+    if vocab_map_of(model) is not None:
+        raise EdgekitError(f"{stage} cannot follow vocab_trim (its copies of the model would "
+                           "lose the id table)", where="compression",
+                           fix=f"put vocab_trim after {stage} in the recipe")
