@@ -20,8 +20,8 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from edgekit.errors import EdgekitError
 from edgekit.stages import Stage, StageConfig, StageResult
+from edgekit.stages._bert import copy_weights, float_params, rebuild_bert, require_bert
 from edgekit.stages._distill import (TeacherCache, bert_stage_footprint, distill_fit,
                                      hard_cross_entropy, soft_cross_entropy, text_fields)
 from edgekit.training import TrainContext
@@ -56,13 +56,12 @@ class Plan:
 def copy_selected(src: Any, dst: Any, select: Selection) -> None:
     """Copy every weight of ``src`` into ``dst`` (same layer names); weights named in
     ``select`` keep only the listed positions on their axis."""
-    for layer in dst.layers:
-        if not layer.weights:
-            continue
-        values = src.get_layer(layer.name).get_weights()
-        for index, (axis, kept) in select.get(layer.name, {}).items():
+    copy_weights(src, dst, skip=select)
+    for name, picks in select.items():
+        values = src.get_layer(name).get_weights()
+        for index, (axis, kept) in picks.items():
             values[index] = np.take(values[index], kept, axis=axis)
-        layer.set_weights(values)
+        dst.get_layer(name).set_weights(values)
 
 
 def recovery_loss(config: RecoveryConfig) -> Any:
@@ -113,20 +112,18 @@ class StructuredPrune(Stage):
                                     t.num_labels if config.epochs else 0)
 
     def run(self, model: Any, config: RecoveryConfig, ctx: TrainContext) -> StageResult:  # type: ignore[override]
-        from edgekit.models.bert import names
-        from edgekit.models.bert.encoder import build_bert
-        from edgekit.models.bert.introspect import config_of, seq_len_of
+        from edgekit.models.bert.introspect import config_of
 
-        if names.EMB_WORD not in {layer.name for layer in model.layers}:
-            raise EdgekitError(f"{self.name} works on BERT models only", where="compression",
-                               fix="use the 'prune' stage (magnitude pruning) for this family")
+        require_bert(model, self.name,
+                     fix="use the 'prune' stage (magnitude pruning) for this family")
         plan = self.plan(model, config_of(model, **text_fields(ctx)), config, ctx)
         with ctx.strategy.scope():
-            pruned = build_bert(plan.config, seq_len_of(model), name=f"{model.name}_{plan.suffix}")
+            # rebuild_bert keeps a vocab_trim id table, so pruning may follow trimming
+            pruned = rebuild_bert(model, plan.config, name=f"{model.name}_{plan.suffix}")
             copy_selected(model, pruned, plan.select)
         logs = recover(pruned, model, config, ctx)
         return StageResult(pruned, {
             **plan.facts,
-            "parameters": {"before": int(model.count_params()), "after": int(pruned.count_params())},
+            "parameters": {"before": float_params(model), "after": float_params(pruned)},
             "recovery": {"epochs": config.epochs, "final_losses": logs},
             "note": NOTE})

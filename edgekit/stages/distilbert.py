@@ -15,6 +15,7 @@ from pydantic import Field
 
 from edgekit import _tf
 from edgekit.stages import STAGES, Stage, StageConfig, StageResult
+from edgekit.stages._bert import require_full_vocabulary
 from edgekit.stages._distill import (TeacherCache, bert_stage_footprint, copy_weights_by_name,
                                      distill_fit, hard_cross_entropy, only, single_output,
                                      soft_cross_entropy, text_fields)
@@ -53,6 +54,7 @@ class DistilBert(Stage):
         from edgekit.models.bert.encoder import build_bert, init_student_from_teacher, make_student_config
         from edgekit.models.bert.introspect import config_of, seq_len_of
 
+        require_full_vocabulary(model, self.name)
         t_cfg = config_of(model, **text_fields(ctx))
         seq = seq_len_of(model)
         layers = config.student_layers or max(1, t_cfg.num_layers // 2)

@@ -25,6 +25,7 @@ from pydantic import Field
 
 from edgekit import _tf
 from edgekit.stages import STAGES, Stage, StageConfig, StageResult
+from edgekit.stages._bert import require_full_vocabulary
 from edgekit.stages._distill import (TeacherCache, bert_stage_footprint, copy_weights_by_name,
                                      distill_fit, hard_cross_entropy, only, single_output,
                                      soft_cross_entropy, text_fields)
@@ -85,6 +86,7 @@ class TinyBert(Stage):
         from edgekit.models.bert.introspect import config_of, seq_len_of
         from edgekit.models.bert.slicing import init_student_by_slicing
 
+        require_full_vocabulary(model, self.name)
         t_cfg = config_of(model, **text_fields(ctx))
         seq = seq_len_of(model)
         layers = config.student_layers or max(1, t_cfg.num_layers // 2)

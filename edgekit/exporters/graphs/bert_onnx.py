@@ -8,7 +8,8 @@ moment/normalize chains and every reshape as Shape/Concat, so none of ORT's fusi
 as the torch path. Node order and operand positions below follow those patterns:
 
 * embeddings: ``Add(Add(Gather(word, ids), Gather(type, tt)), Gather(pos, Slice(position_ids,
-  0, Unsqueeze(Gather(Shape(ids), 1)))))`` then ``LayerNormalization``;
+  0, Unsqueeze(Gather(Shape(ids), 1)))))`` then ``LayerNormalization``; a vocabulary-trimmed
+  model's ``ids`` are ``Gather(int32 id table, input_ids)``, which the fusion keeps in front;
 * mask: ``Mul(Sub(1, Cast(Unsqueeze(Unsqueeze(mask, 1), 2))), MASK_VALUE)`` (the encoder's value;
   ORT stores anything but -10000 as the fused Attention's ``mask_filter_value``);
 * attention: ``MatMul+Add -> Reshape(0,0,heads,head) -> Transpose`` per Q/K/V (K straight to
@@ -75,10 +76,12 @@ class _Graph:
 class _Writer:
     """One model's graph; methods mirror the HF modules they stand for."""
 
-    def __init__(self, weights: dict[str, np.ndarray], config: Any, activation: str) -> None:
+    def __init__(self, weights: dict[str, np.ndarray], config: Any, activation: str,
+                 vocab_map: np.ndarray | None = None) -> None:
         from edgekit.models.bert import names
 
         self.w, self.cfg, self.act = weights, config, activation
+        self.vocab_map = vocab_map  # int32 original id -> kept row of a trimmed vocabulary
         self.g = _Graph()
         # Projection nodes carry the Keras layer name, as tf2onnx's do, so tools that group
         # nodes by layer (edgekit.exporters.onnx_fallback) see the same layers either way.
@@ -108,6 +111,11 @@ class _Writer:
 
     def embeddings(self, ids: str, types: str) -> str:
         g, m = self.g, "embeddings"
+        if self.vocab_map is not None:
+            # A trimmed vocabulary's int32 id table (no quantizer touches integers). Everything
+            # below reads the remapped ids, the position Shape included: ORT's
+            # EmbedLayerNormalization fusion wants both from the word Gather's index.
+            ids = g.op("Gather", [g.init(f"{m}.vocab_map", self.vocab_map), ids], f"{m}/vocab_map")
         positions = g.init(f"{m}.position_ids",
                            np.arange(self.cfg.max_position_embeddings, dtype=np.int64)[None, :])
         shape = g.op("Shape", [ids], f"{m}/Shape")
@@ -243,8 +251,11 @@ class BertONNXWriter(GraphWriter):
         from edgekit.models.bert.checkpoint import extract_hf_weights
         from edgekit.models.bert.introspect import config_of, seq_len_of
 
+        from edgekit.models.bert.vocab import vocab_map_of
+
         config = config_of(model)
-        writer = _Writer(extract_hf_weights(model, config), config, activation_of(model) or "")
+        writer = _Writer(extract_hf_weights(model, config), config, activation_of(model) or "",
+                         vocab_map_of(model))
         write_bytes(dest, writer.model(seq_len_of(model)).SerializeToString())
 
 

@@ -194,11 +194,15 @@ def save_hf_checkpoint(model: "tf_keras.Model", config: BertConfig, out_dir: str
     from safetensors.numpy import save_file
 
     from .heads import zero_pad_heads
+    from .vocab import untrimmed
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # Head-pruned: full width with zero heads; vocabulary-trimmed: the full table. Either way
+    # a plain HF BERT with the same outputs.
     config, layers = zero_pad_heads(config, layer_weights(model, config))
-    tensors = {names.file_hf_name(k): v for k, v in hf_named(layers, config).items()}
+    weights, config = untrimmed(model, hf_named(layers, config), config)
+    tensors = {names.file_hf_name(k): v for k, v in weights.items()}
     _atomic_write(out / SAFETENSORS, lambda tmp: save_file(tensors, tmp, metadata={"format": "pt"}))
     config_text = json.dumps(config.to_hf_dict(), indent=2, sort_keys=True) + "\n"
     _atomic_write(out / "config.json", lambda tmp: Path(tmp).write_text(config_text, "utf-8"))

@@ -33,6 +33,7 @@ from . import names
 from .config import BertConfig
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
     import tf_keras
 
     from edgekit.resources import Footprint
@@ -72,7 +73,9 @@ def erf_gelu():
 
 def custom_objects() -> dict[str, Any]:
     """Objects to pass to ``keras.models.load_model`` for a saved edgekit BERT."""
-    return {"edgekit>gelu": erf_gelu()}
+    from .vocab import custom_objects as vocab_objects
+
+    return {"edgekit>gelu": erf_gelu(), **vocab_objects()}
 
 
 def _activation(name: str):
@@ -95,8 +98,10 @@ def _norm(config: BertConfig, name: str):
     return keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, name=name)
 
 
-def _embeddings(config: BertConfig, seq_len: int, input_ids, token_type_ids):
+def _embeddings(config: BertConfig, seq_len: int, input_ids, token_type_ids, vocab_map=None):
     """Word + position + token-type embeddings, then LayerNorm and dropout (as HF)."""
+    from .vocab import remap_ids
+
     tf, keras = _keras()
 
     def embed(rows: int, name: str):
@@ -108,7 +113,7 @@ def _embeddings(config: BertConfig, seq_len: int, input_ids, token_type_ids):
     position_ids = tf.add(tf.zeros_like(input_ids, name="embeddings/zeros"), positions,
                           name="embeddings/position_ids")
     summed = keras.layers.Add(name="embeddings/sum")([
-        embed(config.vocab_size, names.EMB_WORD)(input_ids),
+        embed(config.vocab_size, names.EMB_WORD)(remap_ids(input_ids, vocab_map)),
         embed(config.max_position_embeddings, names.EMB_POSITION)(position_ids),
         embed(config.type_vocab_size, names.EMB_TOKEN_TYPE)(token_type_ids),
     ])
@@ -178,7 +183,8 @@ def _classifier_head(config: BertConfig, sequence):
 
 
 def build_bert(config: BertConfig, seq_len: int, *,
-               outputs: Sequence[str] = ("logits",), name: str = "bert") -> "tf_keras.Model":
+               outputs: Sequence[str] = ("logits",), name: str = "bert",
+               vocab_map: "np.ndarray | None" = None) -> "tf_keras.Model":
     """Build the model for fixed ``seq_len`` (static shapes keep TFLite/NPU exports simple).
 
     Inputs (all int32 ``[batch, seq_len]``): ``input_ids``, ``attention_mask`` (1 = real
@@ -195,6 +201,10 @@ def build_bert(config: BertConfig, seq_len: int, *,
       **pre-softmax** scaled scores ``QK^T/sqrt(d)`` with the additive padding mask already
       applied (masked keys hold about ``MASK_VALUE``). This is what TinyBERT distils; zero the
       masked keys (from ``attention_mask``) before an MSE, as its reference code does.
+
+    ``vocab_map`` (int32 ``[original vocab]``, see :mod:`edgekit.models.bert.vocab`) builds a
+    vocabulary-trimmed model: ``config.vocab_size`` is then the number of kept rows, and
+    ``input_ids`` are still the original tokenizer's.
     """
     unknown = [o for o in outputs if o not in OUTPUT_KINDS]
     if unknown or not outputs:
@@ -206,7 +216,7 @@ def build_bert(config: BertConfig, seq_len: int, *,
     _, keras = _keras()
     inputs = {n: keras.Input(shape=(seq_len,), dtype="int32", name=n) for n in INPUT_NAMES}
 
-    x = _embeddings(config, seq_len, inputs["input_ids"], inputs["token_type_ids"])
+    x = _embeddings(config, seq_len, inputs["input_ids"], inputs["token_type_ids"], vocab_map)
     mask_bias = _additive_mask(inputs["attention_mask"])
     hidden_states, scores = [x], []
     for i in range(config.num_layers):

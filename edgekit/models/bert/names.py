@@ -14,6 +14,8 @@ from dataclasses import dataclass
 # Keras layer names. A "/" in a name becomes a TF name scope, so weights read
 # ``layer_0/attention/query/kernel:0`` and sort layer-by-layer in any tool.
 EMB_WORD = "embeddings/word"
+# Trimmed vocabularies only: original id -> kept row, before EMB_WORD (no HF counterpart).
+EMB_VOCAB_MAP = "embeddings/vocab_map"
 EMB_POSITION = "embeddings/position"
 EMB_TOKEN_TYPE = "embeddings/token_type"
 EMB_NORM = "embeddings/norm"
