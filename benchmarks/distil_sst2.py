@@ -58,14 +58,26 @@ def sst2_recipe(stage: str, train_examples: int, data: Path) -> Any:
 
 # --- engines: name -> (run one batch-1 feed -> logits) ---------------------------------------
 
+def student_models(report: dict[str, Any], stage: str) -> list[str]:
+    """The distilled student and what later stages (vocab_trim, pruning) made of it."""
+    names = [s["name"] for s in report["stages"]]
+    return names[names.index(stage):]
+
+
+def engine_name(art: dict[str, Any], stage: str) -> str:
+    """'edgekit onnx dynamic', 'edgekit onnx dynamic (vocab_trim)', 'teacher onnx fp32'."""
+    who = "teacher" if art["model"] == "reference" else "edgekit"
+    later = f" ({art['model']})" if art["model"] not in (stage, "reference") else ""
+    return f"{who} {art['format']} {art['stored_precision']}{later}"
+
+
 def edgekit_engines(bundle: Path, report: dict[str, Any], stage: str) -> dict[str, Callable[[Feed], np.ndarray]]:
     engines = {}
     for art in report["artifacts"]:
-        if art.get("model") not in (stage, "reference"):
+        if art.get("model") not in ("reference", *student_models(report, stage)):
             continue
-        who = "teacher" if art["model"] == "reference" else "edgekit"
         session = RUNTIMES.get(art["runtime"]).load(bundle / art["file"], THREADS)
-        engines[f"{who} {art['format']} {art['stored_precision']}"] = session.run
+        engines[engine_name(art, stage)] = session.run
     return engines
 
 
@@ -210,9 +222,10 @@ def summarise(report: dict[str, Any], latency: dict[str, dict[str, float]], peer
     float_student = next(a for a in report["artifacts"]
                          if a["model"] == stage and a["format"] == "tflite" and a["stored_precision"] == "fp32")
     student_acc = float_student["metric"]["value"]
-    int8 = [a for a in report["artifacts"] if a["model"] == stage and a["stored_precision"] in ("int8", "dynamic")]
+    int8 = [a for a in report["artifacts"] if a["model"] in student_models(report, stage)
+            and a["stored_precision"] in ("int8", "dynamic")]
     teacher_ort = latency["teacher onnx fp32"]["p50"]
-    timed_int8 = {f"edgekit {a['format']} {a['stored_precision']}": a for a in int8}
+    timed_int8 = {engine_name(a, stage): a for a in int8}
     fastest = min(timed_int8, key=lambda n: latency[n]["p50"])
     peer_names = [n for n in latency if n.startswith("peer")]
     best_peer = min(peer_names, key=lambda n: latency[n]["p50"]) if peer_names else None
@@ -234,10 +247,11 @@ def summarise(report: dict[str, Any], latency: dict[str, dict[str, float]], peer
         "threads": THREADS, "batch": 1, "seq_len": seq, "stage": stage,
         "train_examples": args.train_examples, "dev_examples": report["dataset"]["test_examples"],
         "compress_wall_s": round(wall), "peers": peer_note,
+        "hf_model": report["extras"]["hf_checkpoint"].get("model", stage),
         "teacher_accuracy": teacher_acc, "student_accuracy": student_acc,
         "student_parameters": report["stages"][0]["facts"]["parameters"],
         "teacher_parameters": report["stages"][0]["facts"]["teacher_parameters"],
-        "artifacts": [{"name": f"edgekit {a['format']} {a['stored_precision']}", "model": a["model"],
+        "artifacts": [{"name": engine_name(a, stage), "model": a["model"],
                        "accuracy": a["metric"]["value"], "size_bytes": a["size_bytes"],
                        "precision_ran": a["precision"], "passed": a["passed"]}
                       for a in report["artifacts"]],
@@ -246,10 +260,10 @@ def summarise(report: dict[str, Any], latency: dict[str, dict[str, float]], peer
                    **({"best_peer / fastest_int8": latency[best_peer]["p50"] / latency[fastest]["p50"]}
                       if best_peer else {})},
         "fastest_int8": fastest, "best_peer": best_peer, "goals": goals,
-        "size_ratio": {"teacher_fp32_bytes": teacher_size, "smallest_int8": f"edgekit {smallest['format']} "
-                       f"{smallest['stored_precision']}", "smallest_int8_bytes": smallest["size_bytes"],
+        "size_ratio": {"teacher_fp32_bytes": teacher_size, "smallest_int8": engine_name(smallest, stage),
+                       "smallest_int8_bytes": smallest["size_bytes"],
                        "teacher / smallest_int8": teacher_size / smallest["size_bytes"]},
-        "int8_fallback": {f"edgekit {a['format']} {a['stored_precision']}": a["notes"]["fallback"]
+        "int8_fallback": {engine_name(a, stage): a["notes"]["fallback"]
                           for a in int8 if "fallback" in a.get("notes", {})},
     }
 
@@ -261,7 +275,7 @@ def markdown(r: dict[str, Any]) -> str:
              f"sequence length {r['seq_len']} for every engine; teacher fine-tuned and student "
              f"distilled on {r['train_examples']:,} SST-2 train rows, evaluated on "
              f"{r['dev_examples']} dev sentences. Whole compress run {r['compress_wall_s']} s. "
-             f"Peers: {r['peers']}.", "",
+             f"Peers run the bundle's Hugging Face checkpoint of `{r['hf_model']}`: {r['peers']}.", "",
              f"Teacher (MiniLM-L6, {r['teacher_parameters']:,} params) accuracy "
              f"{r['teacher_accuracy']:.4f}; student ({r['student_parameters']:,} params) "
              f"{r['student_accuracy']:.4f} = {r['student_accuracy'] / r['teacher_accuracy']:.1%} of the teacher.", "",
@@ -277,7 +291,7 @@ def markdown(r: dict[str, Any]) -> str:
                   + (f"; final agreement {fb['final_agreement']:.4f}" if "final_agreement" in fb else "") + "."]
     lines += ["", "| engine | accuracy | size B | p50 ms | p90 ms | p99 ms | p50 / fastest edgekit int8 |",
               "|---|---:|---:|---:|---:|---:|---:|"]
-    arts = {a["name"] if a["model"] != "reference" else a["name"].replace("edgekit", "teacher"): a
+    arts = {a["name"]: a
             for a in r["artifacts"]}
     best = r["latency_ms"][r["fastest_int8"]]["p50"]
     for name, lat in sorted(r["latency_ms"].items(), key=lambda kv: kv[1]["p50"]):

@@ -1,6 +1,7 @@
-"""Silence native libraries' stderr chatter (TensorFlow's CUDA probing, TFLite's converter
-and delegate banners) that would bury edgekit's one-line messages. What was captured is
-replayed if the wrapped call fails, so nothing diagnostic is lost."""
+"""Keep third-party side effects out of the user's way: silence native libraries' stderr
+chatter (TensorFlow's CUDA probing, TFLite's converter and delegate banners) that would bury
+edgekit's one-line messages, replaying it if the wrapped call fails; and run tools that drop
+debug files into the working directory somewhere else."""
 
 from __future__ import annotations
 
@@ -35,3 +36,16 @@ def native_stderr() -> Iterator[None]:
         finally:
             os.dup2(saved, fd)
             os.close(saved)
+
+
+@contextmanager
+def working_directory(folder: str | os.PathLike[str]) -> Iterator[None]:
+    """Run the block in ``folder``: ONNX Runtime's symbolic shape inference writes
+    ``sym_shape_infer_temp.onnx`` (+ external data) into the current directory when it gives
+    up, which would land in the user's project. (``contextlib.chdir`` is Python 3.11+.)"""
+    previous = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(previous)

@@ -108,3 +108,17 @@ def test_without_a_validation_split_the_fallback_says_it_judged_calibration(
                                        np.zeros(0, np.int64)))
     assert art.notes["fallback"]["fallback_split"].startswith("calibration"), art.notes
     assert art.notes["fallback"]["kept_float"] == ["head"], art.notes
+
+
+def test_quantizing_leaves_the_working_directory_alone(fragile_mlp: tuple[object, Split],
+                                                       tmp_path: Path, monkeypatch) -> None:
+    """ONNX Runtime's tools drop debug files into the current directory; exports run them in
+    a temporary one, so a user's project folder stays clean."""
+    model, split = fragile_mlp
+    cwd = tmp_path / "project"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    exporter = EXPORTERS.get("onnx")
+    art = exporter.export(model, "int8", Path("m.onnx"), split,
+                          exporter.Options(fallback_min_agreement=0.97), tuning=_unseen(64))
+    assert art.path == Path("m.onnx") and sorted(p.name for p in cwd.iterdir()) == ["m.onnx"]

@@ -21,7 +21,7 @@ from edgekit.data import Split
 from edgekit.errors import EdgekitError
 from edgekit.exporters.onnx_fallback import quantize_with_fallback
 from edgekit.families import FamilySpec
-from edgekit.quiet import native_stderr
+from edgekit.quiet import native_stderr, working_directory
 from edgekit.exporters import (EXPORTERS, ExportedArtifact, Exporter, ExportOptions,
                                keras_input_specs)
 from edgekit.exporters.graphs import writer_for
@@ -156,7 +156,9 @@ class ONNXExporter(Exporter):
         built from this ONNX (OpenVINO) is judged on its own runtime, whose int8 kernels and
         float precision (bf16 on some CPUs) differ from ONNX Runtime's."""
         notes: dict[str, Any] = {"opset": OPSET}
-        with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".tmp-") as tmpdir:
+        out = dest.resolve()  # absolute: the work below runs inside the temporary folder
+        with tempfile.TemporaryDirectory(dir=out.parent, prefix=".tmp-") as tmpdir, \
+                working_directory(tmpdir):
             graph = Path(tmpdir) / "fp32.onnx"
             writer, notes["graph"] = writer_for(family, self.format, model, "tf2onnx")
             if writer is not None:
@@ -167,7 +169,7 @@ class ONNXExporter(Exporter):
                 fused = Path(tmpdir) / "fused.onnx"
                 notes["fused_ops"] = fuse_transformer(graph, fused, opts)
                 graph = fused
-            tmp = dest.with_name(f".{dest.name}.tmp")
+            tmp = out.with_name(f".{out.name}.tmp")
             if precision == "fp32":
                 graph.replace(tmp)
             else:
@@ -187,7 +189,7 @@ class ONNXExporter(Exporter):
                         graph, tmp, calibration, tuning, [layer.name for layer in model.layers],
                         opts.fallback_min_agreement, quantize, opts.fallback_examples,
                         judge_runtime)
-            tmp.replace(dest)
+            tmp.replace(out)
         return ExportedArtifact(self.format, precision, [dest], notes)
 
 
