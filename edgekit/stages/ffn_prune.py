@@ -66,9 +66,13 @@ class FfnPrune(StructuredPrune):
     description = "structured pruning of BERT FFN neurons (smaller dense matrices), then recovery"
     Config = FfnPruneConfig
 
+    def smaller(self, cfg: Any, config: FfnPruneConfig) -> Any:  # type: ignore[override]
+        return replace(cfg, intermediate_size=max(1, round(cfg.intermediate_size * config.keep)))
+
     def plan(self, model: Any, cfg: Any, config: FfnPruneConfig, ctx: TrainContext) -> Plan:  # type: ignore[override]
-        count = max(1, round(cfg.intermediate_size * config.keep))
-        return Plan(replace(cfg, intermediate_size=count),
+        small = self.smaller(cfg, config)
+        count = small.intermediate_size
+        return Plan(small,
                     ffn_selection(model, cfg.num_layers, count), f"ffn{count}",
                     {"intermediate_size": {"before": cfg.intermediate_size, "after": count},
                      "importance": "‖W_in[:, j]‖·‖W_out[j, :]‖, same count in every block"})
