@@ -219,19 +219,10 @@ def reset_peak_rss() -> None:
 
 
 def peak_rss_bytes() -> int:
-    """Peak resident memory since :func:`reset_peak_rss` (else of the process)."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    import resource
-    import sys
+    """Peak resident memory since :func:`reset_peak_rss` (else of the process image)."""
+    from edgekit.runner import peak_rss_mb
 
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)
+    return int(peak_rss_mb() * (1 << 20))
 
 
 def rss_bytes() -> int:
