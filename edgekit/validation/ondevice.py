@@ -19,6 +19,7 @@ import numpy as np
 
 from edgekit.atomic import write_text
 from edgekit.devices import DeviceProfile, load_device
+from edgekit.data import Split
 from edgekit.errors import EdgekitError, RuntimeUnavailable
 from edgekit.heldout import FOLDER, Arrays, find, open_arrays
 from edgekit.runtimes import RUNTIMES
@@ -76,7 +77,10 @@ def judge(artifact: dict[str, Any], report: dict[str, Any], device: DeviceProfil
     budgets = report["budgets"]
     ref_value = report["reference"]["value"]
     baseline = artifact.get("baseline") or {"model": "reference", "metric": ref_value}
-    metric = task.score(outputs, data["y"])
+    # evaluate, not score: some tasks' metrics need the inputs (an autoencoder's AUROC is
+    # computed from its reconstruction error)
+    heldout = Split({k[len("x__"):]: v for k, v in data.items() if k.startswith("x__")}, data["y"])
+    metric = task.evaluate(outputs, heldout.take(len(outputs)))
     agreement = task.agreement(outputs, data["reference"])
     host_agreement = task.agreement(outputs, host) if host is not None else None
     checks = {"metric_drop": task.drop(baseline["metric"], metric)
@@ -124,7 +128,8 @@ def validate_artifact(bundle: Path, artifact: dict[str, Any], report: dict[str, 
     # On this machine with the bundle's own runtime the run *is* the host run.
     host = result.outputs if same_as_host else host_outputs(list(files), artifact["runtime"],
                                                             held.inputs(), n)
-    data = {"y": np.asarray(held["y"][:n]), "reference": np.asarray(held["reference"][:n])}
+    data = {"y": np.asarray(held["y"][:n]), "reference": np.asarray(held["reference"][:n]),
+            **{f"x__{k}": v for k, v in held.inputs().items()}}  # mapped, for input-based metrics
     entry |= {"runtime_version": result.info.get("runtime_version"),
               "machine": result.info.get("machine"), "emulated": result.emulated,
               "runner_imported_tensorflow": result.info.get("imported_tensorflow")}
