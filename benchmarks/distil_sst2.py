@@ -47,13 +47,20 @@ THREADS = 2
 Feed = dict[str, np.ndarray]
 
 
-def sst2_recipe(stage: str, train_examples: int, data: Path) -> Any:
-    return load_recipe(stage, overrides={
+def sst2_recipe(stage: str, train_examples: int, data: Path, vocab_trim: bool = False) -> Any:
+    recipe = load_recipe(stage, overrides={
         "data.dataset": "text_file",
         "data.params.path": str(data),
         "data.params.max_train_examples": train_examples,
         "validation.runs": 20,  # the bundle's own timing; the side-by-side below is the figure
     })
+    if vocab_trim:  # the recipe's optional stage, switched on, and the trimmed student's artifact
+        from edgekit.recipe.schema import ExportEntry, StageEntry
+
+        recipe.compression.append(StageEntry(stage="vocab_trim", params={"min_count": 1}))
+        recipe.export.append(ExportEntry(format="onnx", precision="dynamic", model="vocab_trim",
+                                         options={"fusion": "bert"}))
+    return recipe
 
 
 # --- engines: name -> (run one batch-1 feed -> logits) ---------------------------------------
@@ -181,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--per-round", type=int, default=20)
     parser.add_argument("--keep", type=Path, help="keep the bundle here")
+    parser.add_argument("--vocab-trim", action="store_true",
+                        help="add the recipe's optional vocab_trim stage and a fused dynamic-int8 "
+                             "ONNX of the trimmed student")
     args = parser.parse_args(argv)
     if not (args.data / "train.tsv").is_file():
         print(f"error: {args.data}/train.tsv not found; pass --data with the GLUE SST-2 folder",
@@ -190,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="edgekit-sst2-") as tmp:
         bundle = args.keep or Path(tmp) / "bundle"
         t0 = time.time()
-        recipe = sst2_recipe(args.stage, args.train_examples, args.data)
+        recipe = sst2_recipe(args.stage, args.train_examples, args.data, args.vocab_trim)
         report = compress(recipe, bundle, RichProgress())
         wall = time.time() - t0
         train = load_data(recipe).train  # the rows edgekit calibrated on, for the NNCF peer
