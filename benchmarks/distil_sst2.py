@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         latency = interleaved_latency(engines, feeds, args.rounds, args.per_round, warmup=10)
     results = summarise(report, latency, peer_acc, args, wall, seq, peer_note, command)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / f"{args.stage}-sst2"
+    stem = RESULTS / f"{args.stage}-sst2{'-vocab_trim' if args.vocab_trim else ''}"
     stem.with_suffix(".json").write_text(json.dumps(results, indent=2))
     stem.with_suffix(".md").write_text(markdown(results))
     print(markdown(results))
