@@ -76,6 +76,9 @@ def quantize_static_qdq(src: Path, dest: Path, calibration: Split,
              for i in graph.input}
     reader = _CalibrationReader(calibration, types)
     CalibrationDataReader.register(_CalibrationReader)
+    # Not CalibMaxIntermediateOutputs (which would bound the calibrator's memory): ONNX
+    # Runtime 1.32's MinMax calibrator clears what it collected at that count without merging
+    # it, so the ranges would come from the last few examples only (onnxruntime#18893).
     quantize_static(str(src), str(dest), reader, quant_format=QuantFormat.QDQ,
                     per_channel=True, activation_type=QuantType.QUInt8,
                     weight_type=QuantType.QInt8, nodes_to_exclude=exclude or [],
