@@ -77,22 +77,19 @@ class PipelineCache:
     pipeline's own calls, computing them only when no finished record with the same key
     exists."""
 
-    def __init__(self, cache: RunCache, recipe: Recipe, data: Dataset, test: Split,
-                 out: Path, progress: Progress) -> None:
-        self.cache, self.recipe, self.test, self.out = cache, recipe, test, out
-        self.progress = progress
+    def __init__(self, cache: RunCache, recipe: Recipe, data: Dataset, test: Split) -> None:
+        self.cache, self.recipe, self.test = cache, recipe, test
         splits = {f"{s}.{k}": v for s, split in (("train", data.train), ("val", data.val),
                                                    ("test", data.test))
                   for k, v in {**split.x, "y": split.y}.items()}
         self.data_key = key_of(_dump(recipe.data), fingerprint(splits))
-        self.data = data
         self.model_keys: dict[str, str] = {}
 
     @classmethod
     def open(cls, recipe: Recipe, out: Path, data: Dataset, test: Split, *, fresh: bool,
              progress: Progress) -> "PipelineCache":
         cache = RunCache.for_bundle(out, fresh=fresh, seed=recipe.train.seed, note=progress.note)
-        return cls(cache, recipe, data, test, out, progress)
+        return cls(cache, recipe, data, test)
 
     def _custom_objects(self) -> dict[str, Any]:
         from edgekit.models import MODELS
