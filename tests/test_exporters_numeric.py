@@ -68,3 +68,67 @@ def test_corrupt_artifact_is_our_error(tmp_path: Path, runtime_name: str) -> Non
               reference_out=np.zeros((2, 2)), source_out=np.zeros((2, 2)), budgets=Budgets(),
               conversion_atol=None, size_bytes=72, settings=ProofSettings(1, 0, 1, "cpu"))
     assert "could not load" in str(info.value) and str(bad) in str(info.value)
+
+
+def test_onnx_dynamic_per_channel_keeps_small_output_columns(tmp_path: Path) -> None:
+    """One output column 1000x larger than the others: a per-tensor int8 scale rounds the small
+    columns' weights to zero; per-channel scales (the default) keep them. Mean error, since on
+    AVX2 without VNNI ONNX Runtime's u8s8 kernel saturates a few int16 pair sums either way."""
+    from edgekit.exporters.onnx import ONNXOptions
+
+    keras = _tf.keras()
+    rng = np.random.default_rng(1)
+    inp = keras.Input((32,), name="features")
+    dense = keras.layers.Dense(4)
+    model = keras.Model(inp, dense(inp))
+    kernel = rng.standard_normal((32, 4)).astype(np.float32)
+    kernel[:, 0] *= 1000.0
+    dense.set_weights([kernel, np.zeros(4, np.float32)])
+    split = Split({"features": rng.standard_normal((64, 32)).astype(np.float32)},
+                  np.zeros(64, dtype=np.int64))
+    want = model.predict(split.x, verbose=0)[:, 1:]
+    exporter = EXPORTERS.get("onnx")
+    errors = {}
+    for per_channel in (True, False):
+        art = exporter.export(model, "dynamic", tmp_path / f"pc{per_channel}.onnx", split,
+                              ONNXOptions(per_channel=per_channel))
+        assert ("per-channel" if per_channel else "per-tensor") in art.notes["quantization"]
+        got = run_all(RUNTIMES.get("onnxruntime").load(art.path, threads=1), split)[:, 1:]
+        errors[per_channel] = float(np.abs(got - want).mean() / np.abs(want).mean())
+    assert errors[True] < 0.1 and errors[False] > 0.5, errors
+
+
+def _x86_without_vnni() -> bool:
+    import platform
+
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    return "avx2" in flags and "vnni" not in flags
+
+
+def test_onnx_dynamic_7bit_weights_do_not_saturate(tmp_path: Path) -> None:
+    """Inputs near the top of u8 times weights near the top of s8: on x86 without VNNI ONNX
+    Runtime adds pairs of such products in saturating int16 (255*127*2 > 32767), which 7-bit
+    weights (the default ``reduce_range``) cannot reach (255*63*2 < 32767)."""
+    from edgekit.exporters.onnx import ONNXOptions
+
+    keras = _tf.keras()
+    rng = np.random.default_rng(2)
+    inp = keras.Input((64,), name="features")
+    dense = keras.layers.Dense(2)
+    model = keras.Model(inp, dense(inp))
+    dense.set_weights([rng.uniform(0.9, 1.0, (64, 2)).astype(np.float32), np.zeros(2, np.float32)])
+    x = rng.uniform(0.9, 1.0, (32, 64)).astype(np.float32)
+    x[:, 0] = 0.0  # the range starts at 0, so the rest quantize near 255
+    split = Split({"features": x}, np.zeros(32, dtype=np.int64))
+    want = model.predict(x, verbose=0)
+    errors = {}
+    for reduce_range in (True, False):
+        art = EXPORTERS.get("onnx").export(model, "dynamic", tmp_path / f"rr{reduce_range}.onnx",
+                                           split, ONNXOptions(reduce_range=reduce_range))
+        got = run_all(RUNTIMES.get("onnxruntime").load(art.path, threads=1), split)
+        errors[reduce_range] = float(np.abs(got - want).max() / np.abs(want).max())
+    assert errors[True] < 0.02, errors
+    if _x86_without_vnni():  # the case the option exists for: 8 bits must show the saturation
+        assert errors[False] > 0.1, errors

