@@ -64,6 +64,8 @@ def test_the_fragile_layer_stays_float_and_agreement_recovers(
     # judged on unseen examples, on the runtime that will run the artifact
     assert (notes["fallback_split"], notes["fallback_examples"]) == ("validation", 160), notes
     assert notes["fallback_runtime"] == exporter.runtime, notes
+    # dynamic int8 ranges activations per call: judged at batch 1, as the proof runs it
+    assert notes["fallback_batch"] == (1 if precision == "dynamic" else 32), notes
     assert notes["all_int8_agreement"] < 0.97, notes  # the trap is real ...
     assert notes["kept_float"] == ["head"], notes       # ... and only its cause stays float
     assert notes["final_agreement"] >= 0.97

@@ -212,7 +212,7 @@ class ONNXExporter(Exporter):
                     notes["fallback"] = quantize_with_fallback(
                         graph, tmp, calibration, tuning, [layer.name for layer in model.layers],
                         opts.fallback_min_agreement, quantize, opts.fallback_examples,
-                        judge_runtime)
+                        judge_runtime, batch=1 if precision == "dynamic" else 32)
             tmp.replace(out)
         return ExportedArtifact(self.format, precision, [dest], notes)
 

@@ -72,16 +72,20 @@ def _batches(split: Split, n: int, size: int = 32) -> list[dict[str, np.ndarray]
 def quantize_with_fallback(src: Path, dest: Path, calibration: Split, judge: Split | None,
                            layer_names: list[str], min_agreement: float, quantize: Quantize,
                            examples: int = SEARCH_EXAMPLES,
-                           runtime: str = "onnxruntime") -> dict[str, Any]:
+                           runtime: str = "onnxruntime", batch: int = 32) -> dict[str, Any]:
     """Quantize ``src`` into ``dest``; exclude the most sensitive layers until the candidate,
     run on ``runtime``, agrees with float ``src`` on ``min_agreement`` of ``judge``'s examples.
+
+    ``batch``: examples per call. Static int8 gives the same outputs at any batch; dynamic int8
+    quantizes activations with one range per call, so it must be judged at batch 1, as the
+    proof and devices run it.
 
     Returns notes for the report: agreement of all-int8, the ranking, what stayed float.
     """
     split_name = "validation"
     if judge is None or len(judge) == 0:
         judge, split_name = calibration, "calibration (the recipe has no validation split)"
-    feeds = _batches(judge, examples)
+    feeds = _batches(judge, examples, batch)
     reference = _outputs(src, feeds)
     top1 = reference.argmax(-1)
 
@@ -95,7 +99,7 @@ def quantize_with_fallback(src: Path, dest: Path, calibration: Split, judge: Spl
 
     notes: dict[str, Any] = {"fallback_min_agreement": min_agreement,
                              "fallback_examples": int(len(top1)), "fallback_split": split_name,
-                             "fallback_runtime": runtime}
+                             "fallback_runtime": runtime, "fallback_batch": batch}
     quantize(src, dest, [], calibration)
     got = _outputs(dest, feeds, runtime)
     agreement = float((got.argmax(-1) == top1).mean())
