@@ -1,6 +1,6 @@
 """Accuracy-aware int8: a layer whose weight range ruins per-tensor int8 is found and kept in
 float, and the rest stays quantized. Real tf2onnx graph, real ONNX Runtime quantizer and
-runtime, real OpenVINO."""
+runtime, real OpenVINO, real TFLite selective quantization on LiteRT."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def _agreement(path: Path, runtime: str, model: object, split: Split) -> float:
 
 
 @pytest.mark.parametrize("fmt,precision", [("onnx", "dynamic"), ("onnx", "int8"),
-                                           ("openvino", "int8")])
+                                           ("openvino", "int8"), ("tflite", "int8")])
 def test_the_fragile_layer_stays_float_and_agreement_recovers(
         fragile_mlp: tuple[object, Split], tmp_path: Path, fmt: str, precision: str) -> None:
     model, split = fragile_mlp
@@ -64,22 +64,28 @@ def test_the_fragile_layer_stays_float_and_agreement_recovers(
     # judged on unseen examples, on the runtime that will run the artifact
     assert (notes["fallback_split"], notes["fallback_examples"]) == ("validation", 160), notes
     assert notes["fallback_runtime"] == exporter.runtime, notes
-    # dynamic int8 ranges activations per call: judged at batch 1, as the proof runs it
-    assert notes["fallback_batch"] == (1 if precision == "dynamic" else 32), notes
+    # dynamic int8 ranges activations per call: judged at batch 1, as the proof runs it;
+    # LiteRT is judged one example a call, as it runs on devices
+    one_a_call = precision == "dynamic" or fmt == "tflite"
+    assert notes["fallback_batch"] == (1 if one_a_call else 32), notes
     assert notes["all_int8_agreement"] < 0.97, notes  # the trap is real ...
     assert notes["kept_float"] == ["head"], notes       # ... and only its cause stays float
     assert notes["final_agreement"] >= 0.97
     assert notes["quantized_layers"] == notes["layers"] - 1
     assert _agreement(dest, exporter.runtime, model, split) >= 0.95
+    assert not list(tmp_path.glob(".*"))  # candidates and references staged, then cleaned up
 
 
+@pytest.mark.parametrize("fmt,precision", [("onnx", "dynamic"), ("tflite", "int8")])
 def test_without_fallback_everything_is_quantized(fragile_mlp: tuple[object, Split],
-                                                  tmp_path: Path) -> None:
+                                                  tmp_path: Path, fmt: str,
+                                                  precision: str) -> None:
     model, split = fragile_mlp
-    dest = tmp_path / "m.onnx"
-    art = EXPORTERS.get("onnx").export(model, "dynamic", dest, split)
+    exporter = EXPORTERS.get(fmt)
+    dest = tmp_path / f"m{exporter.suffix}"
+    art = exporter.export(model, precision, dest, split)
     assert "fallback" not in art.notes
-    assert _agreement(dest, "onnxruntime", model, split) < 0.97
+    assert _agreement(dest, exporter.runtime, model, split) < 0.97
 
 
 def test_static_op_types_limit_what_is_quantized(fragile_mlp: tuple[object, Split],
@@ -100,11 +106,12 @@ def test_static_op_types_limit_what_is_quantized(fragile_mlp: tuple[object, Spli
     assert counts["None"] > {"MatMul"}, counts  # by default more op types take int8 inputs
 
 
+@pytest.mark.parametrize("fmt,precision", [("onnx", "dynamic"), ("tflite", "int8")])
 def test_without_a_validation_split_the_fallback_says_it_judged_calibration(
-        fragile_mlp: tuple[object, Split], tmp_path: Path) -> None:
+        fragile_mlp: tuple[object, Split], tmp_path: Path, fmt: str, precision: str) -> None:
     model, split = fragile_mlp
-    exporter = EXPORTERS.get("onnx")
-    art = exporter.export(model, "dynamic", tmp_path / "m.onnx", split,
+    exporter = EXPORTERS.get(fmt)
+    art = exporter.export(model, precision, tmp_path / f"m{exporter.suffix}", split,
                           exporter.Options(fallback_min_agreement=0.97),
                           tuning=Split({"features": np.zeros((0, 16), np.float32)},
                                        np.zeros(0, np.int64)))

@@ -19,6 +19,7 @@ from pydantic import Field
 from edgekit import _tf
 from edgekit.data import Split
 from edgekit.errors import EdgekitError
+from edgekit.exporters.fallback import FallbackOptions
 from edgekit.exporters.onnx_fallback import quantize_with_fallback
 from edgekit.families import FamilySpec
 from edgekit.quiet import native_stderr, working_directory
@@ -114,17 +115,9 @@ def quantize_dynamic_int8(src: Path, dest: Path, exclude: list[str] | None = Non
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
 
 
-class Int8Options(ExportOptions):
+class Int8Options(FallbackOptions):
     """int8 choices shared by every format quantized through ONNX Runtime (ONNX, OpenVINO)."""
 
-    fallback_min_agreement: float | None = Field(
-        None, gt=0, le=1, description="int8/dynamic: keep the most sensitive layers in float "
-        "until the quantized model, run on the artifact's own runtime, agrees with the float "
-        "one on this share of validation examples (edgekit.exporters.onnx_fallback); None "
-        "quantizes everything")
-    fallback_examples: int = Field(
-        128, ge=16, description="validation examples the fallback judges agreement on; one "
-        "example is 1/N of agreement, so resolving a 1-point budget wants several hundred")
     static_op_types: list[str] | None = Field(
         None, description="int8: quantize only these op types, e.g. [MatMul, Gemm] for "
         "transformers, whose residual Adds, LayerNorms and masked attention scores lose too "

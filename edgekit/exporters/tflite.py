@@ -5,12 +5,17 @@ Precisions: ``fp32``; ``fp16`` (float16 weights); ``dynamic`` (int8 weights, flo
 float so every runtime is fed the same way). A QAT model exported as ``int8`` uses the ranges
 it learned. Built-in ops only: a model that needs TensorFlow (Flex) ops fails loudly here
 rather than producing a file the edge runtime cannot run.
+
+``int8`` with ``fallback_min_agreement`` keeps the layers whose int8 costs too much in float
+(:mod:`edgekit.exporters.tflite_fallback`): one outlier weight can ruin a layer's 8-bit scale,
+and giving up int8 for the whole model would waste what the other layers quantize well.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +25,8 @@ from edgekit import _tf
 from edgekit.atomic import write_bytes
 from edgekit.data import Split
 from edgekit.errors import EdgekitError
+from edgekit.exporters.fallback import FallbackOptions
+from edgekit.exporters.tflite_fallback import quantize_with_fallback
 from edgekit.families import FamilySpec
 from edgekit.quiet import native_stderr
 from edgekit.exporters import (EXPORTERS, ExportedArtifact, Exporter, ExportOptions,
@@ -28,37 +35,69 @@ from edgekit.exporters import (EXPORTERS, ExportedArtifact, Exporter, ExportOpti
 CALIBRATION_EXAMPLES = 200
 
 
+class TFLiteOptions(FallbackOptions):
+    """``fallback_*``: full-integer ``int8`` only (edgekit.exporters.tflite_fallback)."""
+
+
 class TFLiteExporter(Exporter):
     format = "tflite"
     precisions = frozenset({"fp32", "fp16", "dynamic", "int8"})
     runtime = "litert"
     suffix = ".tflite"
+    Options = TFLiteOptions
 
     def export(self, model: Any, precision: str, dest: Path, calibration: Split,
                options: ExportOptions | None = None,
                family: FamilySpec | None = None, tuning: Split | None = None) -> ExportedArtifact:
-        tf = _tf.tf()
-        converter = tf.lite.TFLiteConverter.from_keras_model(model)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        if precision != "fp32":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        if precision == "fp16":
-            converter.target_spec.supported_types = [tf.float16]
-        elif precision == "int8":
-            specs = keras_input_specs(model, calibration)
-            converter.representative_dataset = lambda: _representative(specs, calibration)
-            # Integer kernels everywhere; float inputs are still fine for integer-typed
-            # inputs such as token ids, which TFLite never quantizes.
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        try:
-            with native_stderr(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # "Statistics for quantized inputs ..." is expected
-                flatbuffer = converter.convert()
-        except Exception as exc:  # the converter raises many types; ours names the cause
-            raise EdgekitError(f"TFLite conversion ({precision}) failed: {str(exc).splitlines()[0]}",
-                               where=dest.name, fix="see the support table in README.md") from exc
+        opts = options if isinstance(options, TFLiteOptions) else TFLiteOptions()
+        with _conversion(precision, dest):
+            if precision == "int8" and opts.fallback_min_agreement is not None:
+                # Ops kept float need the float builtins beside the int8 ones.
+                converter = _converter(model, precision, calibration, float_ops=True)
+                notes = {"fallback": quantize_with_fallback(
+                    _converter(model, "fp32", calibration).convert(), converter, dest,
+                    calibration, tuning, [layer.name for layer in model.layers],
+                    opts.fallback_min_agreement, opts.fallback_examples)}
+                return ExportedArtifact(self.format, precision, [dest], notes)
+            flatbuffer = _converter(model, precision, calibration).convert()
         write_bytes(dest, flatbuffer)
         return ExportedArtifact(self.format, precision, [dest])
+
+
+def _converter(model: Any, precision: str, calibration: Split, float_ops: bool = False) -> Any:
+    """TensorFlow's converter set for ``precision``; ``float_ops``: int8 may fall back to
+    float builtins (selective quantization), else it is integer kernels only."""
+    tf = _tf.tf()
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if precision != "fp32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if precision == "fp16":
+        converter.target_spec.supported_types = [tf.float16]
+    elif precision == "int8":
+        specs = keras_input_specs(model, calibration)
+        converter.representative_dataset = lambda: _representative(specs, calibration)
+        # Integer kernels everywhere; float inputs are still fine for integer-typed
+        # inputs such as token ids, which TFLite never quantizes.
+        ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if float_ops:
+            ops.append(tf.lite.OpsSet.TFLITE_BUILTINS)
+        converter.target_spec.supported_ops = ops
+    return converter
+
+
+@contextmanager
+def _conversion(precision: str, dest: Path) -> Iterator[None]:
+    """Quiet converter logs; its many exception types become one error naming the cause."""
+    try:
+        with native_stderr(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Statistics for quantized inputs ..." is expected
+            yield
+    except EdgekitError:
+        raise
+    except Exception as exc:
+        raise EdgekitError(f"TFLite conversion ({precision}) failed: {str(exc).splitlines()[0]}",
+                           where=dest.name, fix="see the support table in README.md") from exc
 
 
 def _representative(specs: list[tuple[str, tuple[int, ...], Any]], calib: Split) -> Iterator[list[np.ndarray]]:
