@@ -72,7 +72,7 @@ def test_corrupt_artifact_is_our_error(tmp_path: Path, runtime_name: str) -> Non
 
 def test_onnx_dynamic_per_channel_keeps_small_output_columns(tmp_path: Path) -> None:
     """One output column 1000x larger than the others: a per-tensor int8 scale rounds the small
-    columns' weights to zero; per-channel scales (the default) keep them. Mean error, since on
+    columns' weights to zero; per-channel scales keep them. Mean error, since on
     AVX2 without VNNI ONNX Runtime's u8s8 kernel saturates a few int16 pair sums either way."""
     from edgekit.exporters.onnx import ONNXOptions
 
@@ -91,7 +91,7 @@ def test_onnx_dynamic_per_channel_keeps_small_output_columns(tmp_path: Path) -> 
     errors = {}
     for per_channel in (True, False):
         art = exporter.export(model, "dynamic", tmp_path / f"pc{per_channel}.onnx", split,
-                              ONNXOptions(per_channel=per_channel))
+                              ONNXOptions(per_channel=per_channel, reduce_range=True))
         assert ("per-channel" if per_channel else "per-tensor") in art.notes["quantization"]
         got = run_all(RUNTIMES.get("onnxruntime").load(art.path, threads=1), split)[:, 1:]
         errors[per_channel] = float(np.abs(got - want).mean() / np.abs(want).mean())
@@ -110,7 +110,7 @@ def _x86_without_vnni() -> bool:
 def test_onnx_dynamic_7bit_weights_do_not_saturate(tmp_path: Path) -> None:
     """Inputs near the top of u8 times weights near the top of s8: on x86 without VNNI ONNX
     Runtime adds pairs of such products in saturating int16 (255*127*2 > 32767), which 7-bit
-    weights (the default ``reduce_range``) cannot reach (255*63*2 < 32767)."""
+    weights (``reduce_range``) cannot reach (255*63*2 < 32767)."""
     from edgekit.exporters.onnx import ONNXOptions
 
     keras = _tf.keras()
