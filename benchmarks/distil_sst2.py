@@ -47,7 +47,8 @@ THREADS = 2
 Feed = dict[str, np.ndarray]
 
 
-def sst2_recipe(stage: str, train_examples: int, data: Path, vocab_trim: bool = False) -> Any:
+def sst2_recipe(stage: str, train_examples: int, data: Path, vocab_trim: bool = False,
+                tflite_int8: bool = False) -> Any:
     recipe = load_recipe(stage, overrides={
         "data.dataset": "text_file",
         "data.params.path": str(data),
@@ -65,6 +66,13 @@ def sst2_recipe(stage: str, train_examples: int, data: Path, vocab_trim: bool = 
         recipe.export.append(ExportEntry(format="onnx", precision="dynamic", model="vocab_trim",
                                          options={"fusion": "bert", "per_channel": True,
                                                   "reduce_range": True}))
+    if tflite_int8:  # the recipe's commented full-integer TFLite export, with its fallback
+        from edgekit.recipe.schema import ExportEntry
+
+        recipe.export.append(ExportEntry(format="tflite", precision="int8", model=stage,
+                                         name=f"{stage}-int8-full", options={
+                                             "fallback_min_agreement": 0.97,
+                                             "fallback_examples": 256}))
     return recipe
 
 
@@ -199,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="add the recipe's optional vocab_trim stage (its corpus: the whole "
                              "train.tsv as unlabelled text) and dynamic-int8 TFLite and fused ONNX "
                              "artifacts of the trimmed student")
+    parser.add_argument("--tflite-int8", action="store_true",
+                        help="add the recipe's commented full-integer TFLite int8 export (with "
+                             "its per-layer float fallback)")
     args = parser.parse_args(argv)
     if not (args.data / "train.tsv").is_file():
         print(f"error: {args.data}/train.tsv not found; pass --data with the GLUE SST-2 folder",
@@ -208,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="edgekit-sst2-") as tmp:
         bundle = args.keep or Path(tmp) / "bundle"
         t0 = time.time()
-        recipe = sst2_recipe(args.stage, args.train_examples, args.data, args.vocab_trim)
+        recipe = sst2_recipe(args.stage, args.train_examples, args.data, args.vocab_trim,
+                             args.tflite_int8)
         report = compress(recipe, bundle, RichProgress())
         wall = time.time() - t0
         train = load_data(recipe).train  # the rows edgekit calibrated on, for the NNCF peer
@@ -226,7 +238,9 @@ def main(argv: list[str] | None = None) -> int:
         latency = interleaved_latency(engines, feeds, args.rounds, args.per_round, warmup=10)
     results = summarise(report, latency, peer_acc, args, wall, seq, peer_note, command)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / f"{args.stage}-sst2{'-vocab_trim' if args.vocab_trim else ''}"
+    extras = [flag for flag, on in (("vocab_trim", args.vocab_trim),
+                                    ("tflite_int8", args.tflite_int8)) if on]
+    stem = RESULTS / "-".join([f"{args.stage}-sst2", *extras])
     stem.with_suffix(".json").write_text(json.dumps(results, indent=2))
     stem.with_suffix(".md").write_text(markdown(results))
     print(markdown(results))
