@@ -140,15 +140,18 @@ def _real_text_ctx(train_texts: list[str], heldout_texts: list[str]) -> tuple[Tr
     return TrainContext(data, TrainSection(batch_size=16), make_strategy("default")), tok.get_vocab_size()
 
 
-def test_corpus_tokens_count_as_seen_and_held_out_texts_in_it_are_reported(tmp_path: Path) -> None:
+@pytest.mark.parametrize("suffix", [".tsv", ".txt"])
+def test_corpus_tokens_count_as_seen_and_held_out_texts_in_it_are_reported(
+        tmp_path: Path, suffix: str) -> None:
     from edgekit.models.bert.sources import resolve_teacher
     from edgekit.models.bert.tokenizer import load_tokenizer
 
     held = ["a luminous, heartbreaking film", "dull and lifeless"]
     ctx, vocab = _real_text_ctx(["a good movie", "a bad movie"], held)
-    corpus = tmp_path / "reviews.tsv"
-    corpus.write_text("sentence\tlabel\nluminous and heartbreaking\t1\n"
-                      f"{held[1]}\t0\n\n", encoding="utf-8")
+    corpus = tmp_path / f"reviews{suffix}"
+    rows = ["luminous and heartbreaking", held[1]]
+    corpus.write_text("sentence\tlabel\n" + "".join(f"{r}\t1\n" for r in rows) + "\n"
+                      if suffix == ".tsv" else "\n".join(rows) + "\n\n", encoding="utf-8")
     model = randomize_weights(build_bert(BertConfig(vocab_size=vocab, hidden_size=8, num_layers=1,
                                                     num_heads=2, intermediate_size=16,
                                                     max_position_embeddings=16, num_labels=3), SEQ),

@@ -18,7 +18,6 @@ and devices run them.
 from __future__ import annotations
 
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,6 @@ from edgekit import _tf
 from edgekit.atomic import write_bytes
 from edgekit.data import Split
 from edgekit.exporters.fallback import SEARCH_EXAMPLES, owning_layer, search
-from edgekit.quiet import native_stderr
 
 RUNTIME = "litert"
 
@@ -53,15 +51,15 @@ def layer_groups(model: bytes, layer_names: list[str]) -> dict[str, list[str]]:
 
 
 class SelectiveQuantizer:
-    """One calibration, then any number of int8 models with chosen ops left in float."""
+    """One calibration, then any number of int8 models with chosen ops left in float.
+
+    Its converter logs are quieted by the caller (the TFLite exporter's ``_conversion``)."""
 
     def __init__(self, converter: Any) -> None:
         """``converter``: set for int8 (optimizations, representative dataset), with float
         builtins allowed beside the int8 ones, as the ops kept float need."""
         self._tf = _tf.tf()
-        with native_stderr(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self._debugger = self._tf.lite.experimental.QuantizationDebugger(converter=converter)
+        self._debugger = self._tf.lite.experimental.QuantizationDebugger(converter=converter)
 
     @property
     def calibrated(self) -> bytes:
@@ -70,17 +68,15 @@ class SelectiveQuantizer:
 
     def quantize(self, keep_float: list[str]) -> bytes:
         options = self._tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=keep_float)
-        with native_stderr(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                self._debugger.options = options
-            except ValueError:
-                # The setter also builds an instrumented copy and refuses one left with no
-                # quantized op to verify; the options are set first, and the plain model below
-                # needs no instruments.
-                if self._debugger.options is not options:
-                    raise
-            return self._debugger.get_nondebug_quantized_model()
+        try:
+            self._debugger.options = options
+        except ValueError:
+            # The setter also builds an instrumented copy and refuses one left with no
+            # quantized op to verify; the options are set first, and the plain model below
+            # needs no instruments.
+            if self._debugger.options is not options:
+                raise
+        return self._debugger.get_nondebug_quantized_model()
 
 
 def quantize_with_fallback(float_model: bytes, converter: Any, dest: Path, calibration: Split,

@@ -86,9 +86,15 @@ def encode(tok: Tokenizer, texts: Sequence[TextInput], seq_len: int) -> dict[str
             "token_type_ids": stack("type_ids")}
 
 
+def untruncated(tok: Tokenizer) -> Tokenizer:
+    """A copy that encodes texts at their full length (no padding, no truncation, whatever the
+    tokenizer file sets): to count tokens rather than feed a model."""
+    return _configured(tok, None)
+
+
 def token_lengths(tok: Tokenizer, texts: Sequence[TextInput]) -> np.ndarray:
     """Untruncated token counts (special tokens included), to pick ``seq_len`` from data."""
-    return np.asarray([len(e.ids) for e in _encode_batch(_configured(tok, None), texts)],
+    return np.asarray([len(e.ids) for e in _encode_batch(untruncated(tok), texts)],
                       dtype=np.int64)
 
 
