@@ -181,9 +181,31 @@ def test_bad_corpus_is_a_one_line_error_naming_the_file(tmp_path: Path, original
     if content is not None:
         path.write_text(content, encoding="utf-8")
     ctx, _ = _real_text_ctx(["a good movie"], ["a bad movie"])
+    # unvalidated: the reader's own check, for a file that changed after the recipe loaded
+    config = VocabTrimConfig.model_construct(corpus=str(path), corpus_column="sentence",
+                                             min_count=1, max_tokens=None)
     with pytest.raises(EdgekitError, match=message) as err:
-        VocabTrim().run(original, VocabTrimConfig(corpus=str(path)), ctx)
+        VocabTrim().run(original, config, ctx)
     assert "\n" not in str(err.value) and str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("name,message", [("missing.txt", "corpus file not found"),
+                                          ("reviews.parquet", "use .txt")])
+def test_bad_corpus_fails_when_the_recipe_loads_before_any_training(
+        tmp_path: Path, name: str, message: str) -> None:
+    from conftest import REPO, run_cli, write_recipe
+
+    if name.endswith(".parquet"):
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    text = (REPO / "recipes" / "distilbert.yaml").read_text(encoding="utf-8")
+    trim = f"  - {{stage: vocab_trim, corpus: {tmp_path / name}}}\n"
+    recipe = write_recipe(tmp_path / "r.yaml", text.replace("\nexport:\n", f"\n{trim}export:\n", 1))
+    out = tmp_path / "bundle"
+    res = run_cli("compress", str(recipe), "--out", str(out), timeout=120)
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.count("\n") == 1 and "compression[1].corpus" in res.stderr, res.stderr
+    assert message in res.stderr and str(tmp_path / name) in res.stderr, res.stderr
+    assert not out.exists() and not list(tmp_path.glob(".bundle*"))
 
 
 def test_corpus_without_a_tokenizer_is_refused(tmp_path: Path, original) -> None:

@@ -20,6 +20,8 @@ from edgekit.data.text import TextConfig, build_text_dataset
 from edgekit.errors import EdgekitError
 
 SUFFIXES = (".tsv", ".csv", ".jsonl")
+#: Unlabelled text may also be plain lines.
+TEXT_SUFFIXES = (".txt", *SUFFIXES)
 
 
 class TextFileConfig(TextConfig):
@@ -77,7 +79,7 @@ def read_rows(path: Path, text_col: str, label_col: str) -> tuple[list[str], lis
 
 def read_texts(path: Path, column: str, *, what: str) -> list[str]:
     """Unlabelled text: a .txt file (one text per line) or ``column`` of a .csv/.tsv/.jsonl."""
-    if path.suffix not in (".txt", *SUFFIXES):
+    if path.suffix not in TEXT_SUFFIXES:
         raise EdgekitError(f"unsupported file type '{path.suffix}'", where=path,
                            fix=f"use .txt (one text per line) or one of {', '.join(SUFFIXES)}")
     rows = read_records(path, what=what)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from edgekit.data import Dataset, Split
 from edgekit.errors import EdgekitError
@@ -51,6 +51,22 @@ class VocabTrimConfig(StageConfig):
                                "seen too: .txt (a text per line) or .csv/.tsv/.jsonl; never the "
                                "held-out split")
     corpus_column: str = Field("sentence", description="the text column of a .csv/.tsv/.jsonl corpus")
+
+    @field_validator("corpus")
+    @classmethod
+    def _corpus_is_a_text_file(cls, value: str | None) -> str | None:
+        """Checked when the recipe loads, not after training and distillation have run."""
+        from edgekit.data.text_file import TEXT_SUFFIXES
+
+        if value is None:
+            return value
+        path = Path(value).expanduser()
+        if path.suffix not in TEXT_SUFFIXES:
+            raise ValueError(f"{value}: use .txt (a text per line) or one of "
+                             f"{', '.join(TEXT_SUFFIXES[1:])}")
+        if not path.is_file():
+            raise ValueError(f"corpus file not found: {value}")
+        return value
 
 
 def special_tokens(data: Dataset) -> tuple[dict[str, int], str]:
