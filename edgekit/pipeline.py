@@ -21,13 +21,15 @@ import numpy as np
 
 import edgekit
 from edgekit import _tf, heldout, resources
-from edgekit.atomic import bundle_folder, sha256_of, write_text
+from edgekit.atomic import sha256_of, write_text
 from edgekit.data import DATASETS, Dataset, SplitPlan
 from edgekit.devices import DeviceProfile, load_device
 from edgekit.errors import EdgekitError
 from edgekit.exporters import EXPORTERS
 from edgekit.families import FAMILIES
 from edgekit.models import MODELS
+from edgekit.outdir import bundle_folder
+from edgekit.paths import inside
 from edgekit.progress import Progress, SilentProgress
 from edgekit.recipe.schema import Recipe
 from edgekit.report.html import render
@@ -187,11 +189,14 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
             exporter = EXPORTERS.get(exp.format)
             runtime = RUNTIMES.get(exporter.runtime)
             model_name = exp.model
-            dest = bundle / "artifacts" / f"{exp.stem(recipe.name)}{exporter.suffix}"
+            dest = inside(bundle, f"artifacts/{exp.stem(recipe.name)}{exporter.suffix}",
+                          what="artifact file", fix="give the export a plain 'name:'")
             with progress.stage(f"export {dest.name}"):
                 art = cache.export(exp, dest, lambda: exporter.export(
                     states.models[model_name], exp.precision, dest, data.train,
                     exporter.Options.model_validate(exp.options), family=family, tuning=data.val))
+            for f in art.files:  # an exporter's companion files too: nothing outside the bundle
+                inside(bundle, f, what="exported file", fix="report this exporter bug")
             size = sum(f.stat().st_size for f in art.files)
             baseline = baseline_for(model_name)
             with progress.stage(f"prove {dest.name}", f"on {runtime.name}"):

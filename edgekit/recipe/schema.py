@@ -101,7 +101,8 @@ class Recipe(_Strict):
     data: DataSection
     train: TrainSection = Field(default_factory=TrainSection)
     compression: list[StageEntry] = Field(default_factory=list)
-    export: list[ExportEntry]
+    export: list[ExportEntry] = Field(min_length=1, description="at least one artifact: a "
+                                      "run that exports and proves nothing proves nothing")
     budgets: Budgets = Field(default_factory=Budgets)
     validation: ValidationSection = Field(default_factory=ValidationSection)
     quick: dict[str, Any] = Field(default_factory=dict, description="dotted overrides applied "
