@@ -46,11 +46,11 @@ def check_name(name: object, field: str, where: str | Path | None = None) -> str
 
 
 def inside(root: Path, rel: str | Path, *, what: str = "path",
-           where: str | Path | None = None, fix: str = _FIX) -> Path:
+           where: str | Path | None = None, fix: str = _FIX, scope: str = "the bundle") -> Path:
     """``root / rel`` when it stays inside ``root`` (``rel`` relative, no ``..`` part, no
     symlink leading out), else a one-line :class:`EdgekitError` naming ``where`` (default:
-    ``root``). ``rel`` may also be an absolute path already under ``root`` (the pipeline's
-    own destinations)."""
+    ``root``; ``scope`` names ``root`` in the message). ``rel`` may also be an absolute path
+    already under ``root`` (the pipeline's own destinations)."""
     where = root if where is None else where
     if isinstance(rel, Path) and rel.is_absolute():
         for base in (Path(root), Path(os.path.realpath(root))):
@@ -58,16 +58,17 @@ def inside(root: Path, rel: str | Path, *, what: str = "path",
                 rel = rel.relative_to(base).as_posix()
                 break
         else:
-            raise EdgekitError(f"{what} '{rel}' is outside {root}", where=where, fix=fix)
+            raise EdgekitError(f"{what} '{rel}' is outside {scope} ({root})", where=where,
+                               fix=fix)
     if not isinstance(rel, (str, Path)) or not str(rel) or "\x00" in str(rel):
         raise EdgekitError(f"{what} {rel!r} is not a relative file path", where=where, fix=fix)
     text = str(rel)
     posix = PurePosixPath(text)
     if posix.is_absolute() or PureWindowsPath(text).is_absolute() or PureWindowsPath(text).drive:
-        raise EdgekitError(f"{what} '{text}' is absolute: it escapes the bundle", where=where,
+        raise EdgekitError(f"{what} '{text}' is absolute: it escapes {scope}", where=where,
                            fix=fix)
     if ".." in posix.parts or "\\" in text:
-        raise EdgekitError(f"{what} '{text}' climbs out of the bundle ('..' or '\\')",
+        raise EdgekitError(f"{what} '{text}' climbs out of {scope} ('..' or '\\')",
                            where=where, fix=fix)
     try:
         base = Path(os.path.realpath(root, strict=False))
@@ -76,6 +77,6 @@ def inside(root: Path, rel: str | Path, *, what: str = "path",
         raise EdgekitError(f"{what} '{text}' cannot be resolved ({exc.__class__.__name__}: "
                            "a symlink loop?)", where=where, fix=fix) from None
     if not target.is_relative_to(base):
-        raise EdgekitError(f"{what} '{text}' is a symlink to {target}, outside the bundle",
+        raise EdgekitError(f"{what} '{text}' is a symlink to {target}, outside {scope}",
                            where=where, fix=fix)
     return Path(root) / posix

@@ -130,6 +130,40 @@ def verify_bundle(bundle: Path) -> VerifyResult:
     return VerifyResult(bundle, len(entries), total)
 
 
+def enclosing_bundle(path: Path) -> Path | None:
+    """The nearest folder above ``path`` that is a bundle (holds report.json and
+    manifest.json), or None for a loose file."""
+    return next((p for p in Path(path).resolve().parents
+                 if (p / "report.json").is_file() and (p / MANIFEST).is_file()), None)
+
+
+def read_report(bundle: Path) -> dict[str, Any]:
+    """``report.json`` of ``bundle``, parsed, with every path it names (each artifact's
+    ``file`` and ``files``, the held-out data) checked to stay inside the bundle: a reader
+    loads only what this returns, so a crafted report cannot point it at ``/etc`` or ``..``.
+    Verify the bundle first (:func:`verify_bundle`) so the report is the one exported."""
+    path = bundle / "report.json"
+    fix = "re-export the bundle with 'edgekit compress'"
+    if not path.is_file():
+        raise EdgekitError("not an edgekit bundle (no report.json)", where=bundle,
+                           fix="pass the folder 'edgekit compress' wrote")
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+        artifacts = report["artifacts"]
+        named = [report["dataset"].get("heldout_file") or ""] if "dataset" in report else []
+        for a in artifacts:
+            named += [a["file"], *a.get("files", [])]
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise EdgekitError(f"not valid JSON ({exc.__class__.__name__})", where=path,
+                           fix=fix) from None
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise EdgekitError(f"does not list artifacts and held-out data (missing {exc})",
+                           where=path, fix=fix) from None
+    for rel in filter(None, named):
+        inside(bundle, rel, what="artifact path", where=path, fix=fix)
+    return report
+
+
 def verify_loads(bundle: Path) -> int:
     """Load every artifact of ``report.json`` on its runtime, in a child process, and run one
     held-out example through it; raise the first failure (an engine crash included).
@@ -140,8 +174,8 @@ def verify_loads(bundle: Path) -> int:
     from edgekit.runtimes._isolate import probe
 
     report_path = member_path(bundle, "report.json")
+    report = read_report(bundle)
     try:
-        report = json.loads(report_path.read_text(encoding="utf-8"))
         wanted = [(a["runtime"], member_path(bundle, a["file"])) for a in report["artifacts"]]
         heldout = member_path(bundle, report["dataset"]["heldout_file"])
     except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -24,14 +24,12 @@ from edgekit.errors import EdgekitError, RuntimeUnavailable
 from edgekit.heldout import FOLDER, Arrays, find, open_arrays
 from edgekit.runtimes import RUNTIMES
 from edgekit.targets import RunRequest, target_for
+from edgekit.verify import read_report, refresh_manifest, verify_bundle
 
 
 def read_bundle(bundle: Path) -> dict[str, Any]:
-    report_file = bundle / "report.json"
-    if not report_file.is_file():
-        raise EdgekitError("not an edgekit bundle (no report.json)", where=bundle,
-                           fix="pass the folder 'edgekit compress' wrote")
-    return json.loads(report_file.read_text())
+    """report.json, with every path it names checked to stay inside ``bundle``."""
+    return read_report(bundle)
 
 
 def heldout(bundle: Path, report: dict[str, Any]) -> Path:
@@ -139,6 +137,7 @@ def validate_artifact(bundle: Path, artifact: dict[str, Any], report: dict[str, 
 def validate(bundle: Path, target: str) -> dict[str, Any]:
     """Run every artifact of ``bundle`` on ``target``; write and return the per-target result."""
     bundle = bundle.resolve()
+    verify_bundle(bundle)  # a tampered bundle is refused before anything in it is read or run
     report = read_bundle(bundle)
     device = load_device(target)
     kind = target_for(device)
@@ -164,8 +163,7 @@ def validate(bundle: Path, target: str) -> dict[str, Any]:
 def save(bundle: Path, name: str, result: dict[str, Any]) -> Path:
     """Write ``targets/<name>`` (a validation, or ``profiles/...`` for a profile), re-render
     report.html with every target result and profile so far, and refresh the manifest (its
-    checksums cover the files we just changed)."""
-    from edgekit.verify import write_manifest
+    checksums cover the files we just changed, and only those: callers verify first)."""
     from edgekit.report.html import render
 
     path = bundle / "targets" / name
@@ -176,5 +174,5 @@ def save(bundle: Path, name: str, result: dict[str, Any]) -> Path:
     report["profiles"] = [json.loads(p.read_text())
                           for p in sorted((bundle / "targets" / "profiles").glob("*.json"))]
     write_text(bundle / "report.html", render(report))
-    write_manifest(bundle)
+    refresh_manifest(bundle, [path, bundle / "report.html"])
     return path

@@ -20,6 +20,7 @@ from edgekit.flops import graph_cost
 from edgekit.runner import LATENCY_BATCHES
 from edgekit.runtimes import RUNTIMES
 from edgekit.targets import RunRequest, RunResult, target_for
+from edgekit.verify import enclosing_bundle, verify_bundle
 
 _FORMATS = {".tflite": "tflite", ".onnx": "onnx", ".xml": "openvino"}
 
@@ -77,6 +78,9 @@ def summarize(result: RunResult, device: DeviceProfile, flops: float | None) -> 
 def profile(artifact: Path, target: str, *, runs: int = 50, warmup: int = 5,
             threads: int | None = None, batch: int = 1, inputs: Path | None = None,
             runtime: str | None = None) -> dict[str, Any]:
+    bundle = enclosing_bundle(artifact)
+    if bundle is not None:  # a tampered bundle is refused before its files are read or run
+        verify_bundle(bundle)
     device = load_device(target)
     files = artifact_files(artifact)
     rt = pick_runtime(artifact, device, runtime)
@@ -111,7 +115,7 @@ def record(artifact: Path, device: DeviceProfile, out: dict[str, Any]) -> dict[s
     line in report.html; a loose file just gets the JSON."""
     from edgekit.validation.ondevice import save
 
-    bundle = next((p for p in artifact.resolve().parents if (p / "report.json").is_file()), None)
+    bundle = enclosing_bundle(artifact)
     if bundle is None:
         return out
     rel = artifact.resolve().relative_to(bundle).as_posix()
