@@ -22,7 +22,7 @@ import numpy as np
 import edgekit
 from edgekit import _tf, heldout, resources
 from edgekit.atomic import sha256_of, write_text
-from edgekit.data import DATASETS, Dataset, SplitPlan
+from edgekit.data import DATASETS, Dataset, SplitPlan, check_classes
 from edgekit.devices import DeviceProfile, load_device
 from edgekit.errors import EdgekitError
 from edgekit.exporters import EXPORTERS
@@ -76,7 +76,9 @@ def check_runtimes(recipe: Recipe) -> None:
 def load_data(recipe: Recipe) -> Dataset:
     loader = DATASETS.get(recipe.data.dataset)
     plan = SplitPlan(recipe.data.test_fraction, recipe.data.val_fraction, recipe.data.seed)
-    return loader.load(loader.Config.model_validate(recipe.data.params), plan)
+    data = loader.load(loader.Config.model_validate(recipe.data.params), plan)
+    check_classes(data)  # before training: one class trains to accuracy 1.0 and proves nothing
+    return data
 
 
 def train_reference(recipe: Recipe, data: Dataset, ctx: TrainContext) -> Any:

@@ -37,6 +37,14 @@ def find_inputs(path: Path, inputs: Path | None) -> Path:
     if inputs is not None:
         if not inputs.is_file():
             raise EdgekitError("inputs file not found", where=inputs, fix="check the path")
+        fix = "pass an .npz written by numpy.savez with x__<input name> arrays"
+        try:
+            found = heldout.open_arrays(inputs).inputs()
+        except Exception as exc:  # np.load's complaint about foreign bytes (not a zip, a pickle)
+            raise EdgekitError(f"not an .npz of arrays ({type(exc).__name__})", where=inputs,
+                               fix=fix) from None
+        if not found:
+            raise EdgekitError("holds no x__<input name> arrays", where=inputs, fix=fix)
         return inputs
     for folder in (path.parent, *path.parents):  # BUNDLE/artifacts/x.tflite -> BUNDLE/data/
         candidate = heldout.find(folder)
