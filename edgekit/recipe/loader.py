@@ -119,11 +119,34 @@ def _resolve_plugins(recipe: Recipe, where: Path) -> Recipe:
                            "of this recipe", where=where,
                            fix=f"use one of: {', '.join(sorted(models - {'final'}))}")
     try:
-        load_device(recipe.validation.device)
+        device = load_device(recipe.validation.device)
     except EdgekitError as exc:
         raise EdgekitError(f"field 'validation.device': {exc.message}", where=where,
                            fix=exc.fix) from None
+    if device.scheme != "local":
+        # compress proves every artifact in-process on this machine; naming a remote device
+        # here would put a machine that never ran anything into the report
+        raise EdgekitError(f"field 'validation.device': '{device.name}' is reached over "
+                           f"{device.scheme}, but compress proves artifacts on this machine",
+                           where=where, fix="drop validation.device (default: cpu) and run "
+                           f"'edgekit validate BUNDLE --target {device.name}' after compress")
+    _check_budget_metric(recipe, where)
     return recipe
+
+
+def _check_budget_metric(recipe: Recipe, where: Path) -> None:
+    """``budgets.metric`` must be a metric some task has (which task the data poses is known
+    only once it loads: the pipeline checks that one before training)."""
+    from edgekit.tasks import TASKS
+
+    name = recipe.budgets.metric
+    if name is None:
+        return
+    tasks = [TASKS.get(t) for t in TASKS.names()]
+    if not any(t.metric_named(name) is not None for t in tasks):
+        raise EdgekitError(f"field 'budgets.metric': unknown metric '{name}'", where=where,
+                           fix="use one of: " + "; ".join(f"{t.name}: {t.metric_names()}"
+                                                          for t in tasks))
 
 
 def load_recipe(name_or_path: str | Path, *, quick: bool = False,

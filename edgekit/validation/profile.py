@@ -111,7 +111,8 @@ def profile(artifact: Path, target: str, *, runs: int = 50, warmup: int = 5,
                                          runs=runs, warmup=warmup,
                                          threads=threads or device.threads, batch=batch))
     out |= {"runtime_version": result.info.get("runtime_version"),
-            "machine": result.info.get("machine"), **summarize(result, device, flops)}
+            "machine": result.info.get("machine"), "hardware": result.info.get("hardware"),
+            **summarize(result, device, flops)}
     if est and out.get("measured") and out["measured"]["latency_ms"].get("p50"):
         out["estimate"]["error_vs_measured"] = round(
             est.latency_ms / out["measured"]["latency_ms"]["p50"] - 1, 3)
