@@ -201,6 +201,10 @@ CASES: dict[str, Case] = {
     "I profile --out a folder": Case(
         lambda t: ["profile", str(tiny_onnx(t / "m.onnx")), "--out", str(_mkdir(t / "o"))],
         ("--out is a folder",)),
+    "I profile --out under a file (the OS refuses it)": Case(
+        lambda t: ["profile", str(tiny_onnx(t / "m.onnx")), "--inputs", str(_inputs(t)),
+                   "--runs", "1", "--warmup", "0", "--out", str(_write(t / "f", b"x") / "p.json")],
+        ("f", "check the path")),
     # J: a run that proves nothing is refused at recipe load
     "J no exports": Case(lambda t: [*PERCEPTRON, "--set", "export=[]", "--out", str(t / "out")],
                          ("field 'export'", "at least 1")),
@@ -248,6 +252,11 @@ def _recipe(t: Path, **fields: str) -> list[str]:
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def _inputs(t: Path) -> Path:
+    np.savez(t / "in.npz", x__x=np.ones((4, 4), np.float32))
+    return t / "in.npz"
 
 
 def _mkdir(path: Path) -> Path:
