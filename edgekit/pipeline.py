@@ -83,15 +83,15 @@ def _pts(value: float, share: bool) -> str:
     return f"{value * 100:.2f}" if share else f"{value:.4g}"
 
 
-def proof_line(metric: Metric, proof: Proof, size: int, baseline: str) -> str:
+def proof_line(metric: Metric, proof: Proof, size: int, baseline: Baseline) -> str:
     """The console line for one proven artifact: the metric and its drop with the 95%
     interval, agreement with its interval, latency, size, then ``pass`` or the failed checks
     as sentences."""
-    drop = proof.verdict.checks[0].value
+    drop = metric.drop(baseline.metric, proof.metric)
     unit = " points" if metric.share else ""
     ci = proof.drop_interval
     agree = proof.baseline_agreement_interval
-    return (f"{metric.name} {proof.metric:.4f}, drop vs {baseline} {_pts(drop, metric.share)}{unit} "
+    return (f"{metric.name} {proof.metric:.4f}, drop vs {baseline.name} {_pts(drop, metric.share)}{unit} "
             f"(95% CI {_pts(ci.low, metric.share)} to {_pts(ci.high, metric.share)}), "
             f"agreement {proof.baseline_agreement:.4f} (95% CI {agree.low:.4f} to "
             f"{agree.high:.4f}), p50 {proof.latency.p50:.3f} ms, {size:,} B: "
@@ -245,7 +245,7 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
                     source_out=states.outputs[model_name], budgets=recipe.budgets,
                     conversion_atol=None, size_bytes=size, settings=settings, baseline=baseline,
                     atol_table=family.conversion_atol))
-            progress.note(proof_line(metric, proof, size, baseline.name))
+            progress.note(proof_line(metric, proof, size, baseline))
             artifacts.append({
                 "file": art.path.relative_to(bundle).as_posix(),
                 "files": [f.relative_to(bundle).as_posix() for f in art.files],

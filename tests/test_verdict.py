@@ -239,3 +239,37 @@ def test_an_unknown_or_missing_class_metric_fails_in_one_line(tmp_path: Path) ->
     done = run_cli("compress", str(missing), "--out", str(tmp_path / "b"), timeout=120)
     assert done.returncode == 2 and "budgets.metric" in done.stderr and "below 10" in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.yaml", "b.yaml"]
+
+
+def test_resampled_metrics_equal_their_definitions() -> None:
+    """The cheap per-example forms the bootstrap resamples (rank AUROC, Fréchet on fixed PCA
+    features) give the metric itself, checked against scikit-learn and scipy's sqrtm."""
+    from scipy import linalg
+    from sklearn.metrics import roc_auc_score
+
+    from edgekit.tasks.anomaly import auroc
+    from edgekit.tasks.generation import COMPONENTS, pca_features
+
+    rng = np.random.default_rng(5)
+    scores, labels = np.round(rng.random(300), 2), rng.integers(0, 2, 300)  # with ties
+    assert auroc(scores, labels) == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+    with pytest.raises(ValueError):
+        auroc(scores, np.zeros(300))
+
+    real, fake = rng.random((200, 8, 8)), rng.random((200, 8, 8)) * 0.8
+    features = pca_features(fake, real)
+    a, b = features[:, :COMPONENTS], features[:, COMPONENTS:]
+    eps = 1e-6 * np.eye(COMPONENTS)
+    cov_a, cov_b = np.cov(a, rowvar=False) + eps, np.cov(b, rowvar=False) + eps
+    textbook = float(np.sum((a.mean(0) - b.mean(0)) ** 2)
+                     + np.trace(cov_a + cov_b - 2 * linalg.sqrtm(cov_a @ cov_b).real))
+    generation = TASKS.get("generation").default_metric
+    split = Split({"z": np.zeros((200, 4))}, real)
+    assert generation.evaluate(fake, split) == pytest.approx(textbook, rel=1e-9)
+    assert generation.resampler(fake, split)(np.arange(200)) == pytest.approx(textbook, rel=1e-9)
+
+    anomaly = TASKS.get("anomaly").default_metric
+    images = rng.random((120, 4, 4, 1)).astype(np.float32)
+    outputs = images + rng.normal(0, 0.1, images.shape).astype(np.float32)
+    split = Split({"image": images}, rng.integers(0, 2, 120))
+    assert anomaly.resampler(outputs, split)(np.arange(120)) == anomaly.evaluate(outputs, split)
