@@ -38,14 +38,15 @@ def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
 
 def _rank_auroc(scores: np.ndarray, labels: np.ndarray) -> float:
     """AUROC, or NaN when a class is missing (a bootstrap resample may draw one class only)."""
-    from scipy.stats import rankdata
-
     positive = np.asarray(labels).reshape(-1) == 1
     n_pos = int(positive.sum())
     n_neg = len(positive) - n_pos
     if n_pos == 0 or n_neg == 0:
         return float("nan")
-    ranks = rankdata(np.asarray(scores).reshape(-1))
+    # 1-based ranks, tied scores sharing their average rank
+    _, inverse, counts = np.unique(np.asarray(scores).reshape(-1), return_inverse=True,
+                                   return_counts=True)
+    ranks = (np.cumsum(counts) - (counts - 1) / 2.0)[inverse.reshape(-1)]
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 

@@ -53,7 +53,8 @@ def frechet_of_features(features: np.ndarray, _labels: np.ndarray | None = None)
     a, b = features[:, :COMPONENTS], features[:, COMPONENTS:]
     mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
     eps = 1e-6 * np.eye(COMPONENTS)  # keeps the root defined when samples collapse (no spread)
-    cov_a, cov_b = np.cov(a, rowvar=False) + eps, np.cov(b, rowvar=False) + eps
+    da, db = a - mu_a, b - mu_b
+    cov_a, cov_b = da.T @ da / (len(a) - 1) + eps, db.T @ db / (len(b) - 1) + eps  # as np.cov
     # tr(sqrtm(A B)) is the sum of the square roots of A B's eigenvalues (real and >= 0 for
     # covariance matrices, up to rounding): much cheaper than scipy's sqrtm.
     eigenvalues = np.linalg.eigvals(cov_a @ cov_b).real
