@@ -24,6 +24,7 @@ from edgekit.errors import EdgekitError, RuntimeUnavailable
 from edgekit.heldout import FOLDER, Arrays, find, open_arrays
 from edgekit.runtimes import RUNTIMES
 from edgekit.targets import RunRequest, target_for
+from edgekit.paths import inside
 from edgekit.verify import read_report, refresh_manifest, verify_bundle
 
 
@@ -187,7 +188,8 @@ def save(bundle: Path, name: str, result: dict[str, Any]) -> Path:
     checksums cover the files we just changed, and only those: callers verify first)."""
     from edgekit.report.html import render
 
-    path = bundle / "targets" / name
+    path = inside(bundle, f"targets/{name}", what="result file",  # a device YAML's name
+                  fix="give the device profile a plain name")
     write_text(path, json.dumps(result, indent=2))
     report = read_bundle(bundle)
     report["on_target"] = {p.stem: json.loads(p.read_text())
