@@ -151,7 +151,9 @@ def decorate(fig: Any, ax: Any, *, xlabel: str, ylabel: str, title: str,
     ax.set_title(title, fontsize=FONT_SIZE + 1)
     ax.tick_params(labelsize=FONT_SIZE - 1, which="both")
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=FONT_SIZE - 1, loc="upper center", bbox_to_anchor=(0.5, -0.16),
+        # below the x label whatever the axes' height: a fixed 0.5 inch under the axes
+        below = 0.5 / (fig.get_figheight() * ax.get_position().height)
+        ax.legend(fontsize=FONT_SIZE - 1, loc="upper center", bbox_to_anchor=(0.5, -below),
                   ncol=legend_cols, frameon=False)
     ax.grid(alpha=0.3, which="major")
     ax.grid(alpha=0.12, which="minor")

@@ -27,7 +27,8 @@ h1,h2,h3,p,li,td,th,figcaption{overflow-wrap:anywhere}
 table{border-collapse:collapse;font-size:13px}
 td,th{border:1px solid #ccc;padding:4px 8px;text-align:right;vertical-align:top}
 td.l,th.l,table.facts td,table.facts th{text-align:left}
-.arts td,.arts th{white-space:nowrap}.arts td.v{white-space:normal;min-width:14em;max-width:28em}
+.scroll td,.scroll th{white-space:nowrap}
+td.v,table.facts td{white-space:normal;min-width:14em;max-width:32em}
 table.facts th{font-weight:600;background:#fafafa;white-space:nowrap}
 tr.fail{background:#fde2e2}tr.pass{background:#e6f4e6}
 .arts td:first-child{font-weight:bold}
@@ -82,8 +83,8 @@ def artifact_table(report: dict[str, Any]) -> str:
     rows = []
     for i, a in enumerate(report["artifacts"], 1):
         lat = a["latency_ms"]
-        ratio = (f"<br><small>{units.ratio(ref['size_bytes'] / a['size_bytes'])} smaller</small>"
-                 if ref.get("size_bytes") and a["size_bytes"] else "")
+        ratio = (f"<br><small>{units.smaller(ref['size_bytes'], a['size_bytes'])}</small>"
+                 if ref.get("size_bytes") else "")
         rows.append(
             f"<tr id='a{i}' class='{'pass' if a['passed'] else 'fail'}'><td>{i}</td>"
             f"<td class='l'><a href='{esc(a['file'], quote=True)}'>{esc(a['file'].rsplit('/', 1)[-1])}</a>"
@@ -97,8 +98,10 @@ def artifact_table(report: dict[str, Any]) -> str:
             f"<td class='l'>{_on_target_links(a['file'], on_target)}</td></tr>")
     head = ("#", "file (model)", "format, precision ran (runtime)", "size", esc(ref["metric"]),
             "agreement", "max |Δ| vs ref", "p50 ms", "p90 ms", "p99 ms", "verdict", "on target")
+    left = {1, 2, 10, 11}  # text columns
     return ("<div class='scroll'><table class='arts'><tr>"
-            + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + "".join(rows) + "</table></div>")
+            + "".join(f"<th{' class=l' if i in left else ''}>{h}</th>" for i, h in enumerate(head))
+            + "</tr>" + "".join(rows) + "</table></div>")
 
 
 def chart_key(report: dict[str, Any]) -> str:

@@ -139,8 +139,9 @@ def _pick_html(report: dict[str, Any], pick: Pick) -> str:
     name = a["file"].rsplit("/", 1)[-1]
     size = units.size(a["size_bytes"])
     if ref.get("size_bytes"):
-        size += (f", {units.ratio(ref['size_bytes'] / a['size_bytes'])} smaller than the reference's "
-                 f"{units.size(ref['size_bytes'])} of fp32 weights")
+        relation = units.smaller(ref["size_bytes"], a["size_bytes"])
+        size += (f" ({relation} {'as' if relation.startswith('about') else 'than'} the "
+                 f"reference's fp32 weights, {units.size(ref['size_bytes'])})")
     speed = f"p50 {units.ms(a['latency_ms']['p50'])} ms"
     against = speed_reference(report, pick.runtime)
     if against is not None and against[0] != pick.index:
@@ -176,9 +177,11 @@ def summary_html(report: dict[str, Any]) -> str:
                      "which budget it missed.</p>")
     hw = (report.get("environment") or {}).get("hardware")
     machine = report.get("proved_on") or report["target"]["name"]
+    if hw:  # 'this machine: <model> (<arch>)' -> 'this machine: <model> (<arch>; <flags>)'
+        where, _, _ = machine.partition(":")
+        machine = f"{where}: {describe(hw)}" if where == "this machine" else f"{machine}, {describe(hw)}"
     threads = report["target"].get("threads")
     lines.append(f"<p>Proven on <b>{esc(machine)}</b>"
-                 + (f" (detected: {esc(describe(hw))})" if hw else "")
                  + f" with the <b>{esc(report['target']['name'])}</b> profile's settings"
                  + (f" ({threads} threads)" if threads else "") + ".</p>")
     return "<div class='summary'>" + "".join(lines) + "</div>"

@@ -76,17 +76,19 @@ def tradeoff_across_targets(report: dict[str, Any], profiles: list[dict[str, Any
     colors = {t: plt.get_cmap("tab10")(i % 10) for i, t in enumerate(targets)}
     scale = 900 / max([*sizes.values(), 1])
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    points, labels = [], []
+    points, labels, radii = [], [], []
     for i, p in enumerate(profiles, 1):
         file, p50 = p.get("bundle_file", ""), p["measured"]["latency_ms"]["p50"]
         metric = _metric_on(report, p["target"], file)
         if metric is None:
             continue
-        ax.scatter(p50, metric, s=max(25, sizes.get(file, 0) * scale), color=colors[p["target"]],
+        area = max(25.0, sizes.get(file, 0) * scale)
+        ax.scatter(p50, metric, s=area, color=colors[p["target"]],
                    marker=charts.FORMAT_MARKERS.get(fmt_of.get(file, ""), "D"), alpha=0.6,
                    edgecolors="black", linewidths=0.5, zorder=3)
         points.append((p50, metric))
         labels.append(str(i))
+        radii.append(area ** 0.5 / 2)
     for t in targets:
         ax.scatter([], [], color=colors[t], label=t)
     for fmt in sorted({fmt_of.get(p.get("bundle_file", ""), "") for p in profiles} - {""}):
@@ -99,7 +101,7 @@ def tradeoff_across_targets(report: dict[str, Any], profiles: list[dict[str, Any
         ax.set_ylim(min(values) - pad, max(values) + pad)
         ax.set_xlim(*(f([x for x, _ in points]) for f in (lambda v: min(v) / 1.6,
                                                              lambda v: max(v) * 1.6)))
-        charts.place_labels(ax, points, labels, colors=["black"] * len(points))
+        charts.place_labels(ax, points, labels, colors=["black"] * len(points), radii=radii)
     return charts.finish(fig, ax, legend_cols=3,
                          xlabel="measured p50 latency on the target (ms, log scale)",
                          ylabel=f"{report['reference']['metric']} on held-out split",
@@ -168,7 +170,7 @@ def _validations(on_target: dict[str, dict[str, Any]]) -> str:
             f"<td>{esc(a.get('runtime', '-'))}</td><td>{esc(a.get('machine') or '-')}</td>"
             f"<td>{_fmt(a.get('metric', {}).get('value'), '.4f')}</td>"
             f"<td>{_fmt(a.get('agreement'), '.4f')}</td><td>{_fmt(a.get('max_abs_diff'))}</td>"
-            f"<td>{_fmt(a.get('max_abs_diff_vs_host'))}</td><td>{esc(_status(a))}</td></tr>"
+            f"<td>{_fmt(a.get('max_abs_diff_vs_host'))}</td><td class='l v'>{esc(_status(a))}</td></tr>"
             for a in res["artifacts"])
         machine = f"; ran on {esc(describe(res['hardware']))}" if res.get("hardware") else ""
         parts.append(f"<h3 id='target-{units.slug(name)}'>{esc(name)}: "

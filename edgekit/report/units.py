@@ -48,6 +48,16 @@ def difference(value: float, share: bool) -> str:
     return f"{value * 100:+.2f} pts".replace("-", "−") if share else f"{value:+.4g}".replace("-", "−")
 
 
+def smaller(reference_bytes: float, n_bytes: float) -> str:
+    """``3.6× smaller``, ``about the same size``, ``1.2× larger`` (``n_bytes`` vs the reference)."""
+    factor = reference_bytes / n_bytes if n_bytes else 0.0
+    if factor >= 1.1:
+        return f"{ratio(factor)} smaller"
+    if factor > 1 / 1.1:
+        return "about the same size"
+    return f"{ratio(1 / factor)} larger" if factor else "empty"
+
+
 def slug(text: str) -> str:
     """An HTML id from a name (targets, artifact files)."""
     return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "x"
