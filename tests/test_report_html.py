@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from edgekit.report import charts, html as report_html, summary
+from edgekit.report import charts, html as report_html, stages, summary
 from headless_chromium import find_chromium, measure, screenshot
 
 PHONE = 390  # an iPhone 12-15's CSS width
@@ -125,6 +125,30 @@ def test_stage_facts_are_tables_with_units_and_loss_curves(lenet_bundle: tuple[P
     assert "prune losses per epoch" in page  # the quick run fine-tunes 2 epochs: a curve
     # QAT ran one epoch: its losses are a table row, not a one-point plot.
     assert "qat losses per epoch" not in page and "losses per epoch · fine-tuning" in page
+
+
+def test_stage_fact_rows_read_with_units() -> None:
+    """The facts TinyBERT and head pruning record (as a real run wrote them) as table rows."""
+    tinybert = {"teacher_layers": 6, "student_layers": 3, "mimicked_teacher_blocks": [1, 3, 5],
+                "teacher_cache_mb": 455.3, "parameters": 7331330, "teacher_parameters": 22713986,
+                "final_losses": {"intermediate": {"loss": 2.973, "hidden_mse": 0.9944,
+                                                  "attention_mse": 1.979},
+                                 "prediction": {"loss": 0.6806, "soft": 0.6806, "hard": 0.6442}},
+                "loss_history": {"prediction": {"loss": [0.69, 0.6806]}}}
+    rows = dict(stages.rows(tinybert))
+    assert rows["teacher cache"] == "455.3 MB"
+    assert rows["parameters"] == "7.33 M parameters"
+    assert rows["teacher parameters"] == "22.7 M parameters"
+    assert rows["mimicked teacher blocks"] == "1, 3, 5"
+    assert rows["final losses · intermediate"] == "loss 2.973, hidden mse 0.9944, attention mse 1.979"
+    assert rows["losses per epoch · prediction"] == "loss 0.69 → 0.6806"
+    heads = dict(stages.rows({"heads": {"before": 12, "after": 6, "head_size": 32},
+                              "kept_heads": [[0, 3], [1, 2]],
+                              "parameters": {"before": 22713986, "after": 19000000}}))
+    assert heads == {"heads": "before 12, after 6, head size 32", "kept heads": "[0, 3]; [1, 2]",
+                     "parameters": "22.7 M parameters → 19 M parameters"}
+    for text in (*rows.values(), *heads.values()):
+        assert "{" not in text and "'" not in text, text
 
 
 @pytest.mark.parametrize("count", [3, 15])

@@ -58,10 +58,17 @@ def _stored(a: dict[str, Any]) -> str:
     return f" (stored {html.escape(stored)})" if stored and stored != a["precision"] else ""
 
 
-def _verdict(a: dict[str, Any]) -> str:
-    if "verdict" in a:
-        return a["verdict"]["summary"]
-    return "pass" if a["passed"] else "FAIL: " + ", ".join(k for k, v in a["checks"].items() if not v)
+def _agreement(a: dict[str, Any]) -> str:
+    """Top-1 agreement with the baseline the artifact is judged against (that is what the budget
+    checks; a student's agreement with the teacher says little), with its 95% interval."""
+    base = a.get("baseline") or {}
+    value, ci = base.get("agreement"), base.get("agreement_ci95")
+    if value is None:
+        value, ci = a["agreement"], a.get("agreement_ci95")
+    text = f"{value:.4f}"
+    if ci:
+        text += f"<br><small>95% CI {ci['low']:.4f} to {ci['high']:.4f}</small>"
+    return text
 
 
 def _on_target_links(file: str, on_target: dict[str, dict[str, Any]]) -> str:
@@ -91,13 +98,13 @@ def artifact_table(report: dict[str, Any]) -> str:
             f"<br><small>{esc(a.get('model', ''))}</small></td>"
             f"<td class='l'>{esc(a['format'])} {esc(a['precision'])}{_stored(a)}<br><small>{esc(a['runtime'])}"
             f"</small></td><td title='{a['size_bytes']:,} bytes'>{units.size(a['size_bytes'])}{ratio}</td>"
-            f"<td>{a['metric']['value']:.4f}{_drop(a, share)}</td><td>{a['agreement']:.4f}</td>"
+            f"<td>{a['metric']['value']:.4f}{_drop(a, share)}</td><td>{_agreement(a)}</td>"
             f"<td>{a['max_abs_diff']:.3g}</td><td>{units.ms(lat['p50'])}</td>"
             f"<td>{units.ms(lat['p90'])}</td><td>{units.ms(lat['p99'])}</td>"
-            f"<td class='l v'>{esc(_verdict(a))}</td>"
+            f"<td class='l v'>{esc(targets.status(a))}</td>"
             f"<td class='l'>{_on_target_links(a['file'], on_target)}</td></tr>")
     head = ("#", "file (model)", "format, precision ran (runtime)", "size", esc(ref["metric"]),
-            "agreement", "max |Δ| vs ref", "p50 ms", "p90 ms", "p99 ms", "verdict", "on target")
+            "agreement with baseline", "max |Δ| vs ref", "p50 ms", "p90 ms", "p99 ms", "verdict", "on target")
     left = {1, 2, 10, 11}  # text columns
     return ("<div class='scroll'><table class='arts'><tr>"
             + "".join(f"<th{' class=l' if i in left else ''}>{h}</th>" for i, h in enumerate(head))

@@ -42,6 +42,8 @@ def value_text(key: str, value: Any) -> str:
             return f"{value:.1%}"
         return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
     if isinstance(value, (list, tuple)):
+        if any(isinstance(v, (list, tuple)) for v in value):  # e.g. kept heads per block
+            return "; ".join(f"[{value_text(key, v)}]" for v in value)
         return ", ".join(value_text(key, v) for v in value)
     if isinstance(value, dict):  # only reached for dicts of scalars (see rows)
         if set(value) == {"before", "after"}:

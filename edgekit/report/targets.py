@@ -18,7 +18,8 @@ def _fmt(value: float | None, spec: str = ".3g") -> str:
     return "n/a" if value is None else format(value, spec)
 
 
-def _status(a: dict[str, Any]) -> str:
+def status(a: dict[str, Any]) -> str:
+    """An artifact result's verdict in words: skipped, pass, or FAIL with a sentence per check."""
     if "skipped" in a:
         return f"skipped: {a['skipped']}"
     if "verdict" in a:  # a sentence per failed check (edgekit.validation.verdict)
@@ -36,12 +37,12 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     lines = [head]
     for a in result["artifacts"]:
         if "skipped" in a:
-            lines.append(f"  {a['file']:<40} {_status(a)}")
+            lines.append(f"  {a['file']:<40} {status(a)}")
             continue
         lines.append(f"  {a['file']:<40} {a['runtime']:<18} {a['metric']['name']} "
                      f"{a['metric']['value']:.4f}  agreement {a['agreement']:.4f}  "
                      f"max|Δ| ref {_fmt(a['max_abs_diff'])}  host {_fmt(a['max_abs_diff_vs_host'])}"
-                     f" (atol {_fmt(a['host_atol'])})  {_status(a)}")
+                     f" (atol {_fmt(a['host_atol'])})  {status(a)}")
     lines.append("PASSED" if result["passed"] else "FAILED")
     return lines
 
@@ -170,7 +171,7 @@ def _validations(on_target: dict[str, dict[str, Any]]) -> str:
             f"<td>{esc(a.get('runtime', '-'))}</td><td>{esc(a.get('machine') or '-')}</td>"
             f"<td>{_fmt(a.get('metric', {}).get('value'), '.4f')}</td>"
             f"<td>{_fmt(a.get('agreement'), '.4f')}</td><td>{_fmt(a.get('max_abs_diff'))}</td>"
-            f"<td>{_fmt(a.get('max_abs_diff_vs_host'))}</td><td class='l v'>{esc(_status(a))}</td></tr>"
+            f"<td>{_fmt(a.get('max_abs_diff_vs_host'))}</td><td class='l v'>{esc(status(a))}</td></tr>"
             for a in res["artifacts"])
         machine = f"; ran on {esc(describe(res['hardware']))}" if res.get("hardware") else ""
         parts.append(f"<h3 id='target-{units.slug(name)}'>{esc(name)}: "
