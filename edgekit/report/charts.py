@@ -196,7 +196,7 @@ def tradeoff_figure(report: dict[str, Any]) -> Any:
         fails.append((x0, x1, floor))
         ax.annotate(f"{name} {base:.4f}", (x0, base), xytext=(2, 3), textcoords="offset points",
                     fontsize=FONT_SIZE - 2, color="#444")
-        amount = f"{limit * 100:g} pt{'' if limit == 0.01 else 's'}" if share else f"{limit:g}"
+        amount = f"{limit * 100:g} pt{'' if round(limit * 100, 9) == 1 else 's'}" if share else f"{limit:g}"
         ax.annotate(f"budget: {amount} {'below' if higher else 'above'}", (x0, floor), xytext=(2, -9),
                     textcoords="offset points", fontsize=FONT_SIZE - 2, color=FAIL_COLOR)
         ys += [base, floor]
@@ -239,15 +239,16 @@ def tradeoff_figure(report: dict[str, Any]) -> Any:
         ax.scatter([], [], color=FORMAT_COLORS.get(fmt, "gray"), marker=FORMAT_MARKERS.get(fmt, "D"),
                    alpha=0.55, edgecolors="black", linewidths=0.5, label=fmt)
     ax.plot([], [], color="#444", ls="--", lw=1, label="baseline it is judged against")
-    ax.plot([], [], color=FAIL_COLOR, lw=1.2, label="budget floor (below fails)")
+    ax.plot([], [], color=FAIL_COLOR, lw=1.2,
+            label=f"budget limit ({'below' if higher else 'above'} fails)")
     ax.errorbar([], [], yerr=[], color="black", lw=0.9, capsize=3, label="95% interval")
     if not all(a["passed"] for a in arts):
         ax.scatter([], [], facecolors="none", edgecolors=FAIL_COLOR, linewidths=2, label="failed")
     threads = arts[0]["latency_ms"].get("threads", "?") if arts else "?"
     decorate(fig, ax, legend_cols=3,
-                  xlabel=f"p50 latency, batch 1, {threads} threads (ms, log scale)",
-                  ylabel=f"{ref['metric']} on the held-out split",
-                  title="Metric vs latency: numbers as in the table; marker area ∝ file size")
+             xlabel=f"p50 latency, batch 1, {threads} threads (ms, log scale)",
+             ylabel=f"{ref['metric']} on the held-out split",
+             title="Metric vs latency: numbers as in the table; marker area ∝ file size")
     return fig
 
 
