@@ -115,6 +115,30 @@ def test_headline_says_what_ran_not_what_the_recipe_says(lenet_bundle: tuple[Pat
         assert fact in line, (fact, line)
 
 
+def test_rows_link_to_their_files_and_on_target_results(lenet_bundle: tuple[Path, dict]) -> None:
+    """Each artifact row links to its file and to its row in every validated target's table."""
+    import re
+
+    bundle, report = lenet_bundle
+    with_target = copy.deepcopy(report)
+    # what `edgekit validate BUNDLE --target cpu` adds, here with the proofs' own figures
+    results = [{"file": a["file"], "runtime": a["runtime"], "machine": "x86_64",
+                "metric": a["metric"], "agreement": a["agreement"],
+                "max_abs_diff": a["max_abs_diff"], "max_abs_diff_vs_host": 0.0,
+                "passed": a["passed"], "verdict": a["verdict"]} for a in report["artifacts"]]
+    with_target["on_target"] = {"cpu": {"target": report["target"], "emulated": False,
+                                        "artifacts": results, "passed": True}}
+    page = report_html.render(with_target)
+    ids = set(re.findall(r"id='([^']+)'", page))
+    table = page[page.index("<table class='arts'>"):page.index("</table>")]
+    targets = re.findall(r"href='#(target-[^']+)'", table)
+    assert len(targets) == len(report["artifacts"]) and set(targets) <= ids
+    files = re.findall(r"<a href='(artifacts/[^']+)'>", table)
+    assert files == [a["file"] for a in report["artifacts"]]
+    assert all((bundle / f).is_file() for f in files)
+    assert "href='#on-target'" in page and "id='on-target'" in page
+
+
 def test_stage_facts_are_tables_with_units_and_loss_curves(lenet_bundle: tuple[Path, dict]) -> None:
     _, report = lenet_bundle
     page = (lenet_bundle[0] / "report.html").read_text()
