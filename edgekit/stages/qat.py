@@ -11,7 +11,7 @@ from edgekit import _tf
 from edgekit.stages import STAGES, Stage, StageConfig, StageResult
 from edgekit.stages._wrap import wrap_kernel_layers
 from edgekit.stages.prune import kernel_sparsity
-from edgekit.training import TrainContext, compile_model, fit
+from edgekit.training import TrainContext, compile_model, fit, per_epoch
 
 
 class QATConfig(StageConfig):
@@ -38,10 +38,11 @@ class QAT(Stage):
             else:
                 qat = q.quantize_apply(annotated)
             compile_model(qat, ctx, lr)
-        fit(qat, ctx, config.epochs)
+        history = fit(qat, ctx, config.epochs)
         return StageResult(qat, {"scheme": "prune-preserving 8-bit" if sparse and
                                  config.preserve_sparsity else "default 8-bit",
-                                 "kernel_sparsity": round(kernel_sparsity(qat), 4)})
+                                 "kernel_sparsity": round(kernel_sparsity(qat), 4),
+                                 "loss_history": {"fine-tuning": per_epoch(history, True)}})
 
 
 STAGES.register(QAT.name, QAT())
