@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     inputs = load_inputs(Path(args.inputs))
     rss_before = rss_mb()
     t0 = time.perf_counter()
-    session = runtime.load(Path(args.artifact), args.threads)
+    options = dict(opt.split("=", 1) for opt in args.option)  # device-profile runtime options
+    session = runtime.load(Path(args.artifact), args.threads, **options)
     load_ms = (time.perf_counter() - t0) * 1e3
     result: dict[str, object] = {
         "schema": SCHEMA, "runtime": runtime.name, "runtime_version": runtime.version(),
@@ -88,6 +89,10 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     if args.outputs:
         outs = [session.run(b) for b in batches(inputs, 1)]  # outputs kept, inputs streamed
         np.savez(args.outputs, outputs=np.concatenate(outs, axis=0).astype(np.float32))
+    # e.g. which execution provider ran each node on a GPU, and whether CUDA graphs are on
+    first = next(batches(inputs, 1), None)
+    if first is not None:
+        result.update(session.execution_details(first))
     if args.runs > 0:
         examples = list(itertools.islice(batches(inputs, args.batch), LATENCY_BATCHES))
         if not examples:
@@ -112,6 +117,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a runtime load option from the device profile, e.g. cuda_graphs=1")
     return p.parse_args(argv)
 
 

@@ -17,6 +17,11 @@ def _status(a: dict[str, Any]) -> str:
     return "pass" if a["passed"] else "FAIL: " + ", ".join(k for k, v in a["checks"].items() if not v)
 
 
+def _warned(a: dict[str, Any]) -> str:
+    """The status, then any warning sentence (e.g. compute nodes that fell back to the CPU)."""
+    return "; ".join([_status(a), *[f"warning: {w}" for w in a.get("warnings") or []]])
+
+
 def summary_lines(result: dict[str, Any]) -> list[str]:
     t = result["target"]
     head = f"target {t['name']} ({t['connection']}){' [emulated]' if result['emulated'] else ''}"
@@ -29,6 +34,7 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
                      f"{a['metric']['value']:.4f}  agreement {a['agreement']:.4f}  "
                      f"max|Δ| ref {_fmt(a['max_abs_diff'])}  host {_fmt(a['max_abs_diff_vs_host'])}"
                      f" (atol {_fmt(a['host_atol'])})  {_status(a)}")
+        lines += [f"    warning: {w}" for w in a.get("warnings") or []]
     lines.append("PASSED" if result["passed"] else "FAILED")
     return lines
 
@@ -117,7 +123,8 @@ def _profile_row(p: dict[str, Any]) -> str:
              _fmt(lat.get("p90")), _fmt(lat.get("p99")), _fmt(figures.get("throughput_per_s")),
              _fmt(figures.get("load_ms")), _fmt(figures.get("peak_rss_mb")),
              f"{_fmt(figures.get('achieved_gflops'))} ({_fmt(figures.get('fraction_of_peak'), '.2%')})",
-             f"{_fmt(est.get('latency_ms'))} (estimate)", kind]
+             f"{_fmt(est.get('latency_ms'))} (estimate)",
+             "; ".join([kind, *[f"warning: {w}" for w in p.get("warnings") or []]])]
     return "<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in cells) + "</tr>"
 
 
@@ -148,7 +155,7 @@ def _validations(on_target: dict[str, dict[str, Any]]) -> str:
             f"<td>{esc(a.get('runtime', '-'))}</td><td>{esc(a.get('machine') or '-')}</td>"
             f"<td>{_fmt(a.get('metric', {}).get('value'), '.4f')}</td>"
             f"<td>{_fmt(a.get('agreement'), '.4f')}</td><td>{_fmt(a.get('max_abs_diff'))}</td>"
-            f"<td>{_fmt(a.get('max_abs_diff_vs_host'))}</td><td>{esc(_status(a))}</td></tr>"
+            f"<td>{_fmt(a.get('max_abs_diff_vs_host'))}</td><td>{esc(_warned(a))}</td></tr>"
             for a in res["artifacts"])
         parts.append(f"<h3>{esc(name)}: {esc(t.get('description', ''))}{esc(label)}</h3>"
                      "<table><tr><th>file</th><th>runtime</th><th>machine</th><th>metric</th>"
