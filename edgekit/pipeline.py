@@ -39,6 +39,7 @@ from edgekit.strategy import make_strategy
 from edgekit.tasks import TASKS
 from edgekit.training import TrainContext, compile_model, count_params, fit
 from edgekit.validation.prove import Baseline, ProofSettings, prove
+from edgekit.validation.size_check import flag_int8_sizes
 from edgekit.verify import write_manifest
 
 REPORT_SCHEMA = "edgekit.report/1"
@@ -228,6 +229,8 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
                 "checks": proof.checks, "passed": proof.passed, "notes": art.notes,
             })
 
+        for warning in flag_int8_sizes(artifacts, bundle):  # int8 must be smaller than fp32
+            progress.note(f"warning: {warning}")
         builder = MODELS.get(recipe.model.builder)
         with progress.stage("bundle extras"):
             extras = builder.bundle_extras(bundle, states.models, data,
