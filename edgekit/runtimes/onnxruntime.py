@@ -83,7 +83,8 @@ class BoundSession(ORTSession):
 
     def output_shape(self, feed: dict[str, np.ndarray]) -> list[int]:
         """The output's shape for ``feed``: fixed dims as declared, named symbolic dims from
-        the inputs that share the name, unnamed ones the batch size."""
+        the inputs that share the name, and the first dim, unnamed or named apart from the
+        inputs' (tf2onnx writes ``unk__140``), the batch size."""
         symbols: dict[str, int] = {}
         for name, dims in self._in_shapes.items():
             for dim, actual in zip(dims, feed[name].shape):
@@ -91,16 +92,17 @@ class BoundSession(ORTSession):
                     symbols[dim] = actual
         batch = next(iter(feed.values())).shape[0]
         shape = []
-        for dim in self._out_shape:
+        for i, dim in enumerate(self._out_shape):
             if isinstance(dim, int):
                 shape.append(dim)
             elif isinstance(dim, str) and dim in symbols:
                 shape.append(symbols[dim])
-            elif isinstance(dim, str):
-                raise ValueError(f"output dim '{dim}' is not an input dim: cannot pre-allocate "
-                                 "the bound output buffer (turn cuda_graphs off for this model)")
-            else:
+            elif i == 0:
                 shape.append(batch)
+            else:
+                raise ValueError(f"output dim {i} ('{dim}') is not an input dim: cannot "
+                                 "pre-allocate the bound output buffer (turn cuda_graphs off "
+                                 "for this model)")
         return shape
 
     def _bind(self, feed: dict[str, np.ndarray]) -> tuple[Any, dict[str, Any], Any, Any]:
