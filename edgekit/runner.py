@@ -89,10 +89,6 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     if args.outputs:
         outs = [session.run(b) for b in batches(inputs, 1)]  # outputs kept, inputs streamed
         np.savez(args.outputs, outputs=np.concatenate(outs, axis=0).astype(np.float32))
-    # e.g. which execution provider ran each node on a GPU, and whether CUDA graphs are on
-    first = next(batches(inputs, 1), None)
-    if first is not None:
-        result.update(session.execution_details(first))
     if args.runs > 0:
         examples = list(itertools.islice(batches(inputs, args.batch), LATENCY_BATCHES))
         if not examples:
@@ -100,6 +96,11 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         result["latency_ms"] = measure(session, examples, runs=args.runs, warmup=args.warmup,
                                        threads=args.threads).to_json() | {"batch": args.batch}
     result["peak_rss_mb"] = round(peak_rss_mb(), 2)
+    # e.g. which execution provider ran each node on a GPU (a profiled second session, so
+    # after the timings and the memory peak), and whether CUDA graphs are on
+    first = next(batches(inputs, 1), None)
+    if first is not None:
+        result.update(session.execution_details(first))
     # Evidence that what ships to a device runs without TensorFlow (a Pi has none).
     result["imported_tensorflow"] = "tensorflow" in sys.modules
     return result

@@ -126,6 +126,11 @@ def test_bound_output_shape_resolves_named_and_unnamed_dims(tmp_path: Path) -> N
     raw = ort.InferenceSession(str(model), providers=[CPU])
     bound = BoundSession(raw, model, [CPU], device="cpu", graphs=False)
     assert bound.output_shape({"x": np.zeros((5, 8), np.float32)}) == [5, 2, 4]
+    bound._out_shape = ["unk__140", 2, 4]  # tf2onnx names the output's batch dim apart
+    assert bound.output_shape({"x": np.zeros((3, 8), np.float32)}) == [3, 2, 4]
+    bound._out_shape = ["N", "unk__7"]
+    with pytest.raises(ValueError, match="cuda_graphs off"):
+        bound.output_shape({"x": np.zeros((3, 8), np.float32)})
 
 
 def test_cuda_graphs_option_reaches_the_runner_command(tmp_path: Path) -> None:

@@ -96,8 +96,9 @@ def render(report: dict[str, Any]) -> str:
                 prec=esc(a["precision"]), rt=esc(a["runtime"]), size=a["size_bytes"],
                 metric=a["metric"]["value"], agree=a["agreement"], diff=a["max_abs_diff"],
                 p50=lat["p50"], p90=lat["p90"], p99=lat["p99"],
-                ok="pass" if a["passed"] else "FAIL: " + ", ".join(
-                    k for k, v in a["checks"].items() if not v)))
+                ok=("pass" if a["passed"] else "FAIL: " + ", ".join(
+                    k for k, v in a["checks"].items() if not v))
+                + "".join(f"; warning: {esc(w)}" for w in a.get("warnings", []))))
     stages = "".join(f"<li><b>{esc(s['name'])}</b>: {esc(str(s['facts']))}; {esc(ref['metric'])} "
                      f"{s['metric']:.4f}</li>" for s in report["stages"])
     return f"""<!doctype html><html><head><meta charset="utf-8">
