@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 # The edgekit files a device needs to run this module (paths relative to the package parent).
-PAYLOAD = ("edgekit/__init__.py", "edgekit/errors.py", "edgekit/heldout.py", "edgekit/quiet.py",
+PAYLOAD = ("edgekit/__init__.py", "edgekit/errors.py", "edgekit/hardware.py", "edgekit/heldout.py", "edgekit/quiet.py",
            "edgekit/registry.py", "edgekit/runner.py", "edgekit/runtimes/*.py", "edgekit/validation/__init__.py",
            "edgekit/validation/latency.py")
 SCHEMA = "edgekit.run/1"
@@ -96,6 +96,9 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         result["latency_ms"] = measure(session, examples, runs=args.runs, warmup=args.warmup,
                                        threads=args.threads).to_json() | {"batch": args.batch}
     result["peak_rss_mb"] = round(peak_rss_mb(), 2)
+    from edgekit.hardware import detect  # the machine that ran it, named in its result
+
+    result["hardware"] = detect()
     # e.g. which execution provider ran each node on a GPU (a profiled second session, so
     # after the timings and the memory peak), and whether CUDA graphs are on
     first = next(batches(inputs, 1), None)

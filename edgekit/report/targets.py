@@ -14,6 +14,8 @@ def _fmt(value: float | None, spec: str = ".3g") -> str:
 def _status(a: dict[str, Any]) -> str:
     if "skipped" in a:
         return f"skipped: {a['skipped']}"
+    if "verdict" in a:  # a sentence per failed check (edgekit.validation.verdict)
+        return a["verdict"]["summary"]
     return "pass" if a["passed"] else "FAIL: " + ", ".join(k for k, v in a["checks"].items() if not v)
 
 
@@ -25,6 +27,10 @@ def _warned(a: dict[str, Any]) -> str:
 def summary_lines(result: dict[str, Any]) -> list[str]:
     t = result["target"]
     head = f"target {t['name']} ({t['connection']}){' [emulated]' if result['emulated'] else ''}"
+    if result.get("hardware"):
+        from edgekit.hardware import describe
+
+        head += f", ran on {describe(result['hardware'])}"
     lines = [head]
     for a in result["artifacts"]:
         if "skipped" in a:

@@ -25,14 +25,12 @@ from edgekit.heldout import FOLDER, Arrays, find, open_arrays
 from edgekit.runtimes import RUNTIMES
 from edgekit.targets import RunRequest, target_for
 from edgekit.validation.placement import execution_record
+from edgekit.verify import read_report, refresh_manifest, verify_bundle
 
 
 def read_bundle(bundle: Path) -> dict[str, Any]:
-    report_file = bundle / "report.json"
-    if not report_file.is_file():
-        raise EdgekitError("not an edgekit bundle (no report.json)", where=bundle,
-                           fix="pass the folder 'edgekit compress' wrote")
-    return json.loads(report_file.read_text())
+    """report.json, with every path it names checked to stay inside ``bundle``."""
+    return read_report(bundle)
 
 
 def heldout(bundle: Path, report: dict[str, Any]) -> Path:
@@ -69,43 +67,62 @@ def host_outputs(files: list[Path], runtime: str, inputs: dict[str, np.ndarray],
 
 def judge(artifact: dict[str, Any], report: dict[str, Any], device: DeviceProfile,
           outputs: np.ndarray, data: dict[str, np.ndarray], host: np.ndarray | None) -> dict[str, Any]:
-    """The bundle's budgets, applied to the device's outputs as ``compress`` applied them on the
-    host: metric drop against the artifact's baseline (the reference, or e.g. the distilled
-    student), top-1 agreement with it, the reference ratio, and closeness to the host run."""
+    """The bundle's budgets, applied to the device's outputs by the same judgement ``compress``
+    applies on the host (:func:`edgekit.validation.verdict.judge`): metric drop against the
+    artifact's baseline (the reference, or e.g. the distilled student) with its 95% interval,
+    agreement with the baseline, the reference ratio, and closeness to the host run."""
+    from edgekit.recipe.schema import Budgets
     from edgekit.tasks import TASKS
+    from edgekit.validation.verdict import (Closeness, Evidence, agreement_with, budget_metric,
+                                            class_report, drop_interval)
+    from edgekit.validation.verdict import judge as judge_evidence
 
     task = TASKS.get(report["dataset"]["task"])
-    budgets = report["budgets"]
+    budgets = Budgets.model_validate(report["budgets"])
+    try:
+        metric = budget_metric(task, budgets)
+    except ValueError as exc:
+        raise EdgekitError(f"report.json budgets.metric: {exc}",
+                           fix="re-run 'edgekit compress' with this edgekit version") from None
     ref_value = report["reference"]["value"]
     baseline = artifact.get("baseline") or {"model": "reference", "metric": ref_value}
     # evaluate, not score: some tasks' metrics need the inputs (an autoencoder's AUROC is
     # computed from its reconstruction error)
-    heldout = Split({k[len("x__"):]: v for k, v in data.items() if k.startswith("x__")}, data["y"])
-    metric = task.evaluate(outputs, heldout.take(len(outputs)))
-    agreement = task.agreement(outputs, data["reference"])
+    heldout = Split({k[len("x__"):]: v for k, v in data.items() if k.startswith("x__")},
+                    data["y"]).take(len(outputs))
+    value = metric.evaluate(outputs, heldout)
+    agreement, agreement_ci = agreement_with(task, outputs, data["reference"])
     host_agreement = task.agreement(outputs, host) if host is not None else None
-    checks = {"metric_drop": task.drop(baseline["metric"], metric)
-              <= budgets["max_metric_drop"] + 1e-12}
-    if baseline["model"] == "reference":
-        checks["agreement"] = agreement >= budgets["min_agreement"]
-    elif host_agreement is not None and baseline.get("agreement") is not None:
+    on_reference = baseline["model"] == "reference"
+    with_baseline: float | None = agreement if on_reference else None
+    note = ""
+    if not on_reference and host_agreement is not None and baseline.get("agreement") is not None:
         # The bundle stores the reference's outputs only. The host run agreed with the baseline
         # on a share b of examples; the device differs from the host on 1 - h of them, so it
         # agrees with the baseline on at least b - (1 - h).
-        bound = baseline["agreement"] - (1.0 - host_agreement)
-        checks["agreement"] = bound >= budgets["min_agreement"]
-    if budgets.get("min_reference_ratio") is not None:
-        ratio = metric / ref_value if task.higher_is_better else ref_value / metric
-        checks["reference_ratio"] = ratio >= budgets["min_reference_ratio"]
+        with_baseline = baseline["agreement"] - (1.0 - host_agreement)
+        note = "lower bound: the host's agreement less the device's disagreement with the host"
     atol = artifact.get("conversion_atol")
     atol = atol * device.tolerance_scale if atol is not None else None
     host_diff = float(np.max(np.abs(outputs - host))) if host is not None else None
-    if host_diff is not None and atol is not None:
-        checks["matches_host"] = host_diff <= atol
-    return {"metric": {"name": task.metric, "value": metric}, "baseline": baseline["model"],
-            "agreement": agreement, "max_abs_diff": float(np.max(np.abs(outputs - data["reference"]))),
+    evidence = Evidence(
+        metric=metric.name, share=metric.share, higher_is_better=metric.higher_is_better,
+        value=value, baseline=baseline["model"], baseline_value=baseline["metric"],
+        drop_interval=drop_interval(task, metric, outputs, heldout,
+                                    data["reference"] if on_reference else None, baseline["metric"]),
+        reference_value=ref_value, n_examples=len(outputs), agreement=with_baseline,
+        agreement_interval=agreement_ci if on_reference else None, agreement_note=note,
+        closeness=Closeness("matches_host", host_diff, atol, "the same artifact run on the host")
+        if host_diff is not None and atol is not None else None)
+    verdict = judge_evidence(evidence, budgets)
+    return {"metric": {"name": metric.name, "value": value}, "baseline": baseline["model"],
+            "metric_drop": evidence.drop, "metric_drop_ci95": evidence.drop_interval.to_json()
+            if evidence.drop_interval else None,
+            "agreement": agreement, "agreement_ci95": agreement_ci.to_json(),
+            "classes": class_report(task, outputs, heldout.y),
+            "max_abs_diff": float(np.max(np.abs(outputs - data["reference"]))),
             "max_abs_diff_vs_host": host_diff, "host_atol": atol, "host_agreement": host_agreement,
-            "checks": checks, "passed": all(checks.values())}
+            "checks": verdict.flags(), "passed": verdict.passed, "verdict": verdict.to_json()}
 
 
 def validate_artifact(bundle: Path, artifact: dict[str, Any], report: dict[str, Any],
@@ -133,7 +150,8 @@ def validate_artifact(bundle: Path, artifact: dict[str, Any], report: dict[str, 
     data = {"y": np.asarray(held["y"][:n]), "reference": np.asarray(held["reference"][:n]),
             **{f"x__{k}": v for k, v in held.inputs().items()}}  # mapped, for input-based metrics
     entry |= {"runtime_version": result.info.get("runtime_version"),
-              "machine": result.info.get("machine"), "emulated": result.emulated,
+              "machine": result.info.get("machine"), "hardware": result.info.get("hardware"),
+              "emulated": result.emulated,
               "runner_imported_tensorflow": result.info.get("imported_tensorflow"),
               **execution_record(result.info)}
     return entry | judge(artifact, report, device, result.outputs, data, host)
@@ -142,6 +160,7 @@ def validate_artifact(bundle: Path, artifact: dict[str, Any], report: dict[str, 
 def validate(bundle: Path, target: str) -> dict[str, Any]:
     """Run every artifact of ``bundle`` on ``target``; write and return the per-target result."""
     bundle = bundle.resolve()
+    verify_bundle(bundle)  # a tampered bundle is refused before anything in it is read or run
     report = read_bundle(bundle)
     device = load_device(target)
     kind = target_for(device)
@@ -159,6 +178,7 @@ def validate(bundle: Path, target: str) -> dict[str, Any]:
     ran = [r for r in results if "skipped" not in r]
     out = {"schema": "edgekit.target-validation/1", "target": device.model_dump(mode="json"),
            "emulated": device.emulation is not None, "artifacts": results,
+           "hardware": next((r["hardware"] for r in ran if r.get("hardware")), None),
            "passed": bool(ran) and all(r["passed"] for r in ran)}
     save(bundle, f"{device.name}.json", out)
     return out
@@ -167,8 +187,7 @@ def validate(bundle: Path, target: str) -> dict[str, Any]:
 def save(bundle: Path, name: str, result: dict[str, Any]) -> Path:
     """Write ``targets/<name>`` (a validation, or ``profiles/...`` for a profile), re-render
     report.html with every target result and profile so far, and refresh the manifest (its
-    checksums cover the files we just changed)."""
-    from edgekit.verify import write_manifest
+    checksums cover the files we just changed, and only those: callers verify first)."""
     from edgekit.report.html import render
 
     path = bundle / "targets" / name
@@ -179,5 +198,5 @@ def save(bundle: Path, name: str, result: dict[str, Any]) -> Path:
     report["profiles"] = [json.loads(p.read_text())
                           for p in sorted((bundle / "targets" / "profiles").glob("*.json"))]
     write_text(bundle / "report.html", render(report))
-    write_manifest(bundle)
+    refresh_manifest(bundle, [path, bundle / "report.html"])
     return path
