@@ -52,14 +52,17 @@ class ORTSession(Session):
                  (p[0], {k: v for k, v in p[1].items() if k != "enable_cuda_graph"})
                  for p in self._providers]
         with engine_errors("onnxruntime", self._path, "profile"):
-            found = record_placement(self._path, plain, self._feed(inputs))
+            found = record_placement(self._path, plain, self._feed(inputs), session_options(1))
         return found.to_json(provider_name(self._providers[0]))
 
     def execution_details(self, inputs: Inputs) -> dict[str, object]:
         # On the CPU EP every node runs on the CPU: nothing to find out, no second session.
         if provider_name(self._providers[0]) == CPU:
             return dict(self.notes)
-        return {**self.notes, "placement": self.placement(inputs)}
+        try:
+            return {**self.notes, "placement": self.placement(inputs)}
+        except Exception as exc:  # the record is extra: never fail a run that worked over it
+            return {**self.notes, "placement_error": str(exc).splitlines()[0][:300]}
 
 
 class BoundSession(ORTSession):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-_KEYS = ("placement", "cuda_graphs")
+_KEYS = ("placement", "placement_error", "cuda_graphs")
 
 
 def execution_record(info: dict[str, Any]) -> dict[str, Any]:
