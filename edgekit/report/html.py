@@ -101,7 +101,7 @@ def artifact_table(report: dict[str, Any]) -> str:
             f"<td>{a['metric']['value']:.4f}{_drop(a, share)}</td><td>{_agreement(a)}</td>"
             f"<td>{a['max_abs_diff']:.3g}</td><td>{units.ms(lat['p50'])}</td>"
             f"<td>{units.ms(lat['p90'])}</td><td>{units.ms(lat['p99'])}</td>"
-            f"<td class='l v'>{esc(targets.status(a))}</td>"
+            f"<td class='l v'>{esc(targets.with_warnings(a))}</td>"
             f"<td class='l'>{_on_target_links(a['file'], on_target)}</td></tr>")
     head = ("#", "file (model)", "format, precision ran (runtime)", "size", esc(ref["metric"]),
             "agreement with baseline", "max |Δ| vs ref", "p50 ms", "p90 ms", "p99 ms", "verdict", "on target")

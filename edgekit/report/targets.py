@@ -27,6 +27,12 @@ def status(a: dict[str, Any]) -> str:
     return "pass" if a["passed"] else "FAIL: " + ", ".join(k for k, v in a["checks"].items() if not v)
 
 
+def with_warnings(a: dict[str, Any]) -> str:
+    """The status, then any warning sentence (e.g. compute nodes that fell back to the CPU, an
+    int8 file not much smaller than its fp32 sibling)."""
+    return "; ".join([status(a), *[f"warning: {w}" for w in a.get("warnings") or []]])
+
+
 def summary_lines(result: dict[str, Any]) -> list[str]:
     t = result["target"]
     head = f"target {t['name']} ({t['connection']}){' [emulated]' if result['emulated'] else ''}"
@@ -46,6 +52,7 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
                      f"{a['metric']['value']:.4f}{drop}  agreement {a['agreement']:.4f}  "
                      f"max|Δ| ref {_fmt(a['max_abs_diff'])}  host {_fmt(a['max_abs_diff_vs_host'])}"
                      f" (atol {_fmt(a['host_atol'])})  {status(a)}")
+        lines += [f"    warning: {w}" for w in a.get("warnings") or []]
     lines.append("PASSED" if result["passed"] else "FAILED")
     return lines
 
@@ -140,7 +147,8 @@ def _profile_row(index: int, p: dict[str, Any]) -> str:
              _fmt(lat.get("p90")), _fmt(lat.get("p99")), _fmt(figures.get("throughput_per_s")),
              _fmt(figures.get("load_ms")), _fmt(figures.get("peak_rss_mb")),
              f"{_fmt(figures.get('achieved_gflops'))} ({_fmt(figures.get('fraction_of_peak'), '.2%')})",
-             f"{_fmt(est.get('latency_ms'))} (estimate)", kind]
+             f"{_fmt(est.get('latency_ms'))} (estimate)",
+             "; ".join([kind, *[f"warning: {w}" for w in p.get("warnings") or []]])]
     return f"<tr><td>{index}</td>" + "".join(f"<td>{esc(str(c))}</td>" for c in cells) + "</tr>"
 
 
@@ -174,7 +182,7 @@ def _validations(on_target: dict[str, dict[str, Any]]) -> str:
             f"<td>{esc(a.get('runtime', '-'))}</td><td>{esc(a.get('machine') or '-')}</td>"
             f"<td>{_fmt(a.get('metric', {}).get('value'), '.4f')}</td>"
             f"<td>{_fmt(a.get('agreement'), '.4f')}</td><td>{_fmt(a.get('max_abs_diff'))}</td>"
-            f"<td>{_fmt(a.get('max_abs_diff_vs_host'))}</td><td class='l v'>{esc(status(a))}</td></tr>"
+            f"<td>{_fmt(a.get('max_abs_diff_vs_host'))}</td><td class='l v'>{esc(with_warnings(a))}</td></tr>"
             for a in res["artifacts"])
         machine = f"; ran on {esc(describe(res['hardware']))}" if res.get("hardware") else ""
         parts.append(f"<h3 id='target-{units.slug(name)}'>{esc(name)}: "

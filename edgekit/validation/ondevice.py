@@ -25,6 +25,7 @@ from edgekit.heldout import FOLDER, Arrays, find, open_arrays
 from edgekit.runtimes import RUNTIMES
 from edgekit.targets import RunRequest, target_for
 from edgekit.paths import inside
+from edgekit.validation.placement import execution_record
 from edgekit.verify import read_report, refresh_manifest, verify_bundle
 
 
@@ -139,7 +140,8 @@ def validate_artifact(bundle: Path, artifact: dict[str, Any], report: dict[str, 
     files = tuple(bundle / f for f in artifact.get("files", [artifact["file"]]))
     try:
         result = target_for(device).run(device, RunRequest(
-            files=files, runtime=runtime, inputs=held.path, limit=n, threads=device.threads))
+            files=files, runtime=runtime, inputs=held.path, limit=n, threads=device.threads,
+            options=device.runtime_options(RUNTIMES.get(runtime).options)))
     except RuntimeUnavailable as exc:
         return entry | {"skipped": str(exc)}
     same_as_host = device.scheme == "local" and runtime == artifact["runtime"]
@@ -151,7 +153,8 @@ def validate_artifact(bundle: Path, artifact: dict[str, Any], report: dict[str, 
     entry |= {"runtime_version": result.info.get("runtime_version"),
               "machine": result.info.get("machine"), "hardware": result.info.get("hardware"),
               "emulated": result.emulated,
-              "runner_imported_tensorflow": result.info.get("imported_tensorflow")}
+              "runner_imported_tensorflow": result.info.get("imported_tensorflow"),
+              **execution_record(result.info)}
     return entry | judge(artifact, report, device, result.outputs, data, host)
 
 

@@ -20,6 +20,7 @@ from edgekit.flops import graph_cost
 from edgekit.runner import LATENCY_BATCHES
 from edgekit.runtimes import RUNTIMES
 from edgekit.targets import RunRequest, RunResult, target_for
+from edgekit.validation.placement import execution_record
 from edgekit.verify import enclosing_bundle, verify_bundle
 
 _FORMATS = {".tflite": "tflite", ".onnx": "onnx", ".xml": "openvino"}
@@ -109,9 +110,11 @@ def profile(artifact: Path, target: str, *, runs: int = 50, warmup: int = 5,
     result = kind.run(device, RunRequest(files=files, runtime=rt, inputs=find_inputs(artifact, inputs),
                                          limit=LATENCY_BATCHES * batch, want_outputs=False,
                                          runs=runs, warmup=warmup,
-                                         threads=threads or device.threads, batch=batch))
+                                         threads=threads or device.threads, batch=batch,
+                                         options=device.runtime_options(RUNTIMES.get(rt).options)))
     out |= {"runtime_version": result.info.get("runtime_version"),
             "machine": result.info.get("machine"), "hardware": result.info.get("hardware"),
+            **execution_record(result.info),
             **summarize(result, device, flops)}
     if est and out.get("measured") and out["measured"]["latency_ms"].get("p50"):
         out["estimate"]["error_vs_measured"] = round(
