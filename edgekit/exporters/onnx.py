@@ -149,12 +149,26 @@ class ONNXOptions(Int8Options):
 
 
 def fuse_transformer(src: Path, dest: Path, options: ONNXOptions) -> dict[str, int]:
-    """ONNX Runtime's BERT fusions; returns the fused-op counts it reports."""
+    """ONNX Runtime's BERT fusions; returns the fused-op counts it reports.
+
+    The same two passes as ``optimize_model(..., opt_level=1)``, without PyTorch: that call
+    runs ONNX Runtime's basic graph optimisations through ``optimize_by_onnxruntime``, which
+    imports torch (only to pick a GPU provider), and torch is no edgekit dependency. So the
+    basic pass runs here through an InferenceSession that saves its optimised graph, with the
+    optimizer's own setting (ConstantSharing off), and ``opt_level=0`` then applies only the
+    Python fusions to it."""
+    import onnxruntime as ort
     from onnxruntime.transformers.optimizer import optimize_model
 
-    with native_stderr():
-        optimized = optimize_model(str(src), model_type="bert", num_heads=options.num_heads,
-                                   hidden_size=options.hidden_size, opt_level=1)
+    with tempfile.TemporaryDirectory(prefix="edgekit-fuse-") as tmp, native_stderr():
+        basic = Path(tmp) / "basic.onnx"
+        session_options = ort.SessionOptions()
+        session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        session_options.optimized_model_filepath = str(basic)
+        ort.InferenceSession(str(src), session_options, providers=["CPUExecutionProvider"],
+                             disabled_optimizers=["ConstantSharing"])
+        optimized = optimize_model(str(basic), model_type="bert", num_heads=options.num_heads,
+                                   hidden_size=options.hidden_size, opt_level=0)
     optimized.save_model_to_file(str(dest))
     return {k: int(v) for k, v in optimized.get_fused_operator_statistics().items() if v}
 
