@@ -14,22 +14,29 @@ def _fmt(value: float | None, spec: str = ".3g") -> str:
 def _status(a: dict[str, Any]) -> str:
     if "skipped" in a:
         return f"skipped: {a['skipped']}"
+    if "timed_out" in a:
+        return f"TIMED OUT: {a['timed_out']}"
     return "pass" if a["passed"] else "FAIL: " + ", ".join(k for k, v in a["checks"].items() if not v)
 
 
 def summary_lines(result: dict[str, Any]) -> list[str]:
     t = result["target"]
     head = f"target {t['name']} ({t['connection']}){' [emulated]' if result['emulated'] else ''}"
+    sample = result.get("sample")
+    if sample and sample.get("sampled"):
+        head += f"  sample: {sample['examples']} of {sample['of']} examples (seed {sample['seed']})"
     lines = [head]
     for a in result["artifacts"]:
-        if "skipped" in a:
+        if "skipped" in a or "timed_out" in a:
             lines.append(f"  {a['file']:<40} {_status(a)}")
             continue
         lines.append(f"  {a['file']:<40} {a['runtime']:<18} {a['metric']['name']} "
                      f"{a['metric']['value']:.4f}  agreement {a['agreement']:.4f}  "
                      f"max|Δ| ref {_fmt(a['max_abs_diff'])}  host {_fmt(a['max_abs_diff_vs_host'])}"
                      f" (atol {_fmt(a['host_atol'])})  {_status(a)}")
-    lines.append("PASSED" if result["passed"] else "FAILED")
+    timed_out = result.get("timed_out") or []
+    lines.append("PASSED" if result["passed"] else
+                 f"FAILED ({len(timed_out)} timed out)" if timed_out else "FAILED")
     return lines
 
 
@@ -143,6 +150,10 @@ def _validations(on_target: dict[str, dict[str, Any]]) -> str:
     for name, res in on_target.items():
         t = res["target"]
         label = " (emulated: outputs only, timings are not device timings)" if res["emulated"] else ""
+        sample = res.get("sample") or {}
+        if sample.get("sampled"):
+            label += (f"; a seeded sample of {sample['examples']} of {sample['of']} held-out "
+                      f"examples (seed {sample['seed']})")
         rows = "".join(
             f"<tr class='{'pass' if a.get('passed') else 'fail'}'><td>{esc(a['file'])}</td>"
             f"<td>{esc(a.get('runtime', '-'))}</td><td>{esc(a.get('machine') or '-')}</td>"

@@ -29,6 +29,10 @@ class TargetTimeout(EdgekitError):
     """A target command ran past its timeout; its whole process group has been ended."""
 
 
+class TargetUnreachable(EdgekitError):
+    """The device could not be contacted at all (as opposed to a command failing on it)."""
+
+
 def run_command(cmd: list[str], *, what: str, timeout_s: float, cwd: Path | None = None,
                 env: dict[str, str] | None = None, check: bool = True,
                 hold_stdin: bool = False) -> subprocess.CompletedProcess[str]:

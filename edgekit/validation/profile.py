@@ -20,6 +20,7 @@ from edgekit.flops import graph_cost
 from edgekit.runner import LATENCY_BATCHES
 from edgekit.runtimes import RUNTIMES
 from edgekit.targets import RunRequest, RunResult, target_for
+from edgekit.targets._proc import TargetUnreachable
 
 _FORMATS = {".tflite": "tflite", ".onnx": "onnx", ".xml": "openvino"}
 
@@ -94,10 +95,13 @@ def profile(artifact: Path, target: str, *, runs: int = 50, warmup: int = 5,
     if reason:  # unreachable: the estimate is all we can give, and we say so
         return record(artifact, device, out | {"measured": None, "unavailable": reason})
     # Only the batches the timed runs cycle over are handed to the runner.
-    result = kind.run(device, RunRequest(files=files, runtime=rt, inputs=find_inputs(artifact, inputs),
-                                         limit=LATENCY_BATCHES * batch, want_outputs=False,
-                                         runs=runs, warmup=warmup,
-                                         threads=threads or device.threads, batch=batch))
+    request = RunRequest(files=files, runtime=rt, inputs=find_inputs(artifact, inputs),
+                         limit=LATENCY_BATCHES * batch, want_outputs=False, runs=runs,
+                         warmup=warmup, threads=threads or device.threads, batch=batch)
+    try:
+        result = kind.run(device, request)
+    except TargetUnreachable as exc:  # an SSH device that is off or unknown: as for adb above
+        return record(artifact, device, out | {"measured": None, "unavailable": str(exc)})
     out |= {"runtime_version": result.info.get("runtime_version"),
             "machine": result.info.get("machine"), **summarize(result, device, flops)}
     if est and out.get("measured") and out["measured"]["latency_ms"].get("p50"):
