@@ -142,6 +142,8 @@ def validate(
         min=1, help="held-out examples to run (default: all on real devices; under emulation a "
                     "seeded sample just large enough to resolve the budget)")] = None,
     seed: Annotated[int, typer.Option(help="seed of the sample, when one is drawn")] = 0,
+    timeout_s: Annotated[Optional[float], typer.Option(
+        help="seconds each artifact may run on the target (default: the device's remote.timeout_s)")] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Run BUNDLE's artifacts on TARGET against its held-out data; metric, agreement, max |Δ|.
@@ -154,17 +156,20 @@ def validate(
         from edgekit.validation.ondevice import validate as run_validate
 
         try:
-            result = run_validate(bundle, target, examples=examples, seed=seed)
+            result = run_validate(bundle, target, examples=examples, seed=seed,
+                                  timeout_s=timeout_s)
         except KeyboardInterrupt:
             typer.echo(f"interrupted: the artifacts that finished are in {bundle}/targets/",
                        err=True)
             raise typer.Exit(130) from None
         typer.echo("\n".join(summary_lines(result)))
         ran = [a for a in result["artifacts"] if "skipped" not in a and "timed_out" not in a]
-        if any(not a["passed"] for a in ran) or not ran:
+        if any(not a["passed"] for a in ran):
             raise typer.Exit(3)
         if result["timed_out"]:
             raise typer.Exit(EXIT_TIMED_OUT)
+        if not ran:
+            raise typer.Exit(3)  # nothing could run there: not a pass
 
     _run(debug, go)
 

@@ -45,8 +45,8 @@ class TextClassifier:
         self.manifest = json.loads(manifest_path.read_text())
         self.tokenizer = load_tokenizer(bundle / self.manifest["tokenizer_dir"])
         path = bundle / (artifact or self._fastest(bundle))
-        rt = RUNTIMES.get(runtime or RUNTIME_FOR_SUFFIX.get(path.suffix, ""))
-        self.session = rt.load(path, threads)
+        self.runtime = RUNTIMES.get(runtime or RUNTIME_FOR_SUFFIX.get(path.suffix, ""))
+        self.session = self.runtime.load(path, threads)
         self.artifact = path
 
     @staticmethod
@@ -58,6 +58,14 @@ class TextClassifier:
             raise EdgekitError("no artifact passed its budget", where=bundle / "report.json",
                                fix="pass --artifact explicitly")
         return min(passing, key=lambda a: a["latency_ms"]["p50"])["file"]
+
+    def facts(self) -> dict[str, object]:
+        """Where this ran (for ``edgekit validate``): the runtime, its version, the machine,
+        and whether TensorFlow was imported (a device has none)."""
+        import platform
+
+        return {"runtime": self.runtime.name, "runtime_version": self.runtime.version(),
+                "machine": platform.machine(), "imported_tensorflow": "tensorflow" in sys.modules}
 
     def encode(self, texts: list[str]) -> dict[str, np.ndarray]:
         return encode(self.tokenizer, texts, int(self.manifest["seq_len"]))
@@ -90,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--texts-file", type=Path, help=".npy of strings to classify")
     parser.add_argument("--out", type=Path, help="write x__<input> token arrays and logits (.npz)")
+    parser.add_argument("--timings", type=Path, help="with --out: write runtime facts (JSON)")
     args = parser.parse_args(argv)
     exit_with_stdin()
     try:
@@ -100,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.out:
             enc, logits = clf.logits(texts)
             np.savez(args.out, logits=logits, **{f"x__{k}": v for k, v in enc.items()})
+            if args.timings:
+                args.timings.write_text(json.dumps(clf.facts()))
             return 0
         for p in clf.predict(texts):
             print(json.dumps({"text": p.text, "label": p.label, "probabilities": p.probabilities,

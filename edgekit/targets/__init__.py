@@ -64,6 +64,7 @@ class TextRequest:
 
 @dataclass
 class TextResult:
+    info: dict[str, Any]  # runtime, runtime_version, machine, imported_tensorflow
     encoded: dict[str, np.ndarray]  # the token arrays the device's tokenizer produced
     logits: np.ndarray
 
@@ -157,7 +158,8 @@ def stage_text(request: TextRequest, folder: Path) -> list[str]:
     np.save(folder / "texts.npy", np.asarray(request.texts, dtype=str), allow_pickle=False)
     return ["-m", "edgekit.runners.text_classify", "bundle",
             "--artifact", f"artifacts/{request.files[0].name}", "--runtime", request.runtime,
-            "--threads", str(request.threads), "--texts-file", "texts.npy", "--out", "text.npz"]
+            "--threads", str(request.threads), "--texts-file", "texts.npy", "--out", "text.npz",
+            "--timings", "result.json"]
 
 
 def collect_text(device: DeviceProfile, folder: Path, log: str) -> TextResult:
@@ -165,9 +167,10 @@ def collect_text(device: DeviceProfile, folder: Path, log: str) -> TextResult:
     if not result.is_file():
         tail = [line for line in log.strip().splitlines() if line.strip()][-1:] or ["no output"]
         raise EdgekitError(f"the text runner did not finish on '{device.name}': {tail[0]}")
+    info = json.loads((folder / "result.json").read_text())
     with np.load(result, allow_pickle=False) as npz:
         encoded = {k[len("x__"):]: npz[k] for k in npz.files if k.startswith("x__")}
-        return TextResult(encoded=encoded, logits=npz["logits"])
+        return TextResult(info=info, encoded=encoded, logits=npz["logits"])
 
 
 def collect(device: DeviceProfile, folder: Path, log: str) -> RunResult:

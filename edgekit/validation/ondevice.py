@@ -27,7 +27,7 @@ from edgekit.heldout import FOLDER, INPUT_PREFIX, Arrays, find, open_arrays
 from edgekit.heldout import write as write_arrays
 from edgekit.resolution import examples_to_resolve, resolves
 from edgekit.runtimes import RUNTIMES
-from edgekit.targets import RunRequest, TextRequest, target_for
+from edgekit.targets import RunRequest, RunResult, TextRequest, target_for
 from edgekit.targets._proc import TargetTimeout
 
 
@@ -184,7 +184,7 @@ def take_sample(held: Arrays, sample: Sample, folder: Path) -> SampledData:
 
 
 def sample_baselines(artifact: dict[str, Any], report: dict[str, Any], data: dict[str, np.ndarray],
-                     host: np.ndarray | None) -> tuple[dict[str, Any], dict[str, Any], str]:
+                     host: np.ndarray | None) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """``artifact`` and ``report`` with the baseline and reference metrics *of the sample*, so
     that a sampled device metric is compared like for like (a sample's accuracy against the
     full split's would add the sample's luck to the verdict). The reference's metric comes from
@@ -201,17 +201,20 @@ def sample_baselines(artifact: dict[str, Any], report: dict[str, Any], data: dic
     baseline = artifact.get("baseline") or {"model": "reference"}
     if baseline["model"] == "reference":
         return (artifact | {"baseline": baseline | {"metric": ref_metric}}, report,
-                "the reference's stored outputs on the sample")
+                {"metric": ref_metric, "how": "the reference's stored outputs on the sample"})
     if host is None or artifact.get("metric") is None:
-        return artifact, report, "the full split's baseline metric (no host run to pair with)"
+        return artifact, report, {"metric": baseline["metric"], "how": "the full split's "
+                                  "baseline metric (no host run to pair with)"}
     shifted = baseline["metric"] - artifact["metric"]["value"] + task.evaluate(host, split)
     return (artifact | {"baseline": baseline | {"metric": shifted}}, report,
-            "the proven baseline lead plus the host run of this artifact on the sample")
+            {"metric": shifted, "how": "the proven baseline lead over this artifact plus the "
+                                       "host run of this artifact on the sample"})
 
 
 def validate_artifact(bundle: Path, artifact: dict[str, Any], report: dict[str, Any],
                       device: DeviceProfile, sample: Sample, picked: SampledData) -> dict[str, Any]:
-    """Run one artifact over the sample on ``device`` and judge it."""
+    """Run one artifact over the sample on ``device`` and judge it. A text bundle's artifacts
+    run from raw text (:func:`run_text_path`); the others from the stored input arrays."""
     entry: dict[str, Any] = {"file": artifact["file"], "format": artifact["format"],
                              "precision": artifact["precision"]}
     runtime = runtime_for(artifact, device)
@@ -221,15 +224,19 @@ def validate_artifact(bundle: Path, artifact: dict[str, Any], report: dict[str, 
     if device.scheme == "local" and RUNTIMES.get(runtime).missing():
         return entry | {"skipped": RUNTIMES.get(runtime).missing()}
     files = tuple(bundle / f for f in artifact.get("files", [artifact["file"]]))
+    result = None
     try:
-        result = target_for(device).run(device, RunRequest(
-            files=files, runtime=runtime, inputs=picked.inputs_path, limit=picked.limit,
-            threads=device.threads))
+        if picked.texts is not None and (bundle / "text.json").is_file():
+            result, entry["text_path"] = run_text_path(bundle, files, runtime, device, picked)
+        if result is None:
+            result = target_for(device).run(device, RunRequest(
+                files=files, runtime=runtime, inputs=picked.inputs_path, limit=picked.limit,
+                threads=device.threads))
     except RuntimeUnavailable as exc:
         return entry | {"skipped": str(exc)}
     except TargetTimeout as exc:
         return entry | {"timed_out": str(exc)}
-    same_as_host = device.scheme == "local" and runtime == artifact["runtime"]
+    same_as_host = device.scheme == "local" and runtime == artifact["runtime"] and "text_path" not in entry
     # On this machine with the bundle's own runtime the run *is* the host run.
     host = result.outputs if same_as_host else host_outputs(list(files), artifact["runtime"],
                                                             picked.inputs, sample.size)
@@ -241,47 +248,58 @@ def validate_artifact(bundle: Path, artifact: dict[str, Any], report: dict[str, 
         judged_artifact, judged_report, entry["sample_baseline"] = sample_baselines(
             artifact, report, picked.data, host)
     entry |= judge(judged_artifact, judged_report, device, result.outputs, picked.data, host)
-    if picked.texts is not None and (bundle / "text.json").is_file():
-        entry["text_path"] = text_path(bundle, files, runtime, device, picked, result.outputs, host)
+    if "text_path" in entry:
+        if host is not None and "error" not in entry["text_path"]:
+            entry["text_path"]["host_label_agreement"] = float(
+                np.mean(result.outputs.argmax(-1) == host.argmax(-1)))
         entry["checks"]["text_path"] = entry["text_path"]["passed"]
         entry["passed"] = all(entry["checks"].values())
     return entry
 
 
-def text_path(bundle: Path, files: tuple[Path, ...], runtime: str, device: DeviceProfile,
-              picked: SampledData, outputs: np.ndarray, host: np.ndarray | None) -> dict[str, Any]:
-    """The raw held-out texts through the device-side tokenizer and text runner
-    (:mod:`edgekit.runners.text_classify`): its token ids must equal the bundle's (the host's
-    tokenization) and its labels the labels this device gave for those ids, i.e. on this
-    device, text in gives the labels the host-proven pipeline gives. Agreement with the host
-    run's labels is reported too (int8 kernels may differ from the host's; the budgets judge that)."""
+def run_text_path(bundle: Path, files: tuple[Path, ...], runtime: str, device: DeviceProfile,
+                  picked: SampledData) -> tuple[RunResult | None, dict[str, Any]]:
+    """The sample's raw held-out texts through the device-side tokenizer and text runner
+    (:mod:`edgekit.runners.text_classify`), as an app on the device would classify them. Its
+    outputs are what the budgets judge; its token ids must equal the bundle's (the host's
+    tokenization), so the model saw exactly the inputs the host proved. One pass per artifact
+    proves both (under emulation a BERT pass is what costs). When the text runner cannot run
+    there (e.g. no ``tokenizers`` on the device) the check fails with the reason and the
+    artifact is still judged from the stored ids (result None: the caller runs those)."""
     try:
         ran = target_for(device).run_text(device, TextRequest(
             bundle=bundle, files=files, runtime=runtime, texts=tuple(picked.texts or ()),
             threads=device.threads))
-    except (TargetTimeout, EdgekitError) as exc:
-        return {"examples": len(picked.texts or ()), "error": str(exc), "passed": False}
-    labels = ran.logits.argmax(-1)
-    ids_match = all(name in ran.encoded and np.array_equal(ran.encoded[name],
-                                                           np.asarray(arr[:len(labels)]))
-                    for name, arr in picked.inputs.items())
-    labels_match = bool(np.array_equal(labels, outputs.argmax(-1)))
-    host_agreement = float(np.mean(labels == host.argmax(-1))) if host is not None else None
-    return {"examples": len(labels), "ids_match_host_tokenizer": ids_match,
-            "labels_match_ids_path": labels_match, "host_label_agreement": host_agreement,
-            "passed": ids_match and labels_match}
+    except (TargetTimeout, RuntimeUnavailable):
+        raise
+    except EdgekitError as exc:
+        return None, {"examples": len(picked.texts or ()), "error": str(exc), "passed": False}
+    n = len(ran.logits)
+    mismatched = sorted({name for name, arr in picked.inputs.items()
+                         if name not in ran.encoded
+                         or not np.array_equal(ran.encoded[name], np.asarray(arr[:n]))})
+    result = RunResult(device=device.name, info=ran.info, outputs=ran.logits,
+                       emulated=device.emulation is not None)
+    return result, {"examples": n, "ids_match_host_tokenizer": not mismatched,
+                    "mismatched_inputs": mismatched, "passed": not mismatched}
 
 
 def validate(bundle: Path, target: str, *, examples: int | None = None,
-             seed: int = DEFAULT_SEED) -> dict[str, Any]:
+             seed: int = DEFAULT_SEED, timeout_s: float | None = None) -> dict[str, Any]:
     """Run every artifact of ``bundle`` on ``target`` over a sample of its held-out examples
     (:func:`plan_sample`), one artifact at a time, each under the device's
-    ``remote.timeout_s``; ``targets/<device>.json`` is rewritten after every artifact, so what
+    ``remote.timeout_s`` (or ``timeout_s``); ``targets/<device>.json`` is rewritten after every artifact, so what
     finished is kept however the run ends. Artifacts that ran out of time are listed under
     ``timed_out`` and make the result fail."""
     bundle = bundle.resolve()
     report = read_bundle(bundle)
     device = load_device(target)
+    if timeout_s is not None:
+        if timeout_s <= 0:
+            raise EdgekitError(f"--timeout-s {timeout_s:g}: must be positive", where="--timeout-s",
+                               fix="pass the seconds one artifact may run")
+        device = device.model_copy(update={"remote": device.remote.model_copy(
+            update={"timeout_s": timeout_s})})
     kind = target_for(device)
     if not kind.validates:
         raise EdgekitError(f"target '{device.name}' ({device.scheme}) reports timings only, "
