@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -318,8 +319,9 @@ def validate(bundle: Path, target: str, *, examples: int | None = None,
     with tempfile.TemporaryDirectory(prefix="edgekit-sample-") as tmp:
         picked = take_sample(held, sample, Path(tmp) / "heldout")
         for artifact in report["artifacts"]:
-            out["artifacts"].append(validate_artifact(bundle, artifact, report, device, sample,
-                                                      picked))
+            started = time.monotonic()
+            entry = validate_artifact(bundle, artifact, report, device, sample, picked)
+            out["artifacts"].append(entry | {"seconds": round(time.monotonic() - started, 2)})
             save(bundle, f"{device.name}.json", _verdict(out, len(report["artifacts"])))
     out["finished"] = True
     result = _verdict(out, len(report["artifacts"]))
