@@ -12,15 +12,40 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from typer.core import TyperGroup
+
+try:  # typer vendors its own click since 0.2x; its usage errors are that copy's class
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover - an older typer on the real click
+    from click import UsageError
 
 from edgekit.errors import EdgekitError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+class _OneLineUsageErrors(TyperGroup):
+    """Command-line mistakes (``--runs 0``, a missing argument, an unknown option) as one
+    ``error:`` line and exit 2, like every other user error, not click's usage box."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # bare 'edgekit': show the help
+                raise
+            where = exc.ctx.command_path if exc.ctx else None
+            fix = f"see '{where} --help'" if where else "see 'edgekit --help'"
+            typer.echo(f"error: {EdgekitError(exc.format_message(), where=where, fix=fix)}",
+                       err=True)
+            raise typer.Exit(2) from None
+
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, cls=_OneLineUsageErrors,
                   help="Compress a model from a recipe and prove each artifact on its runtime.")
 
 
 def _run(debug: bool, fn: Callable[[], Any]) -> Any:
-    """User errors → one line on stderr and exit 2; tracebacks only with --debug."""
+    """The one error boundary of every command. User errors → one line on stderr and exit 2;
+    a file the system refuses (permissions, a folder where a file is expected) is one too,
+    naming the file; tracebacks only with --debug."""
     try:
         return fn()
     except EdgekitError as exc:
@@ -33,6 +58,13 @@ def _run(debug: bool, fn: Callable[[], Any]) -> Any:
     except KeyboardInterrupt:
         typer.echo("interrupted: no output was written", err=True)
         raise typer.Exit(130) from None
+    except OSError as exc:
+        if debug or not exc.filename:
+            raise
+        err = EdgekitError(exc.strerror or type(exc).__name__, where=exc.filename,
+                           fix="check the path and its permissions")
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
     except Exception as exc:  # a bug, not a user error: still one line unless --debug
         if debug:
             raise
@@ -201,6 +233,9 @@ def profile(
         from edgekit.atomic import write_text
         from edgekit.validation.profile import profile as run_profile
 
+        if out is not None and out.is_dir():
+            raise EdgekitError("--out is a folder; the profile is one JSON file", where=out,
+                               fix="pass a file path, e.g. --out profile.json")
         result = run_profile(artifact, target, runs=runs, warmup=warmup, threads=threads,
                              batch=batch, inputs=inputs, runtime=runtime)
         text = json.dumps(result, indent=2)

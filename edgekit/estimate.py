@@ -3,7 +3,8 @@
 Each op takes the longer of its compute time (FLOPs / peak FLOP/s) and its memory time (bytes
 moved / peak bandwidth), plus a fixed dispatch cost per heavy op (``peak.op_overhead_us``, calibrated
 on the measured CPU: see docs/targets.md and benchmarks/estimate_calibration.py). Peak figures
-are nominal, so this is an ESTIMATE, labelled as one wherever it appears: a floor on
+are the device profile's nominal ones (each estimate says so in ``peak_source``: edgekit does not
+measure a device's peaks), so this is an ESTIMATE, labelled as one wherever it appears: a floor on
 compute-bound models, and rough (within ~2-5x) on tiny ones where dispatch dominates.
 """
 
@@ -18,6 +19,10 @@ from edgekit.flops import GraphCost
 # benchmarks/estimate_calibration.py (9.75 us on LeNet-5 artifacts); used when a profile has none.
 DEFAULT_OP_OVERHEAD_US = 10.0
 
+# edgekit does not derive peak figures from detected hardware (edgekit.hardware names the CPU and
+# GPU, not their clocks under load), so every estimate's peaks are the device profile's.
+NOMINAL = "nominal, from the profile"
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -26,12 +31,13 @@ class Estimate:
     memory_ms: float  # sum over ops of bytes / bandwidth
     overhead_ms: float
     bound: str  # 'compute', 'memory' or 'overhead': what most of the time goes to
+    peak_source: str = NOMINAL  # where the peak FLOP/s and bandwidth came from
 
     def to_json(self) -> dict[str, object]:
-        return {"kind": "estimate (roofline from FLOPs, bytes and nominal peaks; not measured)",
+        return {"kind": "estimate (roofline from FLOPs, bytes and peak figures; not measured)",
                 "latency_ms": round(self.latency_ms, 4), "compute_ms": round(self.compute_ms, 4),
                 "memory_ms": round(self.memory_ms, 4), "overhead_ms": round(self.overhead_ms, 4),
-                "bound": self.bound}
+                "bound": self.bound, "peak_source": self.peak_source}
 
 
 def estimate(cost: GraphCost, device: DeviceProfile, batch: int = 1) -> Estimate | None:
@@ -50,4 +56,5 @@ def estimate(cost: GraphCost, device: DeviceProfile, batch: int = 1) -> Estimate
     parts = {"compute": compute, "memory": memory, "overhead": overhead}
     return Estimate(latency_ms=(roof + overhead) * 1e3, compute_ms=compute * 1e3,
                     memory_ms=memory * 1e3, overhead_ms=overhead * 1e3,
-                    bound=max(parts, key=parts.__getitem__))
+                    bound=max(parts, key=parts.__getitem__),
+                    peak_source=f"{NOMINAL} '{device.name}'" + (f" ({peak.source})" if peak.source else ""))

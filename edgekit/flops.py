@@ -165,9 +165,102 @@ def _tflite_cost(path: Path) -> GraphCost:
 
 
 COUNTERS: dict[str, Callable[[Path], GraphCost]] = {".onnx": _onnx_cost, ".tflite": _tflite_cost}
+_CHILD_TIMEOUT_S = 300.0
+_PREFIX = "edgekit-flops "
 
 
 def graph_cost(path: Path) -> GraphCost | None:
-    """Cost of the graph at ``path``; None for formats without a counter (OpenVINO IR)."""
-    counter = COUNTERS.get(path.suffix)
-    return counter(path) if counter else None
+    """Cost of the graph at ``path``; None for formats without a counter (OpenVINO IR).
+
+    The file may come from anywhere (``edgekit profile`` takes any path), and the counters
+    parse it with native code (the TFLite flatbuffer reader, ONNX shape inference) that can
+    raise, abort or crash on hostile bytes. So it is sniffed here and parsed only in a child
+    process (:func:`_count_in_child`); any failure is one :class:`EdgekitError` naming the
+    file.
+    """
+    path = Path(path)
+    if path.suffix not in COUNTERS:
+        return None
+    from edgekit.runtimes._guard import sniff
+
+    sniff(path)
+    return _count_in_child(path)
+
+
+def _check_external_data(path: Path) -> None:
+    """An ONNX model's external tensors must live in files inside the model's folder and lie
+    within them: a crafted ``location`` would read ``/etc/passwd`` or a huge extent."""
+    import onnx
+    from onnx.external_data_helper import ExternalDataInfo, uses_external_data
+
+    from edgekit.paths import inside
+
+    model = onnx.load(str(path), load_external_data=False)
+    for tensor in model.graph.initializer:
+        if not uses_external_data(tensor):
+            continue
+        info = ExternalDataInfo(tensor)
+        where = f"{path} (tensor {tensor.name})"
+        data = inside(path.parent, str(info.location), what="external data file", where=where,
+                      fix="keep external data files next to the model",
+                      scope="the model's folder")
+        if not data.is_file():
+            raise EdgekitError(f"external data file '{info.location}' is missing", where=where,
+                               fix="copy it next to the model")
+        end = (info.offset or 0) + (info.length or 0)
+        if end > data.stat().st_size:
+            raise EdgekitError(f"external data extent (offset {info.offset}, length "
+                               f"{info.length}) runs past the end of '{info.location}'",
+                               where=where, fix="the model is damaged or crafted; re-export it")
+
+
+def _child(path: str) -> None:
+    """In the child: count ``path`` and print one JSON line (the ops, or the error)."""
+    import json
+
+    p = Path(path)
+    try:
+        if p.suffix == ".onnx":
+            _check_external_data(p)
+        cost = COUNTERS[p.suffix](p)
+        out = {"ops": [[o.op, o.flops, o.bytes] for o in cost.ops],
+               "uncounted": list(cost.uncounted)}
+    except EdgekitError as exc:
+        out = {"error": exc.message, "where": exc.where, "fix": exc.fix}
+    except Exception as exc:  # a parser's complaint about the bytes: the file is bad
+        first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
+        out = {"error": f"cannot read the graph to count FLOPs: {type(exc).__name__}: "
+                        f"{first[:300]}"}
+    print(_PREFIX + json.dumps(out), flush=True)
+
+
+def _count_in_child(path: Path) -> GraphCost:
+    import json
+    import subprocess
+    import sys
+
+    from edgekit.runtimes._isolate import child_env, describe_exit
+
+    fix = "the file is corrupt or not a model; re-export it"
+    cmd = [sys.executable, "-m", "edgekit.flops", str(path)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=_CHILD_TIMEOUT_S,
+                              env=child_env())
+    except subprocess.TimeoutExpired:
+        raise EdgekitError(f"counting FLOPs timed out after {_CHILD_TIMEOUT_S:.0f} s", where=path,
+                           fix=fix) from None
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith(_PREFIX)), None)
+    if line is None:
+        raise EdgekitError(f"the graph reader {describe_exit(proc.returncode)} while counting "
+                           "FLOPs", where=path, fix=fix)
+    rec = json.loads(line[len(_PREFIX):])
+    if "error" in rec:
+        raise EdgekitError(rec["error"], where=rec.get("where") or path, fix=rec.get("fix") or fix)
+    return GraphCost(tuple(OpCost(op, float(f), float(b)) for op, f, b in rec["ops"]),
+                     tuple(rec["uncounted"]))
+
+
+if __name__ == "__main__":
+    import sys
+
+    _child(sys.argv[1])

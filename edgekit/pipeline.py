@@ -20,14 +20,16 @@ from typing import Any
 import numpy as np
 
 import edgekit
-from edgekit import _tf, heldout, resources
-from edgekit.atomic import bundle_folder, sha256_of, write_text
-from edgekit.data import DATASETS, Dataset, SplitPlan
+from edgekit import _tf, hardware, heldout, resources
+from edgekit.atomic import sha256_of, write_text
+from edgekit.data import DATASETS, Dataset, SplitPlan, check_classes
 from edgekit.devices import DeviceProfile, load_device
 from edgekit.errors import EdgekitError
 from edgekit.exporters import EXPORTERS
 from edgekit.families import FAMILIES
 from edgekit.models import MODELS
+from edgekit.outdir import bundle_folder
+from edgekit.paths import inside
 from edgekit.progress import Progress, SilentProgress
 from edgekit.recipe.schema import Recipe
 from edgekit.report.html import render
@@ -36,12 +38,19 @@ from edgekit.runcache import run_folder
 from edgekit.runtimes import RUNTIMES
 from edgekit.stages import STAGES
 from edgekit.strategy import make_strategy
-from edgekit.tasks import TASKS
+from edgekit.tasks import TASKS, Metric
 from edgekit.training import TrainContext, compile_model, count_params, fit
-from edgekit.validation.prove import Baseline, ProofSettings, prove
+from edgekit.validation.prove import Baseline, Proof, ProofSettings, family_atol, prove
+from edgekit.validation.intervals import BOOTSTRAP_RESAMPLES, bootstrap_method, wilson_method
+from edgekit.validation.verdict import budget_metric, class_report, resolution_warning
 from edgekit.verify import write_manifest
 
 REPORT_SCHEMA = "edgekit.report/1"
+VERDICT_RULE = ("pass/fail on the point estimates against the budgets; a failed metric-drop "
+                "(agreement) check is significant when its whole 95% interval lies beyond the "
+                "budget (below the minimum), else it is within the noise of the held-out split. "
+                "Intervals: " + bootstrap_method(BOOTSTRAP_RESAMPLES) + " for the metric drop; "
+                + wilson_method() + " for agreement")
 
 
 @dataclass
@@ -52,13 +61,43 @@ class ModelStates:
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def family_atol(table: dict[str, float] | Any, stored: str, executed: str) -> float | None:
-    """Conversion tolerance for an artifact: the looser of its stored and executed precision
-    (fp16 weights run in fp32 still carry fp16 rounding). None when either is not a float
-    precision: int8 error is expected and judged by the accuracy budget instead."""
-    if stored not in table or executed not in table:
-        return None
-    return max(table[stored], table[executed])
+__all__ = ["compress", "family_atol", "check_runtimes", "load_data"]
+
+
+def budget_metric_for(recipe: Recipe, data: Dataset) -> Metric:
+    """The metric the budgets are on, checked against the task the data poses (known only
+    once it loads, still before training): one line naming ``budgets.metric`` if it has none."""
+    task = TASKS.get(data.task)
+    try:
+        metric = budget_metric(task, recipe.budgets)
+    except ValueError as exc:
+        raise EdgekitError(f"field 'budgets.metric': {exc}", where=f"recipe '{recipe.name}'",
+                           fix="pick a metric of that task, or drop budgets.metric") from None
+    if metric.classes_needed and data.num_classes and metric.classes_needed > data.num_classes:
+        raise EdgekitError(f"field 'budgets.metric': '{metric.name}' names a class the data "
+                           f"does not have (it has {data.num_classes})",
+                           where=f"recipe '{recipe.name}'",
+                           fix=f"use a class index below {data.num_classes}")
+    return metric
+
+
+def _pts(value: float, share: bool) -> str:
+    return f"{value * 100:.2f}" if share else f"{value:.4g}"
+
+
+def proof_line(metric: Metric, proof: Proof, size: int, baseline: str) -> str:
+    """The console line for one proven artifact: the metric and its drop with the 95%
+    interval, agreement with its interval, latency, size, then ``pass`` or the failed checks
+    as sentences."""
+    drop = proof.verdict.checks[0].value
+    unit = " points" if metric.share else ""
+    ci = proof.drop_interval
+    agree = proof.baseline_agreement_interval
+    return (f"{metric.name} {proof.metric:.4f}, drop vs {baseline} {_pts(drop, metric.share)}{unit} "
+            f"(95% CI {_pts(ci.low, metric.share)} to {_pts(ci.high, metric.share)}), "
+            f"agreement {proof.baseline_agreement:.4f} (95% CI {agree.low:.4f} to "
+            f"{agree.high:.4f}), p50 {proof.latency.p50:.3f} ms, {size:,} B: "
+            f"{proof.verdict.summary()}")
 
 
 def check_runtimes(recipe: Recipe) -> None:
@@ -74,7 +113,9 @@ def check_runtimes(recipe: Recipe) -> None:
 def load_data(recipe: Recipe) -> Dataset:
     loader = DATASETS.get(recipe.data.dataset)
     plan = SplitPlan(recipe.data.test_fraction, recipe.data.val_fraction, recipe.data.seed)
-    return loader.load(loader.Config.model_validate(recipe.data.params), plan)
+    data = loader.load(loader.Config.model_validate(recipe.data.params), plan)
+    check_classes(data)  # before training: one class trains to accuracy 1.0 and proves nothing
+    return data
 
 
 def train_reference(recipe: Recipe, data: Dataset, ctx: TrainContext) -> Any:
@@ -97,10 +138,11 @@ def weights_nbytes(model: Any) -> int:
     return int(sum(np.asarray(w.numpy()).nbytes for w in model.weights))
 
 
-def _environment() -> dict[str, str]:
+def _environment(hw: dict[str, Any]) -> dict[str, Any]:
     tf = _tf.tf()
-    env = {"python": platform.python_version(), "machine": platform.machine(),
-           "platform": platform.platform(), "tensorflow": tf.__version__}
+    env: dict[str, Any] = {"python": platform.python_version(), "machine": platform.machine(),
+                           "platform": platform.platform(), "tensorflow": tf.__version__,
+                           "hardware": hw}
     for name in RUNTIMES.names():
         rt = RUNTIMES.get(name)
         env[name] = rt.version() if rt.missing() is None else f"missing: {rt.missing()}"
@@ -137,11 +179,15 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
             data = load_data(recipe)
             progress.note(f"{len(data.train)} train / {len(data.val)} val / "
                           f"{len(data.test)} held-out examples")
+            metric = budget_metric_for(recipe, data)
+            test = data.test.take(recipe.validation.max_examples)
+            unresolved = resolution_warning(metric, len(test), recipe.budgets)
+            if unresolved:
+                progress.note(unresolved)
         with progress.stage("resources", "disk and memory the run will need"):
             expected = resources.estimate(recipe, data)
             free_disk = resources.check(expected, out, run_folder(out), progress)
         task = TASKS.get(data.task)
-        test = data.test.take(recipe.validation.max_examples)
         ctx = TrainContext(data=data, train=recipe.train, strategy=make_strategy(recipe.train.strategy))
         states = ModelStates()
         cache = PipelineCache.open(recipe, out, data, test, fresh=fresh, progress=progress)
@@ -149,8 +195,8 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
             reference, states.outputs["reference"] = cache.train(
                 lambda: train_reference(recipe, data, ctx))
         states.models["reference"] = reference
-        ref_value = task.evaluate(states.outputs["reference"], test)
-        progress.note(f"reference {task.metric} = {ref_value:.4f}")
+        ref_value = metric.evaluate(states.outputs["reference"], test)
+        progress.note(f"reference {metric.name} = {ref_value:.4f}")
 
         stage_reports = []
         current = reference
@@ -161,8 +207,8 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
                     current, stage.Config.model_validate(entry.params), ctx))
             current = result.model
             states.models[entry.stage] = current
-            value = task.evaluate(states.outputs[entry.stage], test)
-            progress.note(f"after {entry.stage}: {task.metric} = {value:.4f}")
+            value = metric.evaluate(states.outputs[entry.stage], test)
+            progress.note(f"after {entry.stage}: {metric.name} = {value:.4f}")
             stage_reports.append({"name": entry.stage, "config": entry.params, "facts": result.facts,
                                   "metric": value})
         states.models["final"] = current
@@ -179,19 +225,24 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
             teacher's artifact is judged against the teacher, not the student)."""
             idx = order.index(order[-1] if model_name == "final" else model_name)
             name = order[min(idx, order.index(recipe.budgets.baseline))]
-            return Baseline(name, task.evaluate(states.outputs[name], test), states.outputs[name])
+            return Baseline(name, metric.evaluate(states.outputs[name], test), states.outputs[name])
 
         (bundle / "artifacts").mkdir()
+        hw = hardware.detect()  # the machine every proof below runs on
+        here = f"this machine: {hardware.machine_name(hw)}"
         artifacts = []
         for exp in recipe.export:
             exporter = EXPORTERS.get(exp.format)
             runtime = RUNTIMES.get(exporter.runtime)
             model_name = exp.model
-            dest = bundle / "artifacts" / f"{exp.stem(recipe.name)}{exporter.suffix}"
+            dest = inside(bundle, f"artifacts/{exp.stem(recipe.name)}{exporter.suffix}",
+                          what="artifact file", fix="give the export a plain 'name:'")
             with progress.stage(f"export {dest.name}"):
                 art = cache.export(exp, dest, lambda: exporter.export(
                     states.models[model_name], exp.precision, dest, data.train,
                     exporter.Options.model_validate(exp.options), family=family, tuning=data.val))
+            for f in art.files:  # an exporter's companion files too: nothing outside the bundle
+                inside(bundle, f, what="exported file", fix="report this exporter bug")
             size = sum(f.stat().st_size for f in art.files)
             baseline = baseline_for(model_name)
             with progress.stage(f"prove {dest.name}", f"on {runtime.name}"):
@@ -199,13 +250,9 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
                     art.path, art.precision, runtime, test, task=task,
                     reference_metric=ref_value, reference_out=states.outputs["reference"],
                     source_out=states.outputs[model_name], budgets=recipe.budgets,
-                    conversion_atol=None, size_bytes=size, settings=settings, baseline=baseline))
-                atol = family_atol(family.conversion_atol, art.precision, proof.executed_precision)
-                if atol is not None:
-                    proof.checks["conversion_atol"] = proof.source_max_abs_diff <= atol
-            progress.note(f"{task.metric} {proof.metric:.4f}, agreement {proof.agreement:.4f}, "
-                          f"p50 {proof.latency.p50:.3f} ms, {size:,} B, "
-                          f"{'pass' if proof.passed else 'FAIL ' + str(proof.checks)}")
+                    conversion_atol=None, size_bytes=size, settings=settings, baseline=baseline,
+                    atol_table=family.conversion_atol))
+            progress.note(proof_line(metric, proof, size, baseline.name))
             artifacts.append({
                 "file": art.path.relative_to(bundle).as_posix(),
                 "files": [f.relative_to(bundle).as_posix() for f in art.files],
@@ -214,18 +261,24 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
                 "size_bytes": size, "size_gzip_bytes": gzip_size(art.files),
                 "sha256": sha256_of(art.path),
                 "runtime": runtime.name, "runtime_version": runtime.version(),
-                "target": device.name,
-                "metric": {"name": task.metric, "value": proof.metric},
-                "metric_drop": task.drop(ref_value, proof.metric),
+                "target": here,
+                "metric": {"name": metric.name, "value": proof.metric},
+                "metric_drop": metric.drop(ref_value, proof.metric),
                 "baseline": {"model": baseline.name, "metric": baseline.metric,
-                             "metric_drop": task.drop(baseline.metric, proof.metric),
-                             "agreement": proof.baseline_agreement},
-                "agreement": proof.agreement, "max_abs_diff": proof.max_abs_diff,
+                             "metric_drop": metric.drop(baseline.metric, proof.metric),
+                             "metric_drop_ci95": proof.drop_interval.to_json(),
+                             "agreement": proof.baseline_agreement,
+                             "agreement_ci95": proof.baseline_agreement_interval.to_json()},
+                "agreement": proof.agreement,
+                "agreement_ci95": proof.agreement_interval.to_json(),
+                "classes": proof.classes,
+                "max_abs_diff": proof.max_abs_diff,
                 "source_max_abs_diff": proof.source_max_abs_diff,
-                "conversion_atol": atol,
+                "conversion_atol": proof.conversion_atol,
                 "latency_ms": proof.latency.to_json(), "load_ms": round(proof.load_ms, 2),
                 "memory_mb": {"rss_delta": round(proof.rss_delta_mb, 2)},
-                "checks": proof.checks, "passed": proof.passed, "notes": art.notes,
+                "checks": proof.checks, "passed": proof.passed,
+                "verdict": proof.verdict.to_json(), "notes": art.notes,
             })
 
         builder = MODELS.get(recipe.model.builder)
@@ -240,19 +293,24 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
                 "edgekit_version": edgekit.__version__,
                 "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "resolved_recipe": _recipe_json(recipe),
-                "environment": _environment(),
+                "environment": _environment(hw),
+                # the profile whose settings (threads) the proofs used; every proof ran here
                 "target": device.model_dump(mode="json"),
+                "proved_on": here,
                 "dataset": {"name": data.name, "source": data.source, "task": data.task,
                             "train_examples": len(data.train), "val_examples": len(data.val),
-                            "test_examples": len(test), "heldout_file": heldout_rel},
-                "reference": {"metric": task.metric, "value": ref_value,
-                              "higher_is_better": task.higher_is_better,
+                            "test_examples": len(test), "heldout_file": heldout_rel,
+                            "resolution_warning": unresolved},
+                "reference": {"metric": metric.name, "value": ref_value,
+                              "higher_is_better": metric.higher_is_better,
+                              "classes": class_report(task, states.outputs["reference"], test.y),
                               "parameters": count_params(reference),
                               "size_bytes": weights_nbytes(reference)},
                 "stages": stage_reports,
                 "artifacts": artifacts,
                 "extras": extras,
                 "budgets": recipe.budgets.model_dump(mode="json"),
+                "verdict_rule": VERDICT_RULE,
                 "passed": all(a["passed"] for a in artifacts),
                 "timings_s": dict(getattr(progress, "timings", {})),
                 "resources": {"expected": expected.to_json(), "free_disk_bytes": free_disk,

@@ -10,7 +10,6 @@ their models, while ``train`` and ``compression[0]`` (and exports of them) are r
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +146,6 @@ class PipelineCache:
 
     def proof(self, exp: ExportEntry, dest: Path, threads: int, device: Any,
               compute: Callable[[], Any]) -> Any:
-        from edgekit.validation.latency import Latency
         from edgekit.validation.prove import Proof
 
         from edgekit.exporters import EXPORTERS
@@ -157,11 +155,11 @@ class PipelineCache:
         runtime = RUNTIMES.get(EXPORTERS.get(exp.format).runtime)
         config = {"validation": _dump(r.validation), "budgets": _dump(r.budgets),
                   "threads": threads, "device": device.model_dump(mode="json"),
-                  "runtime": runtime.version(), "family": r.family}
+                  "runtime": runtime.version(), "family": r.family, "proof_record": 2}
         key = key_of("proof", config, self.export_key(exp, dest), self.model_keys)
         value, _ = self.cache.json_stage(f"prove-{dest.name}", key, config,
-                                         lambda: _to_json(asdict(compute())))
-        return Proof(**{**value, "latency": Latency(**value["latency"])})
+                                         lambda: _to_json(compute().to_json()))
+        return Proof.from_json(value)
 
 
 def _to_json(obj: Any) -> Any:

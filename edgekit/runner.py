@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 # The edgekit files a device needs to run this module (paths relative to the package parent).
-PAYLOAD = ("edgekit/__init__.py", "edgekit/errors.py", "edgekit/heldout.py", "edgekit/quiet.py",
+PAYLOAD = ("edgekit/__init__.py", "edgekit/errors.py", "edgekit/hardware.py", "edgekit/heldout.py", "edgekit/quiet.py",
            "edgekit/registry.py", "edgekit/runner.py", "edgekit/runtimes/*.py", "edgekit/validation/__init__.py",
            "edgekit/validation/latency.py")
 # ... and what the text runner adds: it tokenizes on the device. edgekit/models/ and
@@ -101,6 +101,9 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         result["latency_ms"] = measure(session, examples, runs=args.runs, warmup=args.warmup,
                                        threads=args.threads).to_json() | {"batch": args.batch}
     result["peak_rss_mb"] = round(peak_rss_mb(), 2)
+    from edgekit.hardware import detect  # the machine that ran it, named in its result
+
+    result["hardware"] = detect()
     # Evidence that what ships to a device runs without TensorFlow (a Pi has none).
     result["imported_tensorflow"] = "tensorflow" in sys.modules
     return result

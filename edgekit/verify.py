@@ -15,44 +15,50 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
 from edgekit.atomic import sha256_of, write_text
 from edgekit.errors import EdgekitError
+from edgekit.paths import inside
 
 MANIFEST = "manifest.json"
 MANIFEST_SCHEMA = "edgekit.manifest/1"
 
 
+def _entry(bundle: Path, path: Path) -> dict[str, Any]:
+    return {"path": path.relative_to(bundle).as_posix(), "size_bytes": path.stat().st_size,
+            "sha256": sha256_of(path)}
+
+
 def write_manifest(bundle: Path) -> None:
-    """List every file of ``bundle`` with its size and sha256 (the last file a run writes)."""
+    """List every file of a bundle this run has just built (in its temporary folder, where
+    nothing else can have put files) with its size and sha256: the last file a run writes."""
     files = sorted(p for p in bundle.rglob("*") if p.is_file() and p.name != MANIFEST)
-    manifest = {"schema": MANIFEST_SCHEMA,
-                "files": [{"path": p.relative_to(bundle).as_posix(), "size_bytes": p.stat().st_size,
-                           "sha256": sha256_of(p)} for p in files]}
+    manifest = {"schema": MANIFEST_SCHEMA, "files": [_entry(bundle, p) for p in files]}
+    write_text(bundle / MANIFEST, json.dumps(manifest, indent=2))
+
+
+def refresh_manifest(bundle: Path, written: list[Path]) -> None:
+    """Record the new size and sha256 of the files edgekit has just ``written`` into an
+    existing bundle (a validation result, a re-rendered report.html), and nothing else.
+
+    Every other entry is kept as it was and no unlisted file is added: re-hashing the whole
+    folder would adopt a tampered artifact or a planted file, and ``verify`` would then vouch
+    for it. Callers verify the bundle before they read it (:func:`verify_bundle`)."""
+    entries = {e["path"]: e for e in read_manifest(bundle)}
+    root = inside(bundle, ".")
+    for path in written:
+        member = inside(bundle, Path(path), what="written file")
+        entries[member.relative_to(root).as_posix()] = _entry(root, member)
+    manifest = {"schema": MANIFEST_SCHEMA, "files": [entries[k] for k in sorted(entries)]}
     write_text(bundle / MANIFEST, json.dumps(manifest, indent=2))
 
 
 def member_path(bundle: Path, rel: str) -> Path:
-    """The file ``rel`` (a manifest path) inside ``bundle``; refuses paths that escape it."""
-    fix = "do not use this bundle; re-export it with 'edgekit compress'"
-    if not isinstance(rel, str) or not rel or "\x00" in rel:
-        raise EdgekitError(f"manifest path {rel!r} is not a relative file path",
-                           where=bundle / MANIFEST, fix=fix)
-    posix = PurePosixPath(rel)
-    if posix.is_absolute() or PureWindowsPath(rel).is_absolute() or PureWindowsPath(rel).drive:
-        raise EdgekitError(f"manifest path '{rel}' is absolute: it escapes the bundle",
-                           where=bundle / MANIFEST, fix=fix)
-    if ".." in posix.parts or "\\" in rel:
-        raise EdgekitError(f"manifest path '{rel}' climbs out of the bundle ('..' or '\\')",
-                           where=bundle / MANIFEST, fix=fix)
-    root = bundle.resolve()
-    target = (root / posix).resolve()
-    if not target.is_relative_to(root):
-        raise EdgekitError(f"manifest path '{rel}' is a symlink to {target}, outside the bundle",
-                           where=bundle / MANIFEST, fix=fix)
-    return root / posix
+    """The file ``rel`` (a manifest or report path) inside ``bundle``; refuses paths that
+    escape it (:func:`edgekit.paths.inside`)."""
+    return inside(bundle, rel, what="manifest path", where=bundle / MANIFEST)
 
 
 def read_manifest(bundle: Path) -> list[dict[str, Any]]:
@@ -124,6 +130,40 @@ def verify_bundle(bundle: Path) -> VerifyResult:
     return VerifyResult(bundle, len(entries), total)
 
 
+def enclosing_bundle(path: Path) -> Path | None:
+    """The nearest folder above ``path`` that is a bundle (holds report.json and
+    manifest.json), or None for a loose file."""
+    return next((p for p in Path(path).resolve().parents
+                 if (p / "report.json").is_file() and (p / MANIFEST).is_file()), None)
+
+
+def read_report(bundle: Path) -> dict[str, Any]:
+    """``report.json`` of ``bundle``, parsed, with every path it names (each artifact's
+    ``file`` and ``files``, the held-out data) checked to stay inside the bundle: a reader
+    loads only what this returns, so a crafted report cannot point it at ``/etc`` or ``..``.
+    Verify the bundle first (:func:`verify_bundle`) so the report is the one exported."""
+    path = bundle / "report.json"
+    fix = "re-export the bundle with 'edgekit compress'"
+    if not path.is_file():
+        raise EdgekitError("not an edgekit bundle (no report.json)", where=bundle,
+                           fix="pass the folder 'edgekit compress' wrote")
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+        artifacts = report["artifacts"]
+        named = [report["dataset"].get("heldout_file") or ""] if "dataset" in report else []
+        for a in artifacts:
+            named += [a["file"], *a.get("files", [])]
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise EdgekitError(f"not valid JSON ({exc.__class__.__name__})", where=path,
+                           fix=fix) from None
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise EdgekitError(f"does not list artifacts and held-out data (missing {exc})",
+                           where=path, fix=fix) from None
+    for rel in filter(None, named):
+        inside(bundle, rel, what="artifact path", where=path, fix=fix)
+    return report
+
+
 def verify_loads(bundle: Path) -> int:
     """Load every artifact of ``report.json`` on its runtime, in a child process, and run one
     held-out example through it; raise the first failure (an engine crash included).
@@ -134,8 +174,8 @@ def verify_loads(bundle: Path) -> int:
     from edgekit.runtimes._isolate import probe
 
     report_path = member_path(bundle, "report.json")
+    report = read_report(bundle)
     try:
-        report = json.loads(report_path.read_text(encoding="utf-8"))
         wanted = [(a["runtime"], member_path(bundle, a["file"])) for a in report["artifacts"]]
         heldout = member_path(bundle, report["dataset"]["heldout_file"])
     except (OSError, ValueError, KeyError, TypeError) as exc:

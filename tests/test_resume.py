@@ -173,7 +173,7 @@ def test_killed_run_resumes_with_same_report_figures(tmp_path: Path,
 
 
 def test_temp_bundles_of_killed_runs_are_cleaned_live_ones_kept(tmp_path: Path) -> None:
-    from edgekit.atomic import bundle_folder
+    from edgekit.outdir import bundle_folder
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()  # a pid that just exited

@@ -81,6 +81,39 @@ class DatasetLoader(ABC):
 DATASETS: Registry[DatasetLoader] = Registry("dataset", "edgekit.data")
 
 
+def _class_counts(y: np.ndarray) -> str:
+    labels, counts = np.unique(y, return_counts=True)
+    return ", ".join(f"class {int(k)}: {int(c)}" for k, c in zip(labels, counts))
+
+
+def check_classes(data: Dataset) -> None:
+    """Refuse a labelled data set a classifier cannot learn or be judged on: fewer than two
+    classes in train (it would score 1.0 by predicting the one label), or a held-out split
+    without some class the model predicts (its metric and agreement could not show that class
+    is broken). Named with the data's source and the class counts."""
+    from edgekit.errors import EdgekitError
+
+    if data.task != "classification":
+        return
+    y_train, y_test = np.asarray(data.train.y), np.asarray(data.test.y)
+    if y_train.ndim != 1 or not np.issubdtype(y_train.dtype, np.integer):
+        return
+    where = f"{data.source} (data)"
+    present = np.unique(y_train)
+    if len(present) < 2:
+        raise EdgekitError(f"the train split has {len(present)} class ({_class_counts(y_train)}"
+                           "); a classifier needs examples of at least two classes", where=where,
+                           fix="use a data set with examples of every class")
+    predicts = max(int(data.num_classes or 0), int(present.max()) + 1)
+    missing = sorted(set(range(predicts)) - set(int(k) for k in np.unique(y_test)))
+    if missing:
+        raise EdgekitError(f"the held-out split has no example of class "
+                           f"{', '.join(map(str, missing))} of the {predicts} the model predicts "
+                           f"(held-out: {_class_counts(y_test) or 'empty'}; train: "
+                           f"{_class_counts(y_train)})", where=where,
+                           fix="add examples of every class, or raise data.test_fraction")
+
+
 def stratified_split(x: Inputs, y: np.ndarray, plan: SplitPlan) -> tuple[Split, Split, Split]:
     """Train / val / test split, stratified on ``y`` and fixed by the seed."""
     from sklearn.model_selection import train_test_split

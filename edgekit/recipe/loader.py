@@ -16,6 +16,7 @@ import yaml
 
 from edgekit import catalog
 from edgekit.errors import EdgekitError
+from edgekit.paths import check_name
 from edgekit.recipe.schema import Recipe
 from edgekit.yamlio import read_yaml_mapping, validate_model
 
@@ -50,7 +51,14 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
             raise EdgekitError(f"bad --set '{pair}'", fix="write --set section.field=value")
-        out[key.strip()] = yaml.safe_load(raw)
+        try:
+            out[key.strip()] = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:  # also YAML tags (!!python/...): safe_load refuses them
+            problem = getattr(exc, "problem", None) or exc.__class__.__name__
+            raise EdgekitError(f"--set {key.strip()}: the value {raw!r} is not valid YAML "
+                               f"({' '.join(str(problem).split())})",
+                               fix="quote strings and close brackets, e.g. --set "
+                               "'train.epochs=3' or --set 'export=[{format: tflite}]'") from None
     return out
 
 
@@ -69,6 +77,7 @@ def _resolve_plugins(recipe: Recipe, where: Path) -> Recipe:
                                fix=f"use one of: {', '.join(registry.names())}")
         return registry.get(name)
 
+    check_name(recipe.name, "name", where)  # it becomes file names: export/<name>, artifacts
     lookup(FAMILIES, recipe.family, "family")
     builder = lookup(MODELS, recipe.model.builder, "model.builder")
     if builder.family is not None and builder.family != recipe.family:
@@ -98,7 +107,9 @@ def _resolve_plugins(recipe: Recipe, where: Path) -> Recipe:
         if exp.model not in models:
             raise EdgekitError(f"field 'export[{i}].model': '{exp.model}' is not a model of this "
                                "recipe", where=where, fix=f"use one of: {', '.join(sorted(models))}")
-        file = (exp.stem(recipe.name), exporter.suffix)
+        if exp.name is not None:
+            check_name(exp.name, f"export[{i}].name", where)
+        file = (check_name(exp.stem(recipe.name), f"export[{i}]", where), exporter.suffix)
         if file in files:
             raise EdgekitError(f"field 'export[{i}]': writes {''.join(file)} like export[{files[file]}]",
                                where=where, fix="give one of them a distinct 'name:'")
@@ -108,11 +119,34 @@ def _resolve_plugins(recipe: Recipe, where: Path) -> Recipe:
                            "of this recipe", where=where,
                            fix=f"use one of: {', '.join(sorted(models - {'final'}))}")
     try:
-        load_device(recipe.validation.device)
+        device = load_device(recipe.validation.device)
     except EdgekitError as exc:
         raise EdgekitError(f"field 'validation.device': {exc.message}", where=where,
                            fix=exc.fix) from None
+    if device.scheme != "local":
+        # compress proves every artifact in-process on this machine; naming a remote device
+        # here would put a machine that never ran anything into the report
+        raise EdgekitError(f"field 'validation.device': '{device.name}' is reached over "
+                           f"{device.scheme}, but compress proves artifacts on this machine",
+                           where=where, fix="drop validation.device (default: cpu) and run "
+                           f"'edgekit validate BUNDLE --target {device.name}' after compress")
+    _check_budget_metric(recipe, where)
     return recipe
+
+
+def _check_budget_metric(recipe: Recipe, where: Path) -> None:
+    """``budgets.metric`` must be a metric some task has (which task the data poses is known
+    only once it loads: the pipeline checks that one before training)."""
+    from edgekit.tasks import TASKS
+
+    name = recipe.budgets.metric
+    if name is None:
+        return
+    tasks = [TASKS.get(t) for t in TASKS.names()]
+    if not any(t.metric_named(name) is not None for t in tasks):
+        raise EdgekitError(f"field 'budgets.metric': unknown metric '{name}'", where=where,
+                           fix="use one of: " + "; ".join(f"{t.name}: {t.metric_names()}"
+                                                          for t in tasks))
 
 
 def load_recipe(name_or_path: str | Path, *, quick: bool = False,

@@ -75,6 +75,11 @@ class ExportEntry(_Strict):
 class Budgets(_Strict):
     baseline: str = Field("reference", description="the model artifacts are judged against: "
                           "'reference' (uncompressed) or a stage name, e.g. a distilled student")
+    metric: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]*(\[[0-9]+\])?$",
+                               description="the metric the budget is on; default the task's "
+                               "(accuracy for classification). Classification also has "
+                               "macro_f1, macro_precision, macro_recall and per class f1[K], "
+                               "precision[K], recall[K] (K: class index)")
     max_metric_drop: float = Field(0.01, ge=0, description="allowed loss of the metric vs the "
                                    "baseline, in metric units (0.01 = 1 point)")
     min_agreement: float = Field(0.95, ge=0, le=1, description="share of held-out examples "
@@ -101,7 +106,8 @@ class Recipe(_Strict):
     data: DataSection
     train: TrainSection = Field(default_factory=TrainSection)
     compression: list[StageEntry] = Field(default_factory=list)
-    export: list[ExportEntry]
+    export: list[ExportEntry] = Field(min_length=1, description="at least one artifact: a "
+                                      "run that exports and proves nothing proves nothing")
     budgets: Budgets = Field(default_factory=Budgets)
     validation: ValidationSection = Field(default_factory=ValidationSection)
     quick: dict[str, Any] = Field(default_factory=dict, description="dotted overrides applied "

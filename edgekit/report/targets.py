@@ -16,12 +16,18 @@ def _status(a: dict[str, Any]) -> str:
         return f"skipped: {a['skipped']}"
     if "timed_out" in a:
         return f"TIMED OUT: {a['timed_out']}"
+    if "verdict" in a:  # a sentence per failed check (edgekit.validation.verdict)
+        return a["verdict"]["summary"]
     return "pass" if a["passed"] else "FAIL: " + ", ".join(k for k, v in a["checks"].items() if not v)
 
 
 def summary_lines(result: dict[str, Any]) -> list[str]:
     t = result["target"]
     head = f"target {t['name']} ({t['connection']}){' [emulated]' if result['emulated'] else ''}"
+    if result.get("hardware"):
+        from edgekit.hardware import describe
+
+        head += f", ran on {describe(result['hardware'])}"
     sample = result.get("sample")
     if sample and sample.get("sampled"):
         head += f"  sample: {sample['examples']} of {sample['of']} examples (seed {sample['seed']})"

@@ -69,10 +69,21 @@ def _signal_name(code: int) -> str:
         return f"signal {-code}"
 
 
+def describe_exit(code: int | None) -> str:
+    """How a child ended: by a signal (negative code), an exit status, or a timeout (None)."""
+    return "timed out" if code is None else f"crashed ({_signal_name(code)})" \
+        if code < 0 else f"exited with status {code}"
+
+
+def child_env() -> dict[str, str]:
+    """This process's environment, with this edgekit first on PYTHONPATH for the child."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")])}
+
+
 def _crash_error(runtime_name: str, path: Path, code: int | None) -> EdgekitError:
     """The child died on ``path``: by a signal (negative code), an exit, or a timeout (None)."""
-    how = "timed out" if code is None else f"crashed ({_signal_name(code)})" \
-        if code < 0 else f"exited with status {code}"
+    how = describe_exit(code)
     return EdgekitError(f"{runtime_name} {how} while loading or running the model", where=path,
                         fix="the file is corrupt or hostile; do not deploy it, re-export it")
 
@@ -87,8 +98,7 @@ def probe(runtime_name: str, paths: list[Path], inputs_npz: Path | None = None,
     """
     results: dict[Path, EdgekitError | None] = {}
     todo = [Path(p) for p in paths]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")])}
+    env = child_env()
     while todo:
         try:
             proc = subprocess.run([*CHILD, runtime_name, str(inputs_npz or ""), *map(str, todo)],

@@ -48,6 +48,7 @@ TASKS.register("anomaly", Task(
     metric="anomaly_auroc",
     higher_is_better=True,
     split_score=anomaly_auroc,
+    share=True,
     targets=only_input,
     agreement=mean_within,
     keras_loss=lambda: _tf.keras().losses.MeanSquaredError(),

@@ -29,15 +29,13 @@ from edgekit.heldout import write as write_arrays
 from edgekit.resolution import examples_to_resolve, resolves
 from edgekit.runtimes import RUNTIMES
 from edgekit.targets import RunRequest, RunResult, TextRequest, target_for
-from edgekit.targets._proc import TargetTimeout
+from edgekit.targets._proc import TargetTimeout, TargetUnreachable
+from edgekit.verify import read_report, refresh_manifest, verify_bundle
 
 
 def read_bundle(bundle: Path) -> dict[str, Any]:
-    report_file = bundle / "report.json"
-    if not report_file.is_file():
-        raise EdgekitError("not an edgekit bundle (no report.json)", where=bundle,
-                           fix="pass the folder 'edgekit compress' wrote")
-    return json.loads(report_file.read_text())
+    """report.json, with every path it names checked to stay inside ``bundle``."""
+    return read_report(bundle)
 
 
 def heldout(bundle: Path, report: dict[str, Any]) -> Path:
@@ -74,43 +72,62 @@ def host_outputs(files: list[Path], runtime: str, inputs: dict[str, np.ndarray],
 
 def judge(artifact: dict[str, Any], report: dict[str, Any], device: DeviceProfile,
           outputs: np.ndarray, data: dict[str, np.ndarray], host: np.ndarray | None) -> dict[str, Any]:
-    """The bundle's budgets, applied to the device's outputs as ``compress`` applied them on the
-    host: metric drop against the artifact's baseline (the reference, or e.g. the distilled
-    student), top-1 agreement with it, the reference ratio, and closeness to the host run."""
+    """The bundle's budgets, applied to the device's outputs by the same judgement ``compress``
+    applies on the host (:func:`edgekit.validation.verdict.judge`): metric drop against the
+    artifact's baseline (the reference, or e.g. the distilled student) with its 95% interval,
+    agreement with the baseline, the reference ratio, and closeness to the host run."""
+    from edgekit.recipe.schema import Budgets
     from edgekit.tasks import TASKS
+    from edgekit.validation.verdict import (Closeness, Evidence, agreement_with, budget_metric,
+                                            class_report, drop_interval)
+    from edgekit.validation.verdict import judge as judge_evidence
 
     task = TASKS.get(report["dataset"]["task"])
-    budgets = report["budgets"]
+    budgets = Budgets.model_validate(report["budgets"])
+    try:
+        metric = budget_metric(task, budgets)
+    except ValueError as exc:
+        raise EdgekitError(f"report.json budgets.metric: {exc}",
+                           fix="re-run 'edgekit compress' with this edgekit version") from None
     ref_value = report["reference"]["value"]
     baseline = artifact.get("baseline") or {"model": "reference", "metric": ref_value}
     # evaluate, not score: some tasks' metrics need the inputs (an autoencoder's AUROC is
     # computed from its reconstruction error)
-    heldout = Split({k[len("x__"):]: v for k, v in data.items() if k.startswith("x__")}, data["y"])
-    metric = task.evaluate(outputs, heldout.take(len(outputs)))
-    agreement = task.agreement(outputs, data["reference"])
+    heldout = Split({k[len("x__"):]: v for k, v in data.items() if k.startswith("x__")},
+                    data["y"]).take(len(outputs))
+    value = metric.evaluate(outputs, heldout)
+    agreement, agreement_ci = agreement_with(task, outputs, data["reference"])
     host_agreement = task.agreement(outputs, host) if host is not None else None
-    checks = {"metric_drop": task.drop(baseline["metric"], metric)
-              <= budgets["max_metric_drop"] + 1e-12}
-    if baseline["model"] == "reference":
-        checks["agreement"] = agreement >= budgets["min_agreement"]
-    elif host_agreement is not None and baseline.get("agreement") is not None:
+    on_reference = baseline["model"] == "reference"
+    with_baseline: float | None = agreement if on_reference else None
+    note = ""
+    if not on_reference and host_agreement is not None and baseline.get("agreement") is not None:
         # The bundle stores the reference's outputs only. The host run agreed with the baseline
         # on a share b of examples; the device differs from the host on 1 - h of them, so it
         # agrees with the baseline on at least b - (1 - h).
-        bound = baseline["agreement"] - (1.0 - host_agreement)
-        checks["agreement"] = bound >= budgets["min_agreement"]
-    if budgets.get("min_reference_ratio") is not None:
-        ratio = metric / ref_value if task.higher_is_better else ref_value / metric
-        checks["reference_ratio"] = ratio >= budgets["min_reference_ratio"]
+        with_baseline = baseline["agreement"] - (1.0 - host_agreement)
+        note = "lower bound: the host's agreement less the device's disagreement with the host"
     atol = artifact.get("conversion_atol")
     atol = atol * device.tolerance_scale if atol is not None else None
     host_diff = float(np.max(np.abs(outputs - host))) if host is not None else None
-    if host_diff is not None and atol is not None:
-        checks["matches_host"] = host_diff <= atol
-    return {"metric": {"name": task.metric, "value": metric}, "baseline": baseline["model"],
-            "agreement": agreement, "max_abs_diff": float(np.max(np.abs(outputs - data["reference"]))),
+    evidence = Evidence(
+        metric=metric.name, share=metric.share, higher_is_better=metric.higher_is_better,
+        value=value, baseline=baseline["model"], baseline_value=baseline["metric"],
+        drop_interval=drop_interval(task, metric, outputs, heldout,
+                                    data["reference"] if on_reference else None, baseline["metric"]),
+        reference_value=ref_value, n_examples=len(outputs), agreement=with_baseline,
+        agreement_interval=agreement_ci if on_reference else None, agreement_note=note,
+        closeness=Closeness("matches_host", host_diff, atol, "the same artifact run on the host")
+        if host_diff is not None and atol is not None else None)
+    verdict = judge_evidence(evidence, budgets)
+    return {"metric": {"name": metric.name, "value": value}, "baseline": baseline["model"],
+            "metric_drop": evidence.drop, "metric_drop_ci95": evidence.drop_interval.to_json()
+            if evidence.drop_interval else None,
+            "agreement": agreement, "agreement_ci95": agreement_ci.to_json(),
+            "classes": class_report(task, outputs, heldout.y),
+            "max_abs_diff": float(np.max(np.abs(outputs - data["reference"]))),
             "max_abs_diff_vs_host": host_diff, "host_atol": atol, "host_agreement": host_agreement,
-            "checks": checks, "passed": all(checks.values())}
+            "checks": verdict.flags(), "passed": verdict.passed, "verdict": verdict.to_json()}
 
 
 DEFAULT_SEED = 0
@@ -175,7 +192,9 @@ def take_sample(held: Arrays, sample: Sample, folder: Path) -> SampledData:
     pick = sample.indices if sample.indices is not None else slice(0, sample.size)
     inputs = {k: (np.asarray(v[pick]) if sample.indices is not None else v)
               for k, v in held.inputs().items()}
-    texts = [str(t) for t in held["texts"][pick]] if "texts" in held else None
+    # single texts only: a sentence-pair task's (n, 2) texts are not what the text runner reads
+    texts = ([str(t) for t in held["texts"][pick]]
+             if "texts" in held and held["texts"].ndim == 1 else None)
     data = {"y": np.asarray(held["y"][pick]), "reference": np.asarray(held["reference"][pick]),
             **{f"{INPUT_PREFIX}{k}": v for k, v in inputs.items()}}
     if sample.indices is None:
@@ -192,12 +211,19 @@ def sample_baselines(artifact: dict[str, Any], report: dict[str, Any], data: dic
     its stored outputs on the sample. A distilled baseline has no stored outputs: its metric on
     the sample is taken as its proven lead over this artifact plus the host run's metric on the
     sample, so the drop judged is the proven drop plus the device-vs-host change on the sample."""
+    from edgekit.recipe.schema import Budgets
     from edgekit.tasks import TASKS
+    from edgekit.validation.verdict import budget_metric
 
+    # the metric the budget is on, as judge() scores it (bad names: judge() reports them)
     task = TASKS.get(report["dataset"]["task"])
+    try:
+        metric = budget_metric(task, Budgets.model_validate(report["budgets"]))
+    except ValueError:
+        return artifact, report, {"metric": None, "how": "not recomputed (unknown budget metric)"}
     split = Split({k[len(INPUT_PREFIX):]: v for k, v in data.items() if k.startswith(INPUT_PREFIX)},
                   data["y"])
-    ref_metric = task.evaluate(data["reference"], split)
+    ref_metric = metric.evaluate(data["reference"], split)
     report = report | {"reference": report["reference"] | {"value": ref_metric}}
     baseline = artifact.get("baseline") or {"model": "reference"}
     if baseline["model"] == "reference":
@@ -206,7 +232,7 @@ def sample_baselines(artifact: dict[str, Any], report: dict[str, Any], data: dic
     if host is None or artifact.get("metric") is None:
         return artifact, report, {"metric": baseline["metric"], "how": "the full split's "
                                   "baseline metric (no host run to pair with)"}
-    shifted = baseline["metric"] - artifact["metric"]["value"] + task.evaluate(host, split)
+    shifted = baseline["metric"] - artifact["metric"]["value"] + metric.evaluate(host, split)
     return (artifact | {"baseline": baseline | {"metric": shifted}}, report,
             {"metric": shifted, "how": "the proven baseline lead over this artifact plus the "
                                        "host run of this artifact on the sample"})
@@ -242,7 +268,8 @@ def validate_artifact(bundle: Path, artifact: dict[str, Any], report: dict[str, 
     host = result.outputs if same_as_host else host_outputs(list(files), artifact["runtime"],
                                                             picked.inputs, sample.size)
     entry |= {"runtime_version": result.info.get("runtime_version"),
-              "machine": result.info.get("machine"), "emulated": result.emulated,
+              "machine": result.info.get("machine"), "hardware": result.info.get("hardware"),
+              "emulated": result.emulated,
               "runner_imported_tensorflow": result.info.get("imported_tensorflow")}
     judged_artifact, judged_report = artifact, report
     if sample.indices is not None:
@@ -271,7 +298,7 @@ def run_text_path(bundle: Path, files: tuple[Path, ...], runtime: str, device: D
         ran = target_for(device).run_text(device, TextRequest(
             bundle=bundle, files=files, runtime=runtime, texts=tuple(picked.texts or ()),
             threads=device.threads))
-    except (TargetTimeout, RuntimeUnavailable):
+    except (TargetTimeout, TargetUnreachable, RuntimeUnavailable):
         raise
     except EdgekitError as exc:
         return None, {"examples": len(picked.texts or ()), "error": str(exc), "passed": False}
@@ -293,6 +320,7 @@ def validate(bundle: Path, target: str, *, examples: int | None = None,
     finished is kept however the run ends. Artifacts that ran out of time are listed under
     ``timed_out`` and make the result fail."""
     bundle = bundle.resolve()
+    verify_bundle(bundle)  # a tampered bundle is refused before anything in it is read or run
     report = read_bundle(bundle)
     device = load_device(target)
     if timeout_s is not None:
@@ -334,7 +362,8 @@ def _verdict(out: dict[str, Any], total: int) -> dict[str, Any]:
     and (while running) every artifact has been reached."""
     ran = [r for r in out["artifacts"] if "skipped" not in r and "timed_out" not in r]
     timed_out = [r["file"] for r in out["artifacts"] if "timed_out" in r]
-    return out | {"timed_out": timed_out, "pending": total - len(out["artifacts"]),
+    return out | {"hardware": next((r["hardware"] for r in ran if r.get("hardware")), None),
+                  "timed_out": timed_out, "pending": total - len(out["artifacts"]),
                   "passed": (bool(ran) and all(r["passed"] for r in ran) and not timed_out
                              and len(out["artifacts"]) == total)}
 
@@ -342,8 +371,7 @@ def _verdict(out: dict[str, Any], total: int) -> dict[str, Any]:
 def save(bundle: Path, name: str, result: dict[str, Any]) -> Path:
     """Write ``targets/<name>`` (a validation, or ``profiles/...`` for a profile), re-render
     report.html with every target result and profile so far, and refresh the manifest (its
-    checksums cover the files we just changed)."""
-    from edgekit.verify import write_manifest
+    checksums cover the files we just changed, and only those: callers verify first)."""
     from edgekit.report.html import render
 
     path = bundle / "targets" / name
@@ -354,5 +382,5 @@ def save(bundle: Path, name: str, result: dict[str, Any]) -> Path:
     report["profiles"] = [json.loads(p.read_text())
                           for p in sorted((bundle / "targets" / "profiles").glob("*.json"))]
     write_text(bundle / "report.html", render(report))
-    write_manifest(bundle)
+    refresh_manifest(bundle, [path, bundle / "report.html"])
     return path

@@ -21,6 +21,7 @@ from edgekit.runner import LATENCY_BATCHES
 from edgekit.runtimes import RUNTIMES
 from edgekit.targets import RunRequest, RunResult, target_for
 from edgekit.targets._proc import TargetUnreachable
+from edgekit.verify import enclosing_bundle, verify_bundle
 
 _FORMATS = {".tflite": "tflite", ".onnx": "onnx", ".xml": "openvino"}
 
@@ -37,6 +38,14 @@ def find_inputs(path: Path, inputs: Path | None) -> Path:
     if inputs is not None:
         if not inputs.is_file():
             raise EdgekitError("inputs file not found", where=inputs, fix="check the path")
+        fix = "pass an .npz written by numpy.savez with x__<input name> arrays"
+        try:
+            found = heldout.open_arrays(inputs).inputs()
+        except Exception as exc:  # np.load's complaint about foreign bytes (not a zip, a pickle)
+            raise EdgekitError(f"not an .npz of arrays ({type(exc).__name__})", where=inputs,
+                               fix=fix) from None
+        if not found:
+            raise EdgekitError("holds no x__<input name> arrays", where=inputs, fix=fix)
         return inputs
     for folder in (path.parent, *path.parents):  # BUNDLE/artifacts/x.tflite -> BUNDLE/data/
         candidate = heldout.find(folder)
@@ -78,6 +87,9 @@ def summarize(result: RunResult, device: DeviceProfile, flops: float | None) -> 
 def profile(artifact: Path, target: str, *, runs: int = 50, warmup: int = 5,
             threads: int | None = None, batch: int = 1, inputs: Path | None = None,
             runtime: str | None = None) -> dict[str, Any]:
+    bundle = enclosing_bundle(artifact)
+    if bundle is not None:  # a tampered bundle is refused before its files are read or run
+        verify_bundle(bundle)
     device = load_device(target)
     files = artifact_files(artifact)
     rt = pick_runtime(artifact, device, runtime)
@@ -103,7 +115,8 @@ def profile(artifact: Path, target: str, *, runs: int = 50, warmup: int = 5,
     except TargetUnreachable as exc:  # an SSH device that is off or unknown: as for adb above
         return record(artifact, device, out | {"measured": None, "unavailable": str(exc)})
     out |= {"runtime_version": result.info.get("runtime_version"),
-            "machine": result.info.get("machine"), **summarize(result, device, flops)}
+            "machine": result.info.get("machine"), "hardware": result.info.get("hardware"),
+            **summarize(result, device, flops)}
     if est and out.get("measured") and out["measured"]["latency_ms"].get("p50"):
         out["estimate"]["error_vs_measured"] = round(
             est.latency_ms / out["measured"]["latency_ms"]["p50"] - 1, 3)
@@ -115,7 +128,7 @@ def record(artifact: Path, device: DeviceProfile, out: dict[str, Any]) -> dict[s
     line in report.html; a loose file just gets the JSON."""
     from edgekit.validation.ondevice import save
 
-    bundle = next((p for p in artifact.resolve().parents if (p / "report.json").is_file()), None)
+    bundle = enclosing_bundle(artifact)
     if bundle is None:
         return out
     rel = artifact.resolve().relative_to(bundle).as_posix()

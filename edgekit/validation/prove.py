@@ -1,9 +1,11 @@
-"""Run one artifact on its runtime over the held-out split and judge it against the budgets."""
+"""Run one artifact on its runtime over the held-out split and judge it against the budgets
+(the judgement itself is :mod:`edgekit.validation.verdict`, shared with ``edgekit validate``)."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,10 @@ from edgekit.errors import EdgekitError
 from edgekit.recipe.schema import Budgets
 from edgekit.runtimes import Runtime
 from edgekit.tasks import Task
+from edgekit.validation.intervals import Interval
 from edgekit.validation.latency import Latency, measure, rss_mb
+from edgekit.validation.verdict import (Closeness, Evidence, Verdict, agreement_with,
+                                        budget_metric, class_report, drop_interval, judge)
 
 
 @dataclass(frozen=True)
@@ -36,20 +41,55 @@ class Baseline:
 
 @dataclass
 class Proof:
-    metric: float
+    """What proving one artifact measured, and the verdict on it (:mod:`.verdict`)."""
+
+    metric: float  # the budget's metric (budgets.metric, default the task's)
     agreement: float  # top-1 agreement with the uncompressed reference
+    agreement_interval: Interval
     baseline_agreement: float  # ... with the budget's baseline model
+    baseline_agreement_interval: Interval
+    drop_interval: Interval  # 95% interval of the metric drop against the baseline
     max_abs_diff: float  # vs the uncompressed reference model's outputs
     source_max_abs_diff: float  # vs the Keras model this file was converted from
+    conversion_atol: float | None  # the tolerance that diff was held to (None: not a float file)
     executed_precision: str
     latency: Latency
     load_ms: float
     rss_delta_mb: float
-    checks: dict[str, bool]
+    verdict: Verdict
+    classes: dict[str, Any] | None = None  # per-class precision/recall/F1 (classification)
+
+    @property
+    def checks(self) -> dict[str, bool]:
+        return self.verdict.flags()
 
     @property
     def passed(self) -> bool:
-        return all(self.checks.values())
+        return self.verdict.passed
+
+    def to_json(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in ("agreement_interval", "baseline_agreement_interval", "drop_interval",
+                     "latency", "verdict"):
+            out[name] = out[name].to_json()
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Proof":
+        """The inverse of :meth:`to_json` (a cached proof, :mod:`edgekit.resume`)."""
+        intervals = {k: Interval(**data[k]) for k in
+                     ("agreement_interval", "baseline_agreement_interval", "drop_interval")}
+        return cls(**{**data, **intervals, "latency": Latency(**data["latency"]),
+                      "verdict": Verdict.from_json(data["verdict"])})
+
+
+def family_atol(table: Mapping[str, float], stored: str, executed: str) -> float | None:
+    """Conversion tolerance for an artifact: the looser of its stored and executed precision
+    (fp16 weights run in fp32 still carry fp16 rounding). None when either is not a float
+    precision: int8 error is expected and judged by the accuracy budget instead."""
+    if stored not in table or executed not in table:
+        return None
+    return max(table[stored], table[executed])
 
 
 def run_all(session: Any, split: Split) -> np.ndarray:
@@ -60,7 +100,11 @@ def run_all(session: Any, split: Split) -> np.ndarray:
 def prove(path: Path, stored_precision: str, runtime: Runtime, split: Split, *,
           task: Task, reference_metric: float, reference_out: np.ndarray, source_out: np.ndarray,
           budgets: Budgets, conversion_atol: float | None, size_bytes: int,
-          settings: ProofSettings, baseline: Baseline | None = None) -> Proof:
+          settings: ProofSettings, baseline: Baseline | None = None,
+          atol_table: Mapping[str, float] | None = None) -> Proof:
+    """Run the artifact over ``split`` and judge it. ``reference_metric`` and
+    ``baseline.metric`` are in the budget's metric. The float tolerance is ``conversion_atol``,
+    or, with ``atol_table`` (the family's), the one for the precision that actually ran."""
     baseline = baseline or Baseline("reference", reference_metric, reference_out)
     reason = runtime.missing()
     if reason:
@@ -78,23 +122,29 @@ def prove(path: Path, stored_precision: str, runtime: Runtime, split: Split, *,
     latency = measure(session, [split.example(i) for i in range(min(len(split), 64))],
                       runs=settings.runs, warmup=settings.warmup, threads=settings.threads)
     rss_delta = rss_mb() - rss0
-    metric = task.evaluate(outputs, split)
+    metric = budget_metric(task, budgets)
+    value = metric.evaluate(outputs, split)
     src_diff = float(np.max(np.abs(outputs - source_out)))
-    baseline_agreement = task.agreement(outputs, baseline.outputs)
-    checks = {
-        "metric_drop": task.drop(baseline.metric, metric) <= budgets.max_metric_drop + 1e-12,
-        "agreement": baseline_agreement >= budgets.min_agreement,
-    }
-    if budgets.min_reference_ratio is not None:
-        ratio = metric / reference_metric if task.higher_is_better else reference_metric / metric
-        checks["reference_ratio"] = ratio >= budgets.min_reference_ratio
-    if conversion_atol is not None:
-        checks["conversion_atol"] = src_diff <= conversion_atol
-    if budgets.max_size_bytes is not None:
-        checks["size"] = size_bytes <= budgets.max_size_bytes
-    return Proof(metric=metric, agreement=task.agreement(outputs, reference_out),
+    executed = session.executed_precision(stored_precision)
+    if atol_table is not None:
+        conversion_atol = family_atol(atol_table, stored_precision, executed)
+    baseline_agreement, baseline_interval = agreement_with(task, outputs, baseline.outputs)
+    agreement, agreement_interval = agreement_with(task, outputs, reference_out)
+    interval = drop_interval(task, metric, outputs, split, baseline.outputs, baseline.metric)
+    evidence = Evidence(
+        metric=metric.name, share=metric.share, higher_is_better=metric.higher_is_better,
+        value=value, baseline=baseline.name, baseline_value=baseline.metric,
+        drop_interval=interval, reference_value=reference_metric, n_examples=len(split),
+        agreement=baseline_agreement, agreement_interval=baseline_interval,
+        closeness=Closeness("conversion_atol", src_diff, conversion_atol,
+                            "the Keras model it was converted from")
+        if conversion_atol is not None else None,
+        size_bytes=size_bytes)
+    return Proof(metric=value, agreement=agreement, agreement_interval=agreement_interval,
                  baseline_agreement=baseline_agreement,
+                 baseline_agreement_interval=baseline_interval, drop_interval=interval,
                  max_abs_diff=float(np.max(np.abs(outputs - reference_out))),
-                 source_max_abs_diff=src_diff,
-                 executed_precision=session.executed_precision(stored_precision),
-                 latency=latency, load_ms=load_ms, rss_delta_mb=max(0.0, rss_delta), checks=checks)
+                 source_max_abs_diff=src_diff, conversion_atol=conversion_atol,
+                 executed_precision=executed, latency=latency, load_ms=load_ms,
+                 rss_delta_mb=max(0.0, rss_delta), verdict=judge(evidence, budgets),
+                 classes=class_report(task, outputs, split.y))

@@ -86,7 +86,16 @@ def _read_pickle_bin(path: Path, allow_pickle: bool) -> dict[str, np.ndarray]:
     except ImportError as exc:
         raise ValueError(f"reading {path} needs PyTorch (pip install torch), or convert the "
                          "checkpoint to model.safetensors") from exc
-    state = torch.load(str(path), map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError: objects beyond tensors, or not a checkpoint
+        first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")[:200]
+        raise ValueError(f"{path} was refused by torch's safe (weights_only) loader "
+                         f"({type(exc).__name__}: {first}); convert it to model.safetensors") \
+            from None
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} holds a {type(state).__name__}, not a state dict of tensors; "
+                         "convert it to model.safetensors")
     return {k: v.float().numpy() for k, v in state.items()}
 
 
