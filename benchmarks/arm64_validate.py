@@ -39,18 +39,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("bundle", type=Path)
     p.add_argument("--name", default="tinybert-sst2")
     p.add_argument("--target", default="arm64-emulated")
+    p.add_argument("--timeout-s", type=float, default=None,
+                   help="per artifact (default: the device's remote.timeout_s); raise it on a "
+                        "loaded machine to measure rather than time out")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="arm64-validate-") as tmp:
         bundle = Path(tmp) / "bundle"
         shutil.copytree(args.bundle, bundle)
         load_before = os.getloadavg()
         cpu0, t0 = children_cpu_s(), time.monotonic()
-        result = validate(bundle, args.target)
+        result = validate(bundle, args.target, timeout_s=args.timeout_s)
         wall, cpu = time.monotonic() - t0, children_cpu_s() - cpu0
         load_after = os.getloadavg()
     judged = [a for a in result["artifacts"] if "skipped" not in a and "timed_out" not in a]
     out = {"command": f"PYTHONPATH=$PWD .venv/bin/python benchmarks/arm64_validate.py {args.bundle}"
-                      f" --name {args.name} --target {args.target}",
+                      f" --name {args.name} --target {args.target}"
+                      + (f" --timeout-s {args.timeout_s:g}" if args.timeout_s else ""),
            "bundle": str(args.bundle), "target": args.target, "cores": os.cpu_count(),
            "wall_s": round(wall, 1), "runner_cpu_s": round(cpu, 1),
            "load_average_before": [round(x, 2) for x in load_before],

@@ -64,8 +64,11 @@ class TextClassifier:
         and whether TensorFlow was imported (a device has none)."""
         import platform
 
+        from edgekit.hardware import detect
+
         return {"runtime": self.runtime.name, "runtime_version": self.runtime.version(),
-                "machine": platform.machine(), "imported_tensorflow": "tensorflow" in sys.modules}
+                "machine": platform.machine(), "hardware": detect(),
+                "imported_tensorflow": "tensorflow" in sys.modules}
 
     def encode(self, texts: list[str]) -> dict[str, np.ndarray]:
         return encode(self.tokenizer, texts, int(self.manifest["seq_len"]))
