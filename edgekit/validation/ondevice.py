@@ -327,8 +327,8 @@ def validate(bundle: Path, target: str, *, examples: int | None = None,
         if timeout_s <= 0:
             raise EdgekitError(f"--timeout-s {timeout_s:g}: must be positive", where="--timeout-s",
                                fix="pass the seconds one artifact may run")
-        device = device.model_copy(update={"remote": device.remote.model_copy(
-            update={"timeout_s": timeout_s})})
+        remote = device.remote.model_dump() | {"timeout_s": timeout_s}
+        device = device.model_copy(update={"remote": type(device.remote).model_validate(remote)})
     kind = target_for(device)
     if not kind.validates:
         raise EdgekitError(f"target '{device.name}' ({device.scheme}) reports timings only, "
