@@ -21,6 +21,7 @@ except ImportError:  # pragma: no cover - an older typer on the real click
 
 from edgekit.errors import EdgekitError
 
+
 class _OneLineUsageErrors(TyperGroup):
     """Command-line mistakes (``--runs 0``, a missing argument, an unknown option) as one
     ``error:`` line and exit 2, like every other user error, not click's usage box."""
@@ -58,16 +59,14 @@ def _run(debug: bool, fn: Callable[[], Any]) -> Any:
     except KeyboardInterrupt:
         typer.echo("interrupted: no output was written", err=True)
         raise typer.Exit(130) from None
-    except OSError as exc:
-        if debug or not exc.filename:
-            raise
-        err = EdgekitError(exc.strerror or type(exc).__name__, where=exc.filename,
-                           fix="check the path and its permissions")
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from None
     except Exception as exc:  # a bug, not a user error: still one line unless --debug
         if debug:
             raise
+        if isinstance(exc, OSError) and exc.filename:  # the system refused a named file
+            err = EdgekitError(exc.strerror or type(exc).__name__, where=exc.filename,
+                               fix="check the path and its permissions")
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(2) from None
         first = str(exc).splitlines()[0] if str(exc) else ""
         typer.echo(f"internal error: {type(exc).__name__}: {first} (rerun with --debug for the "
                    "traceback and report it)", err=True)

@@ -42,8 +42,9 @@ def check_replaceable(out: Path) -> None:
     try:
         verify_bundle(out)
     except EdgekitError as exc:
+        why = f"{exc.where}: {exc.message}" if exc.where not in (None, str(out)) else exc.message
         raise EdgekitError("output folder exists and is not an edgekit bundle whose "
-                           f"manifest.json accounts for every file in it ({exc.message}), so "
+                           f"manifest.json accounts for every file in it ({why}), so "
                            "replacing it could delete files edgekit did not write", where=out,
                            fix=_FIX_OUT + ", or move that folder away yourself") from None
 

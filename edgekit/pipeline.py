@@ -40,8 +40,9 @@ from edgekit.stages import STAGES
 from edgekit.strategy import make_strategy
 from edgekit.tasks import TASKS, Metric
 from edgekit.training import TrainContext, compile_model, count_params, fit
-from edgekit.validation.prove import Baseline, Proof, ProofSettings, family_atol, prove
 from edgekit.validation.intervals import BOOTSTRAP_RESAMPLES, bootstrap_method, wilson_method
+from edgekit.validation.prove import (Baseline, Proof, ProofSettings,  # noqa: F401 (family_atol:
+                                      family_atol, prove)  # moved to prove.py, importable here)
 from edgekit.validation.verdict import budget_metric, class_report, resolution_warning
 from edgekit.verify import write_manifest
 
@@ -59,9 +60,6 @@ class ModelStates:
 
     models: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
-
-
-__all__ = ["compress", "family_atol", "check_runtimes", "load_data"]
 
 
 def budget_metric_for(recipe: Recipe, data: Dataset) -> Metric:
@@ -85,15 +83,15 @@ def _pts(value: float, share: bool) -> str:
     return f"{value * 100:.2f}" if share else f"{value:.4g}"
 
 
-def proof_line(metric: Metric, proof: Proof, size: int, baseline: str) -> str:
+def proof_line(metric: Metric, proof: Proof, size: int, baseline: Baseline) -> str:
     """The console line for one proven artifact: the metric and its drop with the 95%
     interval, agreement with its interval, latency, size, then ``pass`` or the failed checks
     as sentences."""
-    drop = proof.verdict.checks[0].value
+    drop = metric.drop(baseline.metric, proof.metric)
     unit = " points" if metric.share else ""
     ci = proof.drop_interval
     agree = proof.baseline_agreement_interval
-    return (f"{metric.name} {proof.metric:.4f}, drop vs {baseline} {_pts(drop, metric.share)}{unit} "
+    return (f"{metric.name} {proof.metric:.4f}, drop vs {baseline.name} {_pts(drop, metric.share)}{unit} "
             f"(95% CI {_pts(ci.low, metric.share)} to {_pts(ci.high, metric.share)}), "
             f"agreement {proof.baseline_agreement:.4f} (95% CI {agree.low:.4f} to "
             f"{agree.high:.4f}), p50 {proof.latency.p50:.3f} ms, {size:,} B: "
@@ -252,7 +250,7 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
                     source_out=states.outputs[model_name], budgets=recipe.budgets,
                     conversion_atol=None, size_bytes=size, settings=settings, baseline=baseline,
                     atol_table=family.conversion_atol))
-            progress.note(proof_line(metric, proof, size, baseline.name))
+            progress.note(proof_line(metric, proof, size, baseline))
             artifacts.append({
                 "file": art.path.relative_to(bundle).as_posix(),
                 "files": [f.relative_to(bundle).as_posix() for f in art.files],

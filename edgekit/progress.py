@@ -49,4 +49,6 @@ class RichProgress(SilentProgress):
         self.console.print(f"[green]✓[/] {label} [dim]({self.timings[name]:.1f}s)[/]")
 
     def note(self, text: str) -> None:
-        self.console.print(f"  [dim]{text}[/]")
+        # one logical line per note, never hard-wrapped: a verdict or warning stays one line
+        # in a log and greps whole
+        self.console.print(f"  [dim]{text}[/]", soft_wrap=True)

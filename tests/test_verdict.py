@@ -211,12 +211,13 @@ def test_failed_checks_print_as_sentences_with_intervals(tmp_path: Path) -> None
     proof line shows the drop's interval, and the too-small split is warned about at load."""
     recipe = write_recipe(tmp_path / "tiny.yaml", LENET_MINIMAL + "budgets: {max_size_bytes: 1000}\n")
     done = run_cli("compress", str(recipe), "--out", str(tmp_path / "bundle"))
-    out = " ".join((done.stdout + done.stderr).split())  # rich wraps long lines
-    assert done.returncode == 3, out
-    assert "FAIL: size " in out and "exceeds the 1,000 B budget" in out
-    assert "(95% CI " in out and "{'" not in out
-    assert "360 held-out examples cannot resolve a 1-point accuracy budget" in out
-    assert f"{examples_to_resolve(0.01)} examples would be needed" in out
+    lines = (done.stdout + done.stderr).splitlines()
+    assert done.returncode == 3, done.stdout + done.stderr
+    (proof,) = [line for line in lines if "FAIL: size " in line]  # one line per artifact
+    assert "exceeds the 1,000 B budget" in proof and "(95% CI " in proof and "{'" not in proof
+    (warning,) = [line for line in lines if "cannot resolve" in line]
+    assert "360 held-out examples cannot resolve a 1-point accuracy budget" in warning
+    assert f"{examples_to_resolve(0.01)} examples would be needed" in warning
 
 
 @pytest.mark.parametrize("device", ["rpi4", "android"])
@@ -239,3 +240,37 @@ def test_an_unknown_or_missing_class_metric_fails_in_one_line(tmp_path: Path) ->
     done = run_cli("compress", str(missing), "--out", str(tmp_path / "b"), timeout=120)
     assert done.returncode == 2 and "budgets.metric" in done.stderr and "below 10" in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.yaml", "b.yaml"]
+
+
+def test_resampled_metrics_equal_their_definitions() -> None:
+    """The cheap per-example forms the bootstrap resamples (rank AUROC, Fréchet on fixed PCA
+    features) give the metric itself, checked against scikit-learn and scipy's sqrtm."""
+    from scipy import linalg
+    from sklearn.metrics import roc_auc_score
+
+    from edgekit.tasks.anomaly import auroc
+    from edgekit.tasks.generation import COMPONENTS, pca_features
+
+    rng = np.random.default_rng(5)
+    scores, labels = np.round(rng.random(300), 2), rng.integers(0, 2, 300)  # with ties
+    assert auroc(scores, labels) == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+    with pytest.raises(ValueError):
+        auroc(scores, np.zeros(300))
+
+    real, fake = rng.random((200, 8, 8)), rng.random((200, 8, 8)) * 0.8
+    features = pca_features(fake, real)
+    a, b = features[:, :COMPONENTS], features[:, COMPONENTS:]
+    eps = 1e-6 * np.eye(COMPONENTS)
+    cov_a, cov_b = np.cov(a, rowvar=False) + eps, np.cov(b, rowvar=False) + eps
+    textbook = float(np.sum((a.mean(0) - b.mean(0)) ** 2)
+                     + np.trace(cov_a + cov_b - 2 * linalg.sqrtm(cov_a @ cov_b).real))
+    generation = TASKS.get("generation").default_metric
+    split = Split({"z": np.zeros((200, 4))}, real)
+    assert generation.evaluate(fake, split) == pytest.approx(textbook, rel=1e-9)
+    assert generation.resampler(fake, split)(np.arange(200)) == pytest.approx(textbook, rel=1e-9)
+
+    anomaly = TASKS.get("anomaly").default_metric
+    images = rng.random((120, 4, 4, 1)).astype(np.float32)
+    outputs = images + rng.normal(0, 0.1, images.shape).astype(np.float32)
+    split = Split({"image": images}, rng.integers(0, 2, 120))
+    assert anomaly.resampler(outputs, split)(np.arange(120)) == anomaly.evaluate(outputs, split)

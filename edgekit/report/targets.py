@@ -36,8 +36,11 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         if "skipped" in a or "timed_out" in a:
             lines.append(f"  {a['file']:<40} {_status(a)}")
             continue
+        ci = a.get("metric_drop_ci95")
+        drop = (f"  drop vs {a['baseline']} {a['metric_drop']:.4f} (95% CI {ci['low']:.4f} to "
+                f"{ci['high']:.4f})" if ci else "")
         lines.append(f"  {a['file']:<40} {a['runtime']:<18} {a['metric']['name']} "
-                     f"{a['metric']['value']:.4f}  agreement {a['agreement']:.4f}  "
+                     f"{a['metric']['value']:.4f}{drop}  agreement {a['agreement']:.4f}  "
                      f"max|Δ| ref {_fmt(a['max_abs_diff'])}  host {_fmt(a['max_abs_diff_vs_host'])}"
                      f" (atol {_fmt(a['host_atol'])})  {_status(a)}")
     timed_out = result.get("timed_out") or []

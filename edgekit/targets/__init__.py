@@ -26,6 +26,7 @@ import numpy as np
 from edgekit.devices import DeviceProfile
 from edgekit.errors import EdgekitError, RuntimeUnavailable
 from edgekit.heldout import copy_inputs
+from edgekit.paths import inside
 from edgekit.registry import Registry
 from edgekit.runner import PAYLOAD, TEXT_PAYLOAD
 
@@ -133,7 +134,8 @@ def stage(request: RunRequest, folder: Path) -> list[str]:
     copy_payload(folder)
     (folder / "artifact").mkdir()
     for f in request.files:
-        shutil.copy2(f, folder / "artifact" / f.name)
+        shutil.copy2(f, inside(folder / "artifact", f.name, what="artifact file",
+                               scope="the staging folder"))
     copy_inputs(request.inputs, folder / "inputs", request.limit)
     argv = ["-m", "edgekit.runner", "--artifact", f"artifact/{request.artifact.name}",
             "--runtime", request.runtime, "--inputs", "inputs", "--timings", "result.json",

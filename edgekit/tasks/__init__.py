@@ -31,12 +31,29 @@ class Metric:
     share: bool = False
     share_of_examples: bool = False
     classes_needed: int | None = None  # a per-class metric: the data needs this many classes
+    # For a metric that is expensive on raw outputs (AUROC of reconstruction errors, a Fréchet
+    # distance), what each example contributes, computed once, and the metric from those
+    # contributions: resampling then costs one cheap ``reduce`` per resample.
+    per_example: Callable[[np.ndarray, Split], np.ndarray] | None = None
+    reduce: Callable[[np.ndarray, np.ndarray], float] | None = None  # (contributions, labels)
 
     def evaluate(self, outputs: np.ndarray, split: Split) -> float:
         if self.split_score is not None:
             return self.split_score(outputs, split)
         assert self.score is not None
         return self.score(outputs, split.y)
+
+    def resampler(self, outputs: np.ndarray, split: Split) -> Callable[[np.ndarray], float]:
+        """``idx -> the metric on the examples idx`` (repeats allowed: a bootstrap resample),
+        with what can be computed once computed once."""
+        labels = np.asarray(split.y)
+        if self.per_example is not None and self.reduce is not None:
+            contributions, reduce = self.per_example(outputs, split), self.reduce
+            return lambda idx: reduce(contributions[idx], labels[idx])
+        if self.score is not None:
+            score = self.score
+            return lambda idx: score(outputs[idx], labels[idx])
+        return lambda idx: self.evaluate_at(outputs, split, idx)
 
     def evaluate_at(self, outputs: np.ndarray, split: Split, idx: np.ndarray) -> float:
         """The metric on the examples ``idx`` (repeats allowed: a bootstrap resample)."""
@@ -73,6 +90,8 @@ class Task:
     metric_help: str = ""  # the names other_metrics knows, for error messages
     per_class: Callable[[np.ndarray, np.ndarray], dict[str, Any]] | None = None  # class report
     interval_resamples: int = 2000  # bootstrap resamples (fewer for an expensive metric)
+    per_example: Callable[[np.ndarray, Split], np.ndarray] | None = None  # see Metric
+    reduce: Callable[[np.ndarray, np.ndarray], float] | None = None  # see Metric
 
     def __post_init__(self) -> None:
         if (self.score is None) == (self.split_score is None):
@@ -88,7 +107,8 @@ class Task:
     @property
     def default_metric(self) -> Metric:
         return Metric(self.metric, self.higher_is_better, self.score, self.split_score,
-                      self.share, self.share_of_examples)
+                      self.share, self.share_of_examples, per_example=self.per_example,
+                      reduce=self.reduce)
 
     def metric_named(self, name: str | None) -> Metric | None:
         """The metric a budget names (None or the task's own name: the default); None when the

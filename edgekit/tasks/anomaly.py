@@ -27,10 +27,27 @@ def reconstruction_error(outputs: np.ndarray, inputs: np.ndarray) -> np.ndarray:
 
 
 def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Area under the ROC curve (probability a random anomaly scores above a random normal)."""
-    from sklearn.metrics import roc_auc_score
+    """Area under the ROC curve (probability a random anomaly scores above a random normal),
+    as the Mann-Whitney rank statistic (ties averaged): the same number as scikit-learn's
+    ``roc_auc_score`` at a hundredth of its cost, which the bootstrap's 2000 resamples need."""
+    value = _rank_auroc(scores, labels)
+    if not np.isfinite(value):
+        raise ValueError("AUROC needs both normal and anomalous held-out examples")
+    return value
 
-    return float(roc_auc_score(labels, scores))
+
+def _rank_auroc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """AUROC, or NaN when a class is missing (a bootstrap resample may draw one class only)."""
+    positive = np.asarray(labels).reshape(-1) == 1
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    # 1-based ranks, tied scores sharing their average rank
+    _, inverse, counts = np.unique(np.asarray(scores).reshape(-1), return_inverse=True,
+                                   return_counts=True)
+    ranks = (np.cumsum(counts) - (counts - 1) / 2.0)[inverse.reshape(-1)]
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def anomaly_auroc(outputs: np.ndarray, split: Split) -> float:
@@ -49,6 +66,8 @@ TASKS.register("anomaly", Task(
     higher_is_better=True,
     split_score=anomaly_auroc,
     share=True,
+    per_example=lambda outputs, split: reconstruction_error(outputs, only_input(split)),
+    reduce=_rank_auroc,
     targets=only_input,
     agreement=mean_within,
     keras_loss=lambda: _tf.keras().losses.MeanSquaredError(),

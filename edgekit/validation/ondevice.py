@@ -28,6 +28,7 @@ from edgekit.heldout import FOLDER, INPUT_PREFIX, Arrays, find, open_arrays
 from edgekit.heldout import write as write_arrays
 from edgekit.resolution import examples_to_resolve, resolves
 from edgekit.runtimes import RUNTIMES
+from edgekit.paths import inside
 from edgekit.targets import RunRequest, RunResult, TextRequest, target_for
 from edgekit.targets._proc import TargetTimeout, TargetUnreachable
 from edgekit.verify import read_report, refresh_manifest, verify_bundle
@@ -374,7 +375,8 @@ def save(bundle: Path, name: str, result: dict[str, Any]) -> Path:
     checksums cover the files we just changed, and only those: callers verify first)."""
     from edgekit.report.html import render
 
-    path = bundle / "targets" / name
+    path = inside(bundle, f"targets/{name}", what="result file",  # a device YAML's name
+                  fix="give the device profile a plain name")
     write_text(path, json.dumps(result, indent=2))
     report = read_bundle(bundle)
     report["on_target"] = {p.stem: json.loads(p.read_text())

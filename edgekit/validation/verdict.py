@@ -26,8 +26,8 @@ from edgekit.data import Split
 from edgekit.recipe.schema import Budgets
 from edgekit.resolution import examples_to_resolve, resolves
 from edgekit.tasks import Metric, Task
-from edgekit.validation.intervals import (BOOTSTRAP_RESAMPLES, LEVEL, Interval, bootstrap_method,
-                                          paired_bootstrap_drop, wilson)
+from edgekit.validation.intervals import (Interval, bootstrap_method, paired_bootstrap_drop,
+                                          wilson)
 
 EPS = 1e-12  # a drop exactly at the budget passes despite float rounding
 
@@ -224,12 +224,13 @@ def drop_interval(task: Task, metric: Metric, outputs: np.ndarray, split: Split,
     otherwise (a bundle re-proven against a non-reference baseline, whose outputs it does not
     keep) the bootstrap of the artifact's metric alone, the baseline's value held fixed."""
     n = len(outputs)
+    artifact_on = metric.resampler(outputs, split)
     if baseline_outputs is not None:
-        return paired_bootstrap_drop(n, lambda idx: metric.drop(
-            metric.evaluate_at(baseline_outputs, split, idx), metric.evaluate_at(outputs, split, idx)),
-            resamples=task.interval_resamples)
-    unpaired = paired_bootstrap_drop(n, lambda idx: metric.drop(
-        baseline_value, metric.evaluate_at(outputs, split, idx)), resamples=task.interval_resamples)
+        baseline_on = metric.resampler(baseline_outputs, split)
+        return paired_bootstrap_drop(n, lambda idx: metric.drop(baseline_on(idx), artifact_on(idx)),
+                                     resamples=task.interval_resamples)
+    unpaired = paired_bootstrap_drop(n, lambda idx: metric.drop(baseline_value, artifact_on(idx)),
+                                     resamples=task.interval_resamples)
     return Interval(unpaired.low, unpaired.high,
                     bootstrap_method(task.interval_resamples).replace(
                         "artifact and baseline scored on the same draw",
@@ -259,7 +260,3 @@ def resolution_warning(metric: Metric, n_examples: int, budgets: Budgets) -> str
 def class_report(task: Task, outputs: np.ndarray, labels: np.ndarray) -> dict[str, Any] | None:
     """Per-class precision/recall/F1 and macro averages, for tasks that have classes."""
     return task.per_class(outputs, np.asarray(labels)) if task.per_class is not None else None
-
-
-__all__ = ["Check", "Closeness", "Evidence", "Verdict", "judge", "budget_metric", "drop_interval",
-           "agreement_with", "resolution_warning", "class_report", "LEVEL", "BOOTSTRAP_RESAMPLES"]
