@@ -186,11 +186,19 @@ def validate(
         from edgekit.report.targets import summary_lines
         from edgekit.validation.ondevice import validate as run_validate
 
+        import time
+
+        from edgekit.devices import load_device
+
+        started = time.time()
         try:
             result = run_validate(bundle, target, examples=examples, seed=seed,
                                   timeout_s=timeout_s)
-        except KeyboardInterrupt:
-            typer.echo(f"interrupted: the artifacts that finished are in {bundle}/targets/",
+        except KeyboardInterrupt:  # the runner's whole process group is already ended
+            saved = bundle / "targets" / f"{load_device(target).name}.json"
+            kept = saved.is_file() and saved.stat().st_mtime >= started
+            typer.echo("interrupted: " + (f"the artifacts that finished are in {saved}" if kept
+                                          else "no artifact had finished, nothing was written"),
                        err=True)
             raise typer.Exit(130) from None
         typer.echo("\n".join(summary_lines(result)))
