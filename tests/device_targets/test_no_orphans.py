@@ -141,3 +141,30 @@ def test_leftovers_of_a_finished_command_are_ended() -> None:
     done = run_command(["sh", "-c", f"({marker} &); echo done"], what="leaver", timeout_s=30)
     assert done.stdout.strip() == "done" and time.monotonic() - t0 < 10
     assert gone(marker, within_s=5) == []
+
+
+def test_ctrl_c_on_the_cli_leaves_no_runner(small_bundle: Path) -> None:
+    """SIGINT to ``edgekit profile`` while its runner works (a terminal's Ctrl-C does not reach
+    the runner: it has a session of its own): exit 130, and the runner is gone too."""
+    import subprocess
+    import sys
+
+    marker = str(MARK - 1)
+    tfl = next((small_bundle / "artifacts").glob("*fp32.tflite"))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    cli = subprocess.Popen([sys.executable, "-m", "edgekit", "profile", str(tfl), "--target", "cpu",
+                            "--runs", marker], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not [p for p in marked(marker) if "edgekit.runner" in p]:
+            assert time.monotonic() < deadline and cli.poll() is None, "the runner never started"
+            time.sleep(0.2)
+        time.sleep(1.0)
+        cli.send_signal(signal.SIGINT)
+        _, err = cli.communicate(timeout=60)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    assert cli.returncode == 130, err
+    assert gone(marker) == []
