@@ -19,6 +19,14 @@ def catalog_dir(kind: str) -> Path:
     return _PKG / "_catalog" / kind
 
 
+def catalog_file(name: str) -> Path | None:
+    """A single shipped top-level file (e.g. ``requirements-data.txt``), or None."""
+    for candidate in (_PKG / "_catalog" / name, _PKG.parent / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def builtin_names(kind: str) -> list[str]:
     return sorted(p.stem for p in catalog_dir(kind).glob("*.yaml"))
 

@@ -249,6 +249,8 @@ def profile(
         if out:
             write_text(out, text)
         typer.echo(text)
+        for warning in result.get("warnings", []):  # e.g. compute nodes fell back to the CPU
+            typer.echo(f"warning: {warning}", err=True)
         if require_measurement and "unavailable" in result:
             typer.echo(f"error: no measurement: {result['unavailable']}", err=True)
             raise typer.Exit(EXIT_NOT_MEASURED)
@@ -268,6 +270,7 @@ def targets(ctx: typer.Context) -> None:
         return
     from edgekit.devices import all_devices
     from edgekit.targets import target_for
+    from edgekit.validation.placement import device_note
 
     def show() -> None:
         for _, d in all_devices():
@@ -276,6 +279,9 @@ def targets(ctx: typer.Context) -> None:
             state = ("unavailable: " + reason if reason else
                      "tools ready (the device is reached on use)" if kind.checked_on_use else "ready")
             typer.echo(f"{d.name:<18} {d.scheme:<13} {state}")
+            note = device_note(d.execution_providers, d.cuda_graphs)
+            if note:
+                typer.echo(f"{'':<32} note: {note}")
 
     _run(False, show)
 

@@ -56,10 +56,19 @@ class DeviceProfile(BaseModel):
     execution_providers: tuple[str, ...] = Field((), description="ONNX Runtime EPs in order")
     emulation: str | None = Field(None, description="set when runs are emulated: their "
                                   "timings are never reported as device timings")
+    cuda_graphs: bool = Field(False, description="ONNX Runtime CUDA EP: capture each input "
+                              "shape's graph once and replay it, inputs/outputs bound to fixed "
+                              "GPU buffers (cuts kernel-launch overhead at small batches)")
     tolerance_scale: float = Field(1.0, ge=1.0, description="multiplies the family's conversion "
                                    "tolerance (e.g. TF32 matmuls on NVIDIA GPUs)")
     peak: Peak = Field(default_factory=Peak)
     remote: Remote = Field(default_factory=Remote)
+
+    def runtime_options(self, accepted: frozenset[str]) -> tuple[tuple[str, str], ...]:
+        """This profile's load options for a runtime that ``accepted`` them (as strings, the
+        way they reach the runner)."""
+        chosen = {"cuda_graphs": "1" if self.cuda_graphs else ""}
+        return tuple((k, v) for k, v in chosen.items() if v and k in accepted)
 
     @property
     def scheme(self) -> str:

@@ -44,6 +44,7 @@ from edgekit.validation.intervals import BOOTSTRAP_RESAMPLES, bootstrap_method, 
 from edgekit.validation.prove import (Baseline, Proof, ProofSettings,  # noqa: F401 (family_atol:
                                       family_atol, prove)  # moved to prove.py, importable here)
 from edgekit.validation.verdict import budget_metric, class_report, resolution_warning
+from edgekit.validation.size_check import flag_int8_sizes
 from edgekit.verify import write_manifest
 
 REPORT_SCHEMA = "edgekit.report/1"
@@ -279,6 +280,8 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
                 "verdict": proof.verdict.to_json(), "notes": art.notes,
             })
 
+        for warning in flag_int8_sizes(artifacts, bundle):  # int8 must be smaller than fp32
+            progress.note(f"warning: {warning}")
         builder = MODELS.get(recipe.model.builder)
         with progress.stage("bundle extras"):
             extras = builder.bundle_extras(bundle, states.models, data,

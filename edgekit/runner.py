@@ -85,7 +85,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     inputs = load_inputs(Path(args.inputs))
     rss_before = rss_mb()
     t0 = time.perf_counter()
-    session = runtime.load(Path(args.artifact), args.threads)
+    options = dict(opt.split("=", 1) for opt in args.option)  # device-profile runtime options
+    session = runtime.load(Path(args.artifact), args.threads, **options)
     load_ms = (time.perf_counter() - t0) * 1e3
     result: dict[str, object] = {
         "schema": SCHEMA, "runtime": runtime.name, "runtime_version": runtime.version(),
@@ -104,6 +105,11 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     from edgekit.hardware import detect  # the machine that ran it, named in its result
 
     result["hardware"] = detect()
+    # e.g. which execution provider ran each node on a GPU (a profiled second session, so
+    # after the timings and the memory peak), and whether CUDA graphs are on
+    first = next(batches(inputs, 1), None)
+    if first is not None:
+        result.update(session.execution_details(first))
     # Evidence that what ships to a device runs without TensorFlow (a Pi has none).
     result["imported_tensorflow"] = "tensorflow" in sys.modules
     return result
@@ -121,6 +127,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a runtime load option from the device profile, e.g. cuda_graphs=1")
     return p.parse_args(argv)
 
 

@@ -55,6 +55,19 @@ def fit(model: Any, ctx: TrainContext, epochs: int, callbacks: list[Any] | None 
                      validation_data=(val.x, task.fit_targets(val)) if val is not None else None)
 
 
+def per_epoch(history: Any, losses_only: bool = False) -> dict[str, list[float]]:
+    """Each value Keras logged, one mean per epoch (4 significant digits): the stage facts'
+    ``loss_history``, so report.html can plot how training converged, not just where it ended.
+    ``losses_only`` drops metrics such as accuracy, which the proof reports anyway."""
+    return {k: [float(f"{v:.4g}") for v in values] for k, values in history.history.items()
+            if not losses_only or "loss" in k}
+
+
+def last_epoch(history: dict[str, list[float]]) -> dict[str, float]:
+    """The last epoch's value of each series of :func:`per_epoch`."""
+    return {k: values[-1] for k, values in history.items() if values}
+
+
 def predict(model: Any, split: Split, batch_size: int = 256) -> np.ndarray:
     out = model.predict(split.x, batch_size=batch_size, verbose=0)
     return np.asarray(out[0] if isinstance(out, (list, tuple)) else out)

@@ -5,10 +5,13 @@ check that every file ``manifest.json`` lists is there with its recorded size an
 that no file is present that the manifest does not list. The first mismatch is reported as one
 line, because one is enough to distrust the bundle.
 
-Paths inside a manifest are data from elsewhere: :func:`member_path` refuses absolute paths,
-``..`` parts and symlinks that resolve outside the bundle folder, so a crafted manifest cannot
-make edgekit read (or hash, or load) a file outside the bundle. This module imports no
-TensorFlow and no runtime, so it can ship to devices with the runtimes.
+Paths inside a manifest or report.json are data from elsewhere: :func:`member_path` and
+:func:`read_report` refuse absolute paths, ``..`` parts and symlinks that resolve outside the
+bundle folder (:func:`edgekit.paths.inside`), so a crafted bundle cannot make edgekit read (or
+hash, or load) a file outside it. Commands that read a bundle verify it first; commands that
+add to one (``validate``, ``profile``) record only the files they wrote
+(:func:`refresh_manifest`), so a tampered or planted file is never adopted. This module
+imports no TensorFlow and no runtime, so it can ship to devices with the runtimes.
 """
 
 from __future__ import annotations

@@ -459,3 +459,28 @@ def test_minimal_recipe_still_runs(tmp_path: Path) -> None:
         assert res.returncode == 0, res.stderr[-2000:]
         assert _cli(["verify", str(out)], {}, tmp_path).returncode == 0
     assert sorted(p.name for p in out.parent.iterdir()) == [".out.run", "out"]
+
+
+def test_G_one_class_text_file_is_refused_before_distilbert_trains(tmp_path: Path) -> None:
+    """The issue's second G case: distilbert on a one-class text file."""
+    from edgekit.errors import EdgekitError
+    from edgekit.pipeline import load_data
+    from edgekit.recipe import load_recipe
+
+    def data_from(labels: list[int]):
+        tsv = tmp_path / f"{len(set(labels))}.tsv"
+        tsv.write_text("sentence\tlabel\n" + "".join(f"review number {i} was fine\t{y}\n"
+                                                     for i, y in enumerate(labels)))
+        recipe = load_recipe("distilbert", quick=True, overrides={
+            "data.dataset": "text_file", "data.params": {"path": str(tsv)}})
+        return tsv, lambda: load_data(recipe)
+
+    _, two = data_from([0, 1] * 30)
+    try:
+        two()
+    except EdgekitError as exc:  # e.g. the tokenizer's files are not installed here
+        pytest.skip(f"a two-class text file does not load here either: {exc}")
+    one, load = data_from([1] * 60)
+    with pytest.raises(EdgekitError) as info:
+        load()
+    assert str(one) in str(info.value) and "1 class" in str(info.value)

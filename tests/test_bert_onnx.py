@@ -108,6 +108,16 @@ def test_fused_graph_matches_keras(tiny, fused) -> None:
                                atol=ATOL, rtol=0)
 
 
+def test_fusion_needs_no_pytorch(tiny, fused, tmp_path: Path, monkeypatch) -> None:
+    """PyTorch is no edgekit dependency (only the ``peers`` extra brings it): with torch
+    unimportable the fused export still works and fuses exactly as much."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
+    art = _export(tiny, TINY, tmp_path / "bert-no-torch.onnx", fusion="bert")
+    assert art.notes["fused_ops"] == fused.notes["fused_ops"]
+
+
 def test_fused_dynamic_int8_agrees_on_argmax(tiny, tmp_path: Path) -> None:
     art = _export(tiny, TINY, tmp_path / "bert-dyn.onnx", precision="dynamic", fusion="bert")
     assert art.notes["fused_ops"]["Attention"] == TINY.num_layers

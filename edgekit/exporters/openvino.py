@@ -1,7 +1,9 @@
 """OpenVINO IR (``.xml`` + ``.bin``) converted from our ONNX export.
 
 Precisions: ``fp32``; ``fp16`` (weights compressed to fp16); ``int8`` (imports the static QDQ
-ONNX model, whose Quantize/Dequantize pairs OpenVINO runs as int8). Note that OpenVINO picks its
+ONNX model, whose Quantize/Dequantize pairs OpenVINO runs as int8, with its lookup tables, which
+the quantizer leaves float, stored as int8 rows: :mod:`edgekit.exporters.onnx_weights`; OpenVINO
+stores every weight behind a DequantizeLinear as an int8 constant). Note that OpenVINO picks its
 *inference* precision at compile time (bf16 on CPUs with AVX512-BF16/AMX); the runtime adapter
 reports what actually ran.
 """
@@ -16,6 +18,7 @@ from edgekit.data import Split
 from edgekit.families import FamilySpec
 from edgekit.exporters import EXPORTERS, ExportedArtifact, Exporter, ExportOptions
 from edgekit.exporters.onnx import Int8Options, ONNXExporter, ONNXOptions
+from edgekit.exporters.onnx_weights import quantize_lookup_tables
 
 
 class OpenVINOOptions(Int8Options):
@@ -44,6 +47,9 @@ class OpenVINOExporter(Exporter):
             onnx_art = ONNXExporter().build(
                 model, "int8" if precision == "int8" else "fp32", onnx_path, calibration,
                 ONNXOptions(**opts.model_dump()), family, tuning, self.runtime)
+            tables: list[str] = []
+            if precision == "int8":
+                tables = quantize_lookup_tables(onnx_path, onnx_path)
             ir = ov.convert_model(str(onnx_path))
             stage = Path(tmpdir) / dest.name
             ov.save_model(ir, str(stage), compress_to_fp16=(precision == "fp16"))
@@ -52,6 +58,8 @@ class OpenVINOExporter(Exporter):
             Path(stage.with_suffix(".bin")).replace(bin_dest)
             Path(stage).replace(dest)
         notes = {k: v for k, v in onnx_art.notes.items() if k in ("quantization", "fallback")}
+        if tables:
+            notes["int8_lookup_tables"] = tables
         return ExportedArtifact(self.format, precision, [dest, bin_dest],
                                 {"converted_from": f"onnx ({onnx_art.notes['graph']}, opset 17)",
                                  **notes})

@@ -6,12 +6,20 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from edgekit.report import charts, units
+
+
+def row_id(target: str, file: str) -> str:
+    """The HTML id of an artifact's row in a target's table (the artifact table links to it)."""
+    return f"target-{units.slug(target)}-{units.slug(file)}"
+
 
 def _fmt(value: float | None, spec: str = ".3g") -> str:
     return "n/a" if value is None else format(value, spec)
 
 
-def _status(a: dict[str, Any]) -> str:
+def status(a: dict[str, Any]) -> str:
+    """An artifact result's verdict in words: skipped, pass, or FAIL with a sentence per check."""
     if "skipped" in a:
         return f"skipped: {a['skipped']}"
     if "timed_out" in a:
@@ -19,6 +27,12 @@ def _status(a: dict[str, Any]) -> str:
     if "verdict" in a:  # a sentence per failed check (edgekit.validation.verdict)
         return a["verdict"]["summary"]
     return "pass" if a["passed"] else "FAIL: " + ", ".join(k for k, v in a["checks"].items() if not v)
+
+
+def with_warnings(a: dict[str, Any]) -> str:
+    """The status, then any warning sentence (e.g. compute nodes that fell back to the CPU, an
+    int8 file not much smaller than its fp32 sibling)."""
+    return "; ".join([status(a), *[f"warning: {w}" for w in a.get("warnings") or []]])
 
 
 def summary_lines(result: dict[str, Any]) -> list[str]:
@@ -34,7 +48,7 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     lines = [head]
     for a in result["artifacts"]:
         if "skipped" in a or "timed_out" in a:
-            lines.append(f"  {a['file']:<40} {_status(a)}")
+            lines.append(f"  {a['file']:<40} {status(a)}")
             continue
         ci = a.get("metric_drop_ci95")
         drop = (f"  drop vs {a['baseline']} {a['metric_drop']:.4f} (95% CI {ci['low']:.4f} to "
@@ -42,7 +56,8 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         lines.append(f"  {a['file']:<40} {a['runtime']:<18} {a['metric']['name']} "
                      f"{a['metric']['value']:.4f}{drop}  agreement {a['agreement']:.4f}  "
                      f"max|Δ| ref {_fmt(a['max_abs_diff'])}  host {_fmt(a['max_abs_diff_vs_host'])}"
-                     f" (atol {_fmt(a['host_atol'])})  {_status(a)}")
+                     f" (atol {_fmt(a['host_atol'])})  {status(a)}")
+        lines += [f"    warning: {w}" for w in a.get("warnings") or []]
     timed_out = result.get("timed_out") or []
     lines.append("PASSED" if result["passed"] else
                  f"FAILED ({len(timed_out)} timed out)" if timed_out else "FAILED")
@@ -71,54 +86,60 @@ def _metric_on(report: dict[str, Any], target: str, file: str) -> float | None:
 
 def tradeoff_across_targets(report: dict[str, Any], profiles: list[dict[str, Any]]) -> str:
     """Metric vs measured p50 for every profiled (artifact, target); marker area ∝ file size,
-    colour = target, marker = format."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from edgekit.report.html import finish_scatter
-
+    colour = target, marker = format; numbered as the profile table's rows."""
+    plt = charts.pyplot()
     sizes = {a["file"]: a["size_bytes"] for a in report["artifacts"]}
     fmt_of = {a["file"]: a["format"] for a in report["artifacts"]}
     targets = sorted({p["target"] for p in profiles})
     colors = {t: plt.get_cmap("tab10")(i % 10) for i, t in enumerate(targets)}
-    markers = {"tflite": "o", "onnx": "s", "openvino": "^"}
     scale = 900 / max([*sizes.values(), 1])
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for p in profiles:
+    points, labels, radii = [], [], []
+    for i, p in enumerate(profiles, 1):
         file, p50 = p.get("bundle_file", ""), p["measured"]["latency_ms"]["p50"]
         metric = _metric_on(report, p["target"], file)
         if metric is None:
             continue
-        ax.scatter(p50, metric, s=max(20, sizes.get(file, 0) * scale), color=colors[p["target"]],
-                   marker=markers.get(fmt_of.get(file, ""), "D"), alpha=0.6, edgecolors="black",
-                   linewidths=0.5)
-        ax.annotate(file.rsplit("/", 1)[-1], (p50, metric), fontsize=6, xytext=(4, 4),
-                    textcoords="offset points")
+        area = max(25.0, sizes.get(file, 0) * scale)
+        ax.scatter(p50, metric, s=area, color=colors[p["target"]],
+                   marker=charts.FORMAT_MARKERS.get(fmt_of.get(file, ""), "D"), alpha=0.6,
+                   edgecolors="black", linewidths=0.5, zorder=3)
+        points.append((p50, metric))
+        labels.append(str(i))
+        radii.append(area ** 0.5 / 2)
     for t in targets:
         ax.scatter([], [], color=colors[t], label=t)
-    ax.set_xscale("log")
-    return finish_scatter(fig, ax, xlabel="measured p50 latency on the target (ms, log scale)",
-                          ylabel=f"{report['reference']['metric']} on held-out split",
-                          title="Accuracy vs latency vs size across targets (marker area ∝ file size)")
+    for fmt in sorted({fmt_of.get(p.get("bundle_file", ""), "") for p in profiles} - {""}):
+        ax.scatter([], [], color="white", edgecolors="black", label=fmt,
+                   marker=charts.FORMAT_MARKERS.get(fmt, "D"))
+    if points:
+        charts.log_axis(ax, "x", [x for x, _ in points])
+        values = [y for _, y in points]
+        pad = (max(values) - min(values)) * 0.15 or 0.01
+        ax.set_ylim(min(values) - pad, max(values) + pad)
+        ax.set_xlim(*(f([x for x, _ in points]) for f in (lambda v: min(v) / 1.6,
+                                                             lambda v: max(v) * 1.6)))
+        charts.place_labels(ax, points, labels, colors=["black"] * len(points), radii=radii)
+    return charts.finish(fig, ax, legend_cols=3,
+                         xlabel="measured p50 latency on the target (ms, log scale)",
+                         ylabel=f"{report['reference']['metric']} on held-out split",
+                         title="Metric vs latency across targets: numbers as in the profile table")
 
 
 def _plots(report: dict[str, Any]) -> str:
-    from edgekit.report.html import latency_chart
-
     profiles = _measured(report)
     if not profiles:
         return ""
-    per_target = {"artifacts": [{"file": f"{p['target']}: {p.get('bundle_file', p['artifact'])}",
-                                 "latency_ms": p["measured"]["latency_ms"]} for p in profiles]}
-    return ("<h3>Across targets</h3><img alt='accuracy vs latency vs size across targets' "
-            f"src='data:image/png;base64,{tradeoff_across_targets(report, profiles)}'>"
-            "<h3>Latency distribution per target</h3><img alt='latency percentiles per target' "
-            f"src='data:image/png;base64,{latency_chart(per_target)}'>")
+    rows = [{"label": f"{p['target']}: {p.get('bundle_file', p['artifact']).rsplit('/', 1)[-1]}",
+             "latency_ms": p["measured"]["latency_ms"]} for p in profiles]
+    return ("<h3>Across targets</h3>"
+            + charts.img(tradeoff_across_targets(report, profiles),
+                         "metric vs latency vs size across targets")
+            + "<h3>Latency distribution per target</h3>"
+            + charts.img(charts.latency_chart(rows), "latency percentiles per target"))
 
 
-def _profile_row(p: dict[str, Any]) -> str:
+def _profile_row(index: int, p: dict[str, Any]) -> str:
     esc = html.escape
     kind, figures = "measured", p.get("measured")
     if figures is None and p.get("emulated"):
@@ -133,8 +154,9 @@ def _profile_row(p: dict[str, Any]) -> str:
              _fmt(lat.get("p90")), _fmt(lat.get("p99")), _fmt(figures.get("throughput_per_s")),
              _fmt(figures.get("load_ms")), _fmt(figures.get("peak_rss_mb")),
              f"{_fmt(figures.get('achieved_gflops'))} ({_fmt(figures.get('fraction_of_peak'), '.2%')})",
-             f"{_fmt(est.get('latency_ms'))} (estimate)", kind]
-    return "<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in cells) + "</tr>"
+             f"{_fmt(est.get('latency_ms'))} (estimate)",
+             "; ".join([kind, *[f"warning: {w}" for w in p.get("warnings") or []]])]
+    return f"<tr><td>{index}</td>" + "".join(f"<td>{esc(str(c))}</td>" for c in cells) + "</tr>"
 
 
 def _profiles(profiles: list[dict[str, Any]]) -> str:
@@ -142,18 +164,20 @@ def _profiles(profiles: list[dict[str, Any]]) -> str:
         return ""
     head = ("target", "artifact", "runtime", "threads / batch", "p50 ms", "p90 ms", "p99 ms",
             "per s", "load ms", "peak RSS MB", "GFLOP/s (of peak)", "roofline ms", "figures")
-    return ("<h2>Profiles</h2><p><code>edgekit profile</code> runs of this bundle's artifacts. "
-            "Roofline figures are estimates from the graph's FLOPs and bytes and the device "
-            "profile's peaks, never measurements.</p><table><tr>"
+    return ("<h2 id='profiles'>Profiles</h2><p><code>edgekit profile</code> runs of this bundle's "
+            "artifacts. Roofline figures are estimates from the graph's FLOPs and bytes and the "
+            "device profile's peaks, never measurements.</p><div class='scroll'><table><tr><th>#</th>"
             + "".join(f"<th>{h}</th>" for h in head) + "</tr>"
-            + "".join(_profile_row(p) for p in profiles) + "</table>")
+            + "".join(_profile_row(i, p) for i, p in enumerate(profiles, 1)) + "</table></div>")
 
 
 def _validations(on_target: dict[str, dict[str, Any]]) -> str:
     if not on_target:
         return ""
+    from edgekit.hardware import describe
+
     esc = html.escape
-    parts = ["<h2>On target</h2><p>Each artifact re-run on the device's runtime over the "
+    parts = ["<h2 id='on-target'>On target</h2><p>Each artifact re-run on the device's runtime over the "
              "bundle's held-out data (<code>edgekit validate</code>). 'vs host' is the max |Δ| "
              "against the same artifact run on the machine that built the bundle.</p>"]
     for name, res in on_target.items():
@@ -164,14 +188,17 @@ def _validations(on_target: dict[str, dict[str, Any]]) -> str:
             label += (f"; a seeded sample of {sample['examples']} of {sample['of']} held-out "
                       f"examples (seed {sample['seed']})")
         rows = "".join(
-            f"<tr class='{'pass' if a.get('passed') else 'fail'}'><td>{esc(a['file'])}</td>"
+            f"<tr id='{row_id(name, a['file'])}' class='{'pass' if a.get('passed') else 'fail'}'>"
+            f"<td class='l'><a href='{esc(a['file'], quote=True)}'>{esc(a['file'])}</a></td>"
             f"<td>{esc(a.get('runtime', '-'))}</td><td>{esc(a.get('machine') or '-')}</td>"
             f"<td>{_fmt(a.get('metric', {}).get('value'), '.4f')}</td>"
             f"<td>{_fmt(a.get('agreement'), '.4f')}</td><td>{_fmt(a.get('max_abs_diff'))}</td>"
-            f"<td>{_fmt(a.get('max_abs_diff_vs_host'))}</td><td>{esc(_status(a))}</td></tr>"
+            f"<td>{_fmt(a.get('max_abs_diff_vs_host'))}</td><td class='l v'>{esc(with_warnings(a))}</td></tr>"
             for a in res["artifacts"])
-        parts.append(f"<h3>{esc(name)}: {esc(t.get('description', ''))}{esc(label)}</h3>"
-                     "<table><tr><th>file</th><th>runtime</th><th>machine</th><th>metric</th>"
+        machine = f"; ran on {esc(describe(res['hardware']))}" if res.get("hardware") else ""
+        parts.append(f"<h3 id='target-{units.slug(name)}'>{esc(name)}: "
+                     f"{esc(t.get('description', ''))}{esc(label)}{machine}</h3>"
+                     "<div class='scroll'><table><tr><th>file</th><th>runtime</th><th>machine</th><th>metric</th>"
                      "<th>agreement</th><th>max |Δ| vs ref</th><th>max |Δ| vs host</th>"
-                     f"<th>result</th></tr>{rows}</table>")
+                     f"<th>result</th></tr>{rows}</table></div>")
     return "".join(parts)

@@ -30,10 +30,17 @@ class Session(ABC):
         """The precision the engine actually computes in, given the stored one."""
         return stored
 
+    def execution_details(self, inputs: Inputs) -> dict[str, object]:
+        """How the engine ran the model, for the run's record (e.g. which execution provider
+        ran each node on an accelerator); empty where there is nothing to say."""
+        return {}
+
 
 class Runtime(ABC):
     name: ClassVar[str]
     formats: ClassVar[frozenset[str]]
+    # Keyword options ``load`` accepts beyond the thread count (set from device profiles).
+    options: ClassVar[frozenset[str]] = frozenset()
 
     @abstractmethod
     def missing(self) -> str | None:

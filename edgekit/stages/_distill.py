@@ -20,6 +20,7 @@ import numpy as np
 
 from edgekit import _tf
 from edgekit.data import Split
+from edgekit.training import per_epoch
 
 
 class TeacherCache:
@@ -108,11 +109,12 @@ LossFn = Callable[[Any, Any, dict[str, Any], Any], tuple[Any, dict[str, Any]]]
 def distill_fit(student: Any, loss_fn: LossFn, split: Split, cache: TeacherCache, *,
                 epochs: int, batch_size: int, learning_rate: float, strategy: Any,
                 extra_layers: list[Any] | None = None, seed: int = 0,
-                keys: tuple[str, ...] | None = None) -> dict[str, float]:
+                keys: tuple[str, ...] | None = None) -> dict[str, list[float]]:
     """Train ``student`` (and ``extra_layers``, e.g. projections) to minimise ``loss_fn``.
 
     ``loss_fn(inputs, labels, teacher_targets, student_outputs) -> (loss, logs)``; ``keys``
-    picks the cached teacher outputs it reads. Returns the last epoch's mean logs.
+    picks the cached teacher outputs it reads. Returns each log's per-epoch means
+    (:func:`edgekit.training.per_epoch`; :func:`~edgekit.training.last_epoch` gives the last).
     """
     tf, keras = _tf.tf(), _tf.keras()
 
@@ -146,7 +148,7 @@ def distill_fit(student: Any, loss_fn: LossFn, split: Split, cache: TeacherCache
         distiller.compile(optimizer=keras.optimizers.Adam(schedule))
     history = distiller.fit(stream(split, cache, batch_size, seed, keys), epochs=epochs,
                             steps_per_epoch=steps, verbose=0)
-    return {k: float(f"{v[-1]:.4g}") for k, v in history.history.items()}
+    return per_epoch(history)
 
 
 def soft_cross_entropy(student_logits: Any, teacher_logits: Any, temperature: float) -> Any:

@@ -24,7 +24,7 @@ from edgekit.stages import Stage, StageConfig, StageResult
 from edgekit.stages._bert import copy_weights, float_params, rebuild_bert, require_bert
 from edgekit.stages._distill import (TeacherCache, bert_stage_footprint, distill_fit,
                                      hard_cross_entropy, soft_cross_entropy, text_fields)
-from edgekit.training import TrainContext
+from edgekit.training import TrainContext, last_epoch
 
 #: ``{layer name: {weight index: (axis, kept positions on that axis)}}``.
 Selection = dict[str, dict[int, tuple[int, np.ndarray]]]
@@ -75,8 +75,9 @@ def recovery_loss(config: RecoveryConfig) -> Any:
     return loss
 
 
-def recover(pruned: Any, teacher: Any, config: RecoveryConfig, ctx: TrainContext) -> dict[str, Any]:
-    """Distil ``teacher`` (the unpruned model) into ``pruned``; the last epoch's losses."""
+def recover(pruned: Any, teacher: Any, config: RecoveryConfig,
+            ctx: TrainContext) -> dict[str, list[float]]:
+    """Distil ``teacher`` (the unpruned model) into ``pruned``; the per-epoch losses."""
     if not config.epochs:
         return {}
     cache = TeacherCache(teacher, ctx.data.train)
@@ -125,5 +126,6 @@ class StructuredPrune(Stage):
         return StageResult(pruned, {
             **plan.facts,
             "parameters": {"before": float_params(model), "after": float_params(pruned)},
-            "recovery": {"epochs": config.epochs, "final_losses": logs},
+            "recovery": {"epochs": config.epochs, "final_losses": last_epoch(logs)},
+            **({"loss_history": {"recovery": logs}} if logs else {}),
             "note": NOTE})

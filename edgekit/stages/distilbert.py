@@ -19,7 +19,7 @@ from edgekit.stages._bert import require_full_vocabulary
 from edgekit.stages._distill import (TeacherCache, bert_stage_footprint, copy_weights_by_name,
                                      distill_fit, hard_cross_entropy, only, single_output,
                                      soft_cross_entropy, text_fields)
-from edgekit.training import TrainContext
+from edgekit.training import TrainContext, last_epoch
 
 
 class DistilBertConfig(StageConfig):
@@ -89,7 +89,8 @@ class DistilBert(Stage):
         return StageResult(final, {
             "teacher_layers": t_cfg.num_layers, "student_layers": s_cfg.num_layers,
             "hidden_size": s_cfg.hidden_size, "init": "every other teacher layer",
-            "teacher_cache_mb": round(cache_mb, 1), "final_losses": logs,
+            "teacher_cache_mb": round(cache_mb, 1), "final_losses": last_epoch(logs),
+            "loss_history": {"distillation": logs},
             "parameters": int(final.count_params()), "teacher_parameters": int(model.count_params())})
 
 

@@ -15,7 +15,7 @@ from pydantic import Field
 from edgekit import _tf
 from edgekit.stages import STAGES, Stage, StageConfig, StageResult
 from edgekit.stages._wrap import wrap_kernel_layers
-from edgekit.training import TrainContext, compile_model, fit
+from edgekit.training import TrainContext, compile_model, fit, per_epoch
 
 
 class PruneConfig(StageConfig):
@@ -63,13 +63,14 @@ class Prune(Stage):
             pruned = wrap_kernel_layers(
                 model, lambda layer: sparsity.prune_low_magnitude(layer, pruning_schedule=schedule))
             compile_model(pruned, ctx, config.learning_rate)
-        fit(pruned, ctx, config.epochs, callbacks=[sparsity.UpdatePruningStep()])
+        history = fit(pruned, ctx, config.epochs, callbacks=[sparsity.UpdatePruningStep()])
         stripped = sparsity.strip_pruning(pruned)
         achieved = kernel_sparsity(stripped)
         return StageResult(stripped, {"target_sparsity": config.target_sparsity,
                                       "achieved_kernel_sparsity": round(achieved, 4),
                                       "note": "unstructured sparsity: smaller when compressed, "
-                                              "not faster on dense CPU kernels"})
+                                              "not faster on dense CPU kernels",
+                                      "loss_history": {"fine-tuning": per_epoch(history, True)}})
 
 
 STAGES.register(Prune.name, Prune())

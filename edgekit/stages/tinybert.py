@@ -29,7 +29,7 @@ from edgekit.stages._bert import require_full_vocabulary
 from edgekit.stages._distill import (TeacherCache, bert_stage_footprint, copy_weights_by_name,
                                      distill_fit, hard_cross_entropy, only, single_output,
                                      soft_cross_entropy, text_fields)
-from edgekit.training import TrainContext
+from edgekit.training import TrainContext, last_epoch
 
 
 class TinyBertConfig(StageConfig):
@@ -146,7 +146,9 @@ class TinyBert(Stage):
             "teacher_hidden_size": t_cfg.hidden_size, "hidden_size": s_cfg.hidden_size,
             "heads": s_cfg.num_heads, "intermediate_size": s_cfg.intermediate_size,
             "mimicked_teacher_blocks": blocks, "init": config.init,
-            "teacher_cache_mb": round(cache_mb, 1), "final_losses": logs,
+            "teacher_cache_mb": round(cache_mb, 1),
+            "final_losses": {phase: last_epoch(h) for phase, h in logs.items()},
+            "loss_history": logs,
             "parameters": int(final.count_params()), "teacher_parameters": int(model.count_params())})
 
 

@@ -46,6 +46,7 @@ class RunRequest:
     warmup: int = 0
     threads: int = 1
     batch: int = 1
+    options: tuple[tuple[str, str], ...] = ()  # runtime load options (device profile's)
 
     @property
     def artifact(self) -> Path:
@@ -143,6 +144,8 @@ def stage(request: RunRequest, folder: Path) -> list[str]:
             "--threads", str(request.threads), "--batch", str(request.batch)]
     if request.want_outputs:
         argv += ["--outputs", "outputs.npz"]
+    for key, value in request.options:
+        argv += ["--option", f"{key}={value}"]
     return argv
 
 

@@ -12,6 +12,14 @@ from edgekit.targets import TARGETS, RunnerTarget
 from edgekit.targets._proc import run_command
 
 
+def runner_pythonpath(folder: Path, user: str | None) -> str:
+    """The staged folder first, so its edgekit copy shadows any other (proving the payload is
+    self-contained), then the user's own ``PYTHONPATH``: a runtime installed through it (common
+    on Jetsons and conda-style setups) must stay visible to the runner, or it reports the CUDA
+    provider missing while ``edgekit targets`` says ready."""
+    return os.pathsep.join([str(folder), *[p for p in (user or "").split(os.pathsep) if p]])
+
+
 class LocalTarget(RunnerTarget):
     scheme = "local"
 
@@ -26,8 +34,7 @@ class LocalTarget(RunnerTarget):
         return "; ".join(reasons + [f"{n}: unknown runtime" for n in unknown]) or "no runtimes listed"
 
     def execute(self, device: DeviceProfile, folder: Path, argv: list[str]) -> str:
-        # Only the staged copy of edgekit is importable: proves the payload is self-contained.
-        env = {**os.environ, "PYTHONPATH": str(folder)}
+        env = {**os.environ, "PYTHONPATH": runner_pythonpath(folder, os.environ.get("PYTHONPATH"))}
         proc = run_command([sys.executable, *argv], what=f"runner on '{device.name}'",
                            timeout_s=device.remote.timeout_s, cwd=folder, env=env, check=False)
         return proc.stdout + proc.stderr

@@ -31,6 +31,7 @@ from edgekit.runtimes import RUNTIMES
 from edgekit.paths import inside
 from edgekit.targets import RunRequest, RunResult, TextRequest, target_for
 from edgekit.targets._proc import TargetTimeout, TargetUnreachable
+from edgekit.validation.placement import execution_record
 from edgekit.verify import read_report, refresh_manifest, verify_bundle
 
 
@@ -259,7 +260,8 @@ def validate_artifact(bundle: Path, artifact: dict[str, Any], report: dict[str, 
         if result is None:
             result = target_for(device).run(device, RunRequest(
                 files=files, runtime=runtime, inputs=picked.inputs_path, limit=picked.limit,
-                threads=device.threads))
+                threads=device.threads,
+                options=device.runtime_options(RUNTIMES.get(runtime).options)))
     except RuntimeUnavailable as exc:
         return entry | {"skipped": str(exc)}
     except TargetTimeout as exc:
@@ -271,7 +273,8 @@ def validate_artifact(bundle: Path, artifact: dict[str, Any], report: dict[str, 
     entry |= {"runtime_version": result.info.get("runtime_version"),
               "machine": result.info.get("machine"), "hardware": result.info.get("hardware"),
               "emulated": result.emulated,
-              "runner_imported_tensorflow": result.info.get("imported_tensorflow")}
+              "runner_imported_tensorflow": result.info.get("imported_tensorflow"),
+              **execution_record(result.info)}
     judged_artifact, judged_report = artifact, report
     if sample.indices is not None:
         judged_artifact, judged_report, entry["sample_baseline"] = sample_baselines(

@@ -21,6 +21,7 @@ from edgekit.runner import LATENCY_BATCHES
 from edgekit.runtimes import RUNTIMES
 from edgekit.targets import RunRequest, RunResult, target_for
 from edgekit.targets._proc import TargetUnreachable
+from edgekit.validation.placement import execution_record
 from edgekit.verify import enclosing_bundle, verify_bundle
 
 _FORMATS = {".tflite": "tflite", ".onnx": "onnx", ".xml": "openvino"}
@@ -109,13 +110,15 @@ def profile(artifact: Path, target: str, *, runs: int = 50, warmup: int = 5,
     # Only the batches the timed runs cycle over are handed to the runner.
     request = RunRequest(files=files, runtime=rt, inputs=find_inputs(artifact, inputs),
                          limit=LATENCY_BATCHES * batch, want_outputs=False, runs=runs,
-                         warmup=warmup, threads=threads or device.threads, batch=batch)
+                         warmup=warmup, threads=threads or device.threads, batch=batch,
+                         options=device.runtime_options(RUNTIMES.get(rt).options))
     try:
         result = kind.run(device, request)
     except TargetUnreachable as exc:  # an SSH device that is off or unknown: as for adb above
         return record(artifact, device, out | {"measured": None, "unavailable": str(exc)})
     out |= {"runtime_version": result.info.get("runtime_version"),
             "machine": result.info.get("machine"), "hardware": result.info.get("hardware"),
+            **execution_record(result.info),
             **summarize(result, device, flops)}
     if est and out.get("measured") and out["measured"]["latency_ms"].get("p50"):
         out["estimate"]["error_vs_measured"] = round(

@@ -59,9 +59,9 @@ def test_profile_on_cpu_reports_latency_memory_and_gflops(small_bundle: Path) ->
     saved = json.loads(Path(out["saved"]).read_text())
     assert saved["measured"]["latency_ms"]["p50"] == lat["p50"]
     html = (small_bundle / "report.html").read_text()
-    assert "<h2>Profiles</h2>" in html and out["bundle_file"] in html and "(estimate)" in html
-    for alt in ("accuracy vs latency vs size across targets", "latency percentiles per target"):
-        assert f"alt='{alt}' src='data:image/png;base64,iVBOR" in html  # real PNGs, embedded
+    assert "id='profiles'>Profiles</h2>" in html and out["bundle_file"] in html and "(estimate)" in html
+    for alt in ("metric vs latency vs size across targets", "latency percentiles per target"):
+        assert f'alt="{alt}" src="data:image/png;base64,iVBOR' in html  # real PNGs, embedded
     manifest = json.loads((small_bundle / "manifest.json").read_text())
     assert Path(out["saved"]).relative_to(small_bundle).as_posix() in {f["path"] for f in manifest["files"]}
 

