@@ -161,22 +161,54 @@ TargetOpt = Annotated[str, typer.Option(help="device profile name or YAML path (
 DebugOpt = Annotated[bool, typer.Option(help="show tracebacks")]
 
 
+EXIT_TIMED_OUT = 4  # validate: some artifacts ran out of time; those that finished passed
+EXIT_NOT_MEASURED = 5  # profile --require-measurement: the device could not be reached
+
+
 @app.command()
 def validate(
     bundle: Annotated[Path, typer.Argument(help="bundle folder written by 'edgekit compress'")],
     target: TargetOpt = "cpu",
+    examples: Annotated[Optional[int], typer.Option(
+        min=1, help="held-out examples to run (default: all on real devices; under emulation a "
+                    "seeded sample just large enough to resolve the budget)")] = None,
+    seed: Annotated[int, typer.Option(help="seed of the sample, when one is drawn")] = 0,
+    timeout_s: Annotated[Optional[float], typer.Option(
+        help="seconds each artifact may run on the target (default: the device's remote.timeout_s)")] = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Run BUNDLE's artifacts on TARGET against its held-out data; metric, agreement, max |Δ|."""
+    """Run BUNDLE's artifacts on TARGET against its held-out data; metric, agreement, max |Δ|.
+
+    Exit 0: all passed; 3: an artifact failed its budgets; 4: some artifacts timed out (the
+    rest passed); 2: bad input or an unreachable target; 130: interrupted."""
 
     def go() -> None:
         from edgekit.report.targets import summary_lines
         from edgekit.validation.ondevice import validate as run_validate
 
-        result = run_validate(bundle, target)
+        import time
+
+        from edgekit.devices import load_device
+
+        started = time.time()
+        try:
+            result = run_validate(bundle, target, examples=examples, seed=seed,
+                                  timeout_s=timeout_s)
+        except KeyboardInterrupt:  # the runner's whole process group is already ended
+            saved = bundle / "targets" / f"{load_device(target).name}.json"
+            kept = saved.is_file() and saved.stat().st_mtime >= started
+            typer.echo("interrupted: " + (f"the artifacts that finished are in {saved}" if kept
+                                          else "no artifact had finished, nothing was written"),
+                       err=True)
+            raise typer.Exit(130) from None
         typer.echo("\n".join(summary_lines(result)))
-        if not result["passed"]:
+        ran = [a for a in result["artifacts"] if "skipped" not in a and "timed_out" not in a]
+        if any(not a["passed"] for a in ran):
             raise typer.Exit(3)
+        if result["timed_out"]:
+            raise typer.Exit(EXIT_TIMED_OUT)
+        if not ran:
+            raise typer.Exit(3)  # nothing could run there: not a pass
 
     _run(debug, go)
 
@@ -192,9 +224,15 @@ def profile(
     inputs: Annotated[Optional[Path], typer.Option(help=".npz of x__<input> arrays (default: the bundle's held-out data)")] = None,
     runtime: Annotated[Optional[str], typer.Option(help="runtime to use (default: the device's first for the format)")] = None,
     out: Annotated[Optional[Path], typer.Option(help="also write the JSON here")] = None,
+    require_measurement: Annotated[bool, typer.Option(
+        help=f"exit {EXIT_NOT_MEASURED} when the device cannot be reached (the estimate is "
+             "still printed); without it an unreachable device gives the estimate and exit 0")] = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Latency p50/p90/p99, throughput, peak memory, load time and GFLOP/s vs peak, as JSON."""
+    """Latency p50/p90/p99, throughput, peak memory, load time and GFLOP/s vs peak, as JSON.
+
+    A device out of reach (no adb device, an SSH host that does not answer) gives the labelled
+    roofline estimate with "measured": null and the reason under "unavailable"."""
 
     def go() -> None:
         import json
@@ -213,6 +251,9 @@ def profile(
         typer.echo(text)
         for warning in result.get("warnings", []):  # e.g. compute nodes fell back to the CPU
             typer.echo(f"warning: {warning}", err=True)
+        if require_measurement and "unavailable" in result:
+            typer.echo(f"error: no measurement: {result['unavailable']}", err=True)
+            raise typer.Exit(EXIT_NOT_MEASURED)
 
     _run(debug, go)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
 from edgekit import catalog
 from edgekit.errors import EdgekitError
@@ -35,7 +35,7 @@ class Remote(BaseModel):
     known_hosts: str | None = Field(None, description="default: ssh's own (~/.ssh/known_hosts)")
     strict_host_key_checking: bool = True
     connect_timeout_s: PositiveInt = 10
-    timeout_s: PositiveInt = 600
+    timeout_s: PositiveFloat = 600  # float: validate --timeout-s may ask for less than a second
     benchmark_model: str = Field("/data/local/tmp/benchmark_model",
                                  description="LiteRT benchmark_model binary on an Android device")
 

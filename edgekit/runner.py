@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import platform
 import resource
 import sys
@@ -31,7 +32,12 @@ import numpy as np
 PAYLOAD = ("edgekit/__init__.py", "edgekit/errors.py", "edgekit/hardware.py", "edgekit/heldout.py", "edgekit/quiet.py",
            "edgekit/registry.py", "edgekit/runner.py", "edgekit/runtimes/*.py", "edgekit/validation/__init__.py",
            "edgekit/validation/latency.py")
+# ... and what the text runner adds: it tokenizes on the device. edgekit/models/ and
+# edgekit/models/bert/ travel without their __init__ (which imports pydantic): namespace packages.
+TEXT_PAYLOAD = ("edgekit/runners/__init__.py", "edgekit/runners/text_classify.py",
+                "edgekit/models/bert/tokenizer.py")
 SCHEMA = "edgekit.run/1"
+EXIT_WITH_STDIN = "EDGEKIT_EXIT_WITH_STDIN"  # set (to 1) by the SSH target; see exit_with_stdin
 LATENCY_BATCHES = 64  # distinct real batches the timed runs cycle over
 
 
@@ -126,7 +132,30 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def exit_with_stdin() -> None:
+    """When ``$EDGEKIT_EXIT_WITH_STDIN`` is set, end this process as soon as its stdin closes.
+
+    Why: over SSH the runner is a child of sshd, which does not end it when the connection
+    drops (no terminal, so no SIGHUP). The SSH target keeps the runner's stdin open for exactly
+    as long as it waits for it; a dropped connection, a killed ``ssh`` client (timeout, Ctrl-C)
+    or a crashed host closes it, and the runner must not go on burning the device's CPU."""
+    if not os.environ.get(EXIT_WITH_STDIN):
+        return
+    import threading
+
+    def watch() -> None:
+        try:
+            while sys.stdin.buffer.read(4096):
+                pass
+        except (OSError, ValueError):
+            pass
+        os._exit(143)
+
+    threading.Thread(target=watch, name="exit-with-stdin", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
+    exit_with_stdin()
     args = parse(argv)
     try:
         result = run(args)

@@ -22,6 +22,8 @@ def status(a: dict[str, Any]) -> str:
     """An artifact result's verdict in words: skipped, pass, or FAIL with a sentence per check."""
     if "skipped" in a:
         return f"skipped: {a['skipped']}"
+    if "timed_out" in a:
+        return f"TIMED OUT: {a['timed_out']}"
     if "verdict" in a:  # a sentence per failed check (edgekit.validation.verdict)
         return a["verdict"]["summary"]
     return "pass" if a["passed"] else "FAIL: " + ", ".join(k for k, v in a["checks"].items() if not v)
@@ -40,9 +42,12 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         from edgekit.hardware import describe
 
         head += f", ran on {describe(result['hardware'])}"
+    sample = result.get("sample")
+    if sample and sample.get("sampled"):
+        head += f"  sample: {sample['examples']} of {sample['of']} examples (seed {sample['seed']})"
     lines = [head]
     for a in result["artifacts"]:
-        if "skipped" in a:
+        if "skipped" in a or "timed_out" in a:
             lines.append(f"  {a['file']:<40} {status(a)}")
             continue
         ci = a.get("metric_drop_ci95")
@@ -53,7 +58,9 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
                      f"max|Δ| ref {_fmt(a['max_abs_diff'])}  host {_fmt(a['max_abs_diff_vs_host'])}"
                      f" (atol {_fmt(a['host_atol'])})  {status(a)}")
         lines += [f"    warning: {w}" for w in a.get("warnings") or []]
-    lines.append("PASSED" if result["passed"] else "FAILED")
+    timed_out = result.get("timed_out") or []
+    lines.append("PASSED" if result["passed"] else
+                 f"FAILED ({len(timed_out)} timed out)" if timed_out else "FAILED")
     return lines
 
 
@@ -176,6 +183,10 @@ def _validations(on_target: dict[str, dict[str, Any]]) -> str:
     for name, res in on_target.items():
         t = res["target"]
         label = " (emulated: outputs only, timings are not device timings)" if res["emulated"] else ""
+        sample = res.get("sample") or {}
+        if sample.get("sampled"):
+            label += (f"; a seeded sample of {sample['examples']} of {sample['of']} held-out "
+                      f"examples (seed {sample['seed']})")
         rows = "".join(
             f"<tr id='{row_id(name, a['file'])}' class='{'pass' if a.get('passed') else 'fail'}'>"
             f"<td class='l'><a href='{esc(a['file'], quote=True)}'>{esc(a['file'])}</a></td>"

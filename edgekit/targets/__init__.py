@@ -28,7 +28,7 @@ from edgekit.errors import EdgekitError, RuntimeUnavailable
 from edgekit.heldout import copy_inputs
 from edgekit.paths import inside
 from edgekit.registry import Registry
-from edgekit.runner import PAYLOAD
+from edgekit.runner import PAYLOAD, TEXT_PAYLOAD
 
 _PKG_PARENT = Path(__file__).resolve().parent.parent.parent
 
@@ -51,6 +51,24 @@ class RunRequest:
     @property
     def artifact(self) -> Path:
         return self.files[0]
+
+
+@dataclass(frozen=True)
+class TextRequest:
+    """Raw texts through a text bundle's own tokenizer and one artifact, on the device."""
+
+    bundle: Path  # holds text.json and the tokenizer folder it names
+    files: tuple[Path, ...]
+    runtime: str
+    texts: tuple[str, ...]
+    threads: int = 1
+
+
+@dataclass
+class TextResult:
+    info: dict[str, Any]  # runtime, runtime_version, machine, imported_tensorflow
+    encoded: dict[str, np.ndarray]  # the token arrays the device's tokenizer produced
+    logits: np.ndarray
 
 
 @dataclass
@@ -76,6 +94,11 @@ class Target(ABC):
     @abstractmethod
     def run(self, device: DeviceProfile, request: RunRequest) -> RunResult: ...
 
+    def run_text(self, device: DeviceProfile, request: TextRequest) -> TextResult:
+        """Tokenize and classify raw texts on the device; targets without Python cannot."""
+        raise RuntimeUnavailable(f"target '{device.name}' ({self.scheme}) cannot run the text "
+                                 "runner (it needs Python on the device)")
+
     def ensure(self, device: DeviceProfile) -> None:
         reason = self.missing(device)
         if reason:
@@ -94,18 +117,22 @@ def target_for(device: DeviceProfile) -> Target:
 
 # ---- the runner payload, shared by the local, emulated and ssh targets ----------------------
 
-def payload_files() -> list[Path]:
-    return sorted(Path(p) for pattern in PAYLOAD for p in glob.glob(str(_PKG_PARENT / pattern)))
+def payload_files(patterns: tuple[str, ...] = PAYLOAD) -> list[Path]:
+    return sorted(Path(p) for pattern in patterns for p in glob.glob(str(_PKG_PARENT / pattern)))
+
+
+def copy_payload(folder: Path, patterns: tuple[str, ...] = PAYLOAD) -> None:
+    for src in payload_files(patterns):
+        dest = folder / src.relative_to(_PKG_PARENT)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dest)
 
 
 def stage(request: RunRequest, folder: Path) -> list[str]:
     """Copy runner, artifact and inputs into ``folder``; return the runner's argv (relative
     paths, so the folder can be copied anywhere and run from there). Only the inputs of the
     first ``request.limit`` examples are copied (chunk by chunk), not labels or the rest."""
-    for src in payload_files():
-        dest = folder / src.relative_to(_PKG_PARENT)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src, dest)
+    copy_payload(folder)
     (folder / "artifact").mkdir()
     for f in request.files:
         shutil.copy2(f, inside(folder / "artifact", f.name, what="artifact file",
@@ -120,6 +147,35 @@ def stage(request: RunRequest, folder: Path) -> list[str]:
     for key, value in request.options:
         argv += ["--option", f"{key}={value}"]
     return argv
+
+
+def stage_text(request: TextRequest, folder: Path) -> list[str]:
+    """Copy the text runner, a minimal bundle (text.json, its tokenizer folder, the artifact)
+    and the texts into ``folder``; return the text runner's argv (relative paths)."""
+    copy_payload(folder, PAYLOAD + TEXT_PAYLOAD)
+    manifest = json.loads((request.bundle / "text.json").read_text())
+    mini = folder / "bundle"
+    (mini / "artifacts").mkdir(parents=True)
+    shutil.copy2(request.bundle / "text.json", mini / "text.json")
+    shutil.copytree(request.bundle / manifest["tokenizer_dir"], mini / manifest["tokenizer_dir"])
+    for f in request.files:
+        shutil.copy2(f, mini / "artifacts" / f.name)
+    np.save(folder / "texts.npy", np.asarray(request.texts, dtype=str), allow_pickle=False)
+    return ["-m", "edgekit.runners.text_classify", "bundle",
+            "--artifact", f"artifacts/{request.files[0].name}", "--runtime", request.runtime,
+            "--threads", str(request.threads), "--texts-file", "texts.npy", "--out", "text.npz",
+            "--timings", "result.json"]
+
+
+def collect_text(device: DeviceProfile, folder: Path, log: str) -> TextResult:
+    result = folder / "text.npz"
+    if not result.is_file():
+        tail = [line for line in log.strip().splitlines() if line.strip()][-1:] or ["no output"]
+        raise EdgekitError(f"the text runner did not finish on '{device.name}': {tail[0]}")
+    info = json.loads((folder / "result.json").read_text())
+    with np.load(result, allow_pickle=False) as npz:
+        encoded = {k[len("x__"):]: npz[k] for k in npz.files if k.startswith("x__")}
+        return TextResult(info=info, encoded=encoded, logits=npz["logits"])
 
 
 def collect(device: DeviceProfile, folder: Path, log: str) -> RunResult:
@@ -156,3 +212,11 @@ class RunnerTarget(Target):
             argv = stage(request, folder)
             log = self.execute(device, folder, argv)
             return collect(device, folder, log)
+
+    def run_text(self, device: DeviceProfile, request: TextRequest) -> TextResult:
+        self.ensure(device)
+        with tempfile.TemporaryDirectory(prefix="edgekit-text-") as tmp:
+            folder = Path(tmp)
+            argv = stage_text(request, folder)
+            log = self.execute(device, folder, argv)
+            return collect_text(device, folder, log)

@@ -36,7 +36,8 @@ from edgekit.errors import EdgekitError
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 # Same minor versions as the host stack (pyproject), so x86 and arm64 runs compare like for like.
-WHEELS = ("numpy<2.5", "ai-edge-litert==2.3.*", "onnxruntime==1.32.*")
+# tokenizers: a text bundle's device-side tokenizer (the runners' text path) runs there too.
+WHEELS = ("numpy<2.5", "ai-edge-litert==2.3.*", "onnxruntime==1.32.*", "tokenizers>=0.19")
 # pip matches --platform tags literally, so list each one the wheels use: onnxruntime 1.32
 # ships manylinux_2_28 only, numpy and ai-edge-litert 2_27/2_17 (bookworm's glibc is 2.36).
 PLATFORMS = ("manylinux_2_28_aarch64", "manylinux_2_27_aarch64", "manylinux_2_17_aarch64",
@@ -79,7 +80,15 @@ def missing_tools() -> list[str]:
 
 
 def is_ready(root: Path | None = None) -> bool:
-    return ((root or root_dir()) / "READY").is_file()
+    """The root is built and has every wheel of :data:`WHEELS` (a root built before a wheel
+    was added gets it on the next build: only the pip step runs again)."""
+    stamp = (root or root_dir()) / "READY"
+    if not stamp.is_file():
+        return False
+    try:
+        return list(json.loads(stamp.read_text()).get("wheels", [])) == list(WHEELS)
+    except ValueError:
+        return False
 
 
 def standin_files(root: Path | None = None) -> dict[str, Path]:

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from edgekit.devices import DeviceProfile
 from edgekit.errors import EdgekitError
+from edgekit.runner import EXIT_WITH_STDIN
 from edgekit.targets import TARGETS, RunnerTarget
-from edgekit.targets._proc import run_command
+from edgekit.targets._proc import TargetTimeout, TargetUnreachable, last_line, run_command
 
 _URL = re.compile(r"^ssh://(?:(?P<user>[^@/:]+)@)?(?P<host>[^@/:]+|\[[0-9a-fA-F:]+\])(?::(?P<port>\d+))?/?$")
 
@@ -55,6 +56,14 @@ def options(device: DeviceProfile) -> list[str]:
     return opts
 
 
+RESULT_FLAGS = ("--timings", "--outputs", "--out")  # the runners' options naming files they write
+
+
+def result_files(argv: list[str]) -> list[str]:
+    """The files a runner invocation writes (what to copy back)."""
+    return [argv[i + 1] for i, a in enumerate(argv[:-1]) if a in RESULT_FLAGS]
+
+
 class SSHTarget(RunnerTarget):
     scheme = "ssh"
     checked_on_use = True  # missing() checks the tools; the host is reached when a command runs
@@ -69,12 +78,35 @@ class SSHTarget(RunnerTarget):
         parse(device.connection)
         return None
 
-    def ssh(self, device: DeviceProfile, command: str, what: str) -> str:
+    def ssh(self, device: DeviceProfile, command: str, what: str, *, hold_stdin: bool = False) -> str:
         addr = parse(device.connection)
         proc = run_command(["ssh", *options(device), "-p", str(addr.port), addr.login, command],
                            what=f"{what} on {addr.login}:{addr.port}",
-                           timeout_s=device.remote.timeout_s)
+                           timeout_s=device.remote.timeout_s, hold_stdin=hold_stdin)
         return proc.stdout + proc.stderr
+
+    def reach(self, device: DeviceProfile) -> None:
+        """The first contact (``mkdir`` of the scratch folder): a connection that cannot be made
+        (ssh exit 255: unknown host, refused, no route; or no answer in time) raises
+        :class:`TargetUnreachable`, so ``profile`` can fall back to the estimate. A host key
+        that does not match stays a hard error: that is not a device out of reach."""
+        addr = parse(device.connection)
+        where = f"{addr.login}:{addr.port}"
+        command = ["ssh", *options(device), "-p", str(addr.port), addr.login,
+                   f"mkdir -p {shlex.quote(device.remote.workdir)}"]
+        timeout = device.remote.connect_timeout_s + 30
+        try:
+            proc = run_command(command, what=f"mkdir on {where}", timeout_s=timeout, check=False)
+        except TargetTimeout:
+            raise TargetUnreachable(f"cannot reach {where}: no answer in {timeout} s",
+                                    fix="check that the device is on and reachable") from None
+        if proc.returncode == 0:
+            return
+        line = last_line(proc)
+        if proc.returncode == 255 and "host key" not in line.lower():
+            raise TargetUnreachable(f"cannot reach {where}: {line}",
+                                    fix="check the host name, that the device is on and sshd runs")
+        raise EdgekitError(f"mkdir on {where} failed (exit {proc.returncode}): {line}")
 
     def scp(self, device: DeviceProfile, sources: list[str], dest: str, what: str) -> None:
         addr = parse(device.connection)
@@ -85,20 +117,24 @@ class SSHTarget(RunnerTarget):
         addr = parse(device.connection)
         remote = f"{device.remote.workdir.rstrip('/')}/{uuid.uuid4().hex[:12]}"
         python = device.remote.python  # unquoted on purpose: '~/venv/bin/python' must expand
-        self.ssh(device, f"mkdir -p {shlex.quote(device.remote.workdir)}", "mkdir")
+        self.reach(device)
         self.scp(device, [str(folder)], f"{addr.login}:{remote}", "copying the runner")
         try:
-            run = (f"cd {shlex.quote(remote)} && PYTHONPATH=. {python} "
+            # The runner ends when its stdin closes (edgekit.runner.exit_with_stdin): we hold
+            # it open while we wait, so a timeout, Ctrl-C or dropped connection ends it there.
+            run = (f"cd {shlex.quote(remote)} && {EXIT_WITH_STDIN}=1 PYTHONPATH=. {python} "
                    f"{' '.join(shlex.quote(a) for a in argv)}; echo exit=$?")
-            log = self.ssh(device, run, "the runner")
-            wanted = [f"{addr.login}:{remote}/{name}" for name in ("result.json", "outputs.npz")
-                      if name == "result.json" or "--outputs" in argv]
+            log = self.ssh(device, run, "the runner", hold_stdin=True)
+            wanted = [f"{addr.login}:{remote}/{name}" for name in result_files(argv)]
             try:
                 self.scp(device, wanted, str(folder), "fetching results")
             except EdgekitError:
                 pass  # the runner wrote nothing: collect() reports the runner's last line
         finally:
-            self.ssh(device, f"rm -rf {shlex.quote(remote)}", "cleanup")
+            try:
+                self.ssh(device, f"rm -rf {shlex.quote(remote)}", "cleanup")
+            except EdgekitError:
+                pass  # best effort: never hide the runner's own outcome behind the cleanup's
         return log
 
 

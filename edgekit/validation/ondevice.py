@@ -12,6 +12,9 @@ Results go to ``BUNDLE/targets/<device>.json`` and the per-target section of rep
 from __future__ import annotations
 
 import json
+import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +24,13 @@ from edgekit.atomic import write_text
 from edgekit.devices import DeviceProfile, load_device
 from edgekit.data import Split
 from edgekit.errors import EdgekitError, RuntimeUnavailable
-from edgekit.heldout import FOLDER, Arrays, find, open_arrays
+from edgekit.heldout import FOLDER, INPUT_PREFIX, Arrays, find, open_arrays
+from edgekit.heldout import write as write_arrays
+from edgekit.resolution import examples_to_resolve, resolves
 from edgekit.runtimes import RUNTIMES
-from edgekit.targets import RunRequest, target_for
 from edgekit.paths import inside
+from edgekit.targets import RunRequest, RunResult, TextRequest, target_for
+from edgekit.targets._proc import TargetTimeout, TargetUnreachable
 from edgekit.validation.placement import execution_record
 from edgekit.verify import read_report, refresh_manifest, verify_bundle
 
@@ -126,9 +132,118 @@ def judge(artifact: dict[str, Any], report: dict[str, Any], device: DeviceProfil
             "checks": verdict.flags(), "passed": verdict.passed, "verdict": verdict.to_json()}
 
 
+DEFAULT_SEED = 0
+"""The seed of the sample drawn under emulation (stated in the result, so a run can be repeated)."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Which of the ``of`` proven held-out examples a validation runs: all of them in order
+    (``indices`` None), or a seeded sample of ``size`` of them (sorted indices)."""
+
+    size: int
+    of: int
+    indices: np.ndarray | None
+    seed: int | None
+    why: str
+
+    def to_json(self, max_metric_drop: float) -> dict[str, Any]:
+        return {"examples": self.size, "of": self.of, "sampled": self.indices is not None,
+                "seed": self.seed, "why": self.why,
+                "resolves_budget": resolves(self.size, max_metric_drop)}
+
+
+def plan_sample(device: DeviceProfile, max_metric_drop: float, proven: int,
+                examples: int | None, seed: int) -> Sample:
+    """How many examples to run, and which. Real devices run every proven example; under
+    emulation (slow: a BERT pass takes seconds) a seeded sample just large enough to resolve
+    the budget (:func:`edgekit.resolution.examples_to_resolve`); ``examples`` overrides both."""
+    if examples is not None:
+        if examples < 1:
+            raise EdgekitError(f"--examples {examples}: must be at least 1", where="--examples",
+                               fix="pass a positive number of held-out examples")
+        size, why = min(examples, proven), f"--examples {examples}"
+    elif device.emulation is None:
+        size, why = proven, "a real device: every proven held-out example"
+    else:
+        needed = examples_to_resolve(max_metric_drop)
+        size = proven if needed is None else min(needed, proven)
+        why = (f"emulated: {needed} examples resolve max_metric_drop {max_metric_drop:g} (one "
+               "example moves the metric by at most a quarter of it)" if needed is not None else
+               "emulated, but max_metric_drop 0 needs every example")
+    if size >= proven:
+        return Sample(proven, proven, None, None, why)
+    rng = np.random.default_rng(seed)
+    return Sample(size, proven, np.sort(rng.choice(proven, size=size, replace=False)), seed, why)
+
+
+@dataclass
+class SampledData:
+    """The sample's inputs (for the runner), labels and reference outputs (for the judge)."""
+
+    inputs_path: Path  # a held-out folder the runner reads
+    limit: int | None
+    inputs: dict[str, np.ndarray]  # for the host run (mapped when not sampled)
+    data: dict[str, np.ndarray]  # y, reference and x__<input>, for judge()
+    texts: list[str] | None
+
+
+def take_sample(held: Arrays, sample: Sample, folder: Path) -> SampledData:
+    """Slice labels, reference outputs, inputs (and texts) to ``sample``; a sampled run gets
+    its inputs written to ``folder`` so the runner is handed exactly those examples."""
+    pick = sample.indices if sample.indices is not None else slice(0, sample.size)
+    inputs = {k: (np.asarray(v[pick]) if sample.indices is not None else v)
+              for k, v in held.inputs().items()}
+    # single texts only: a sentence-pair task's (n, 2) texts are not what the text runner reads
+    texts = ([str(t) for t in held["texts"][pick]]
+             if "texts" in held and held["texts"].ndim == 1 else None)
+    data = {"y": np.asarray(held["y"][pick]), "reference": np.asarray(held["reference"][pick]),
+            **{f"{INPUT_PREFIX}{k}": v for k, v in inputs.items()}}
+    if sample.indices is None:
+        return SampledData(held.path, sample.size, inputs, data, texts)
+    write_arrays(folder, {f"{INPUT_PREFIX}{k}": v for k, v in inputs.items()})
+    return SampledData(folder, None, inputs, data, texts)
+
+
+def sample_baselines(artifact: dict[str, Any], report: dict[str, Any], data: dict[str, np.ndarray],
+                     host: np.ndarray | None) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """``artifact`` and ``report`` with the baseline and reference metrics *of the sample*, so
+    that a sampled device metric is compared like for like (a sample's accuracy against the
+    full split's would add the sample's luck to the verdict). The reference's metric comes from
+    its stored outputs on the sample. A distilled baseline has no stored outputs: its metric on
+    the sample is taken as its proven lead over this artifact plus the host run's metric on the
+    sample, so the drop judged is the proven drop plus the device-vs-host change on the sample."""
+    from edgekit.recipe.schema import Budgets
+    from edgekit.tasks import TASKS
+    from edgekit.validation.verdict import budget_metric
+
+    # the metric the budget is on, as judge() scores it (bad names: judge() reports them)
+    task = TASKS.get(report["dataset"]["task"])
+    try:
+        metric = budget_metric(task, Budgets.model_validate(report["budgets"]))
+    except ValueError:
+        return artifact, report, {"metric": None, "how": "not recomputed (unknown budget metric)"}
+    split = Split({k[len(INPUT_PREFIX):]: v for k, v in data.items() if k.startswith(INPUT_PREFIX)},
+                  data["y"])
+    ref_metric = metric.evaluate(data["reference"], split)
+    report = report | {"reference": report["reference"] | {"value": ref_metric}}
+    baseline = artifact.get("baseline") or {"model": "reference"}
+    if baseline["model"] == "reference":
+        return (artifact | {"baseline": baseline | {"metric": ref_metric}}, report,
+                {"metric": ref_metric, "how": "the reference's stored outputs on the sample"})
+    if host is None or artifact.get("metric") is None:
+        return artifact, report, {"metric": baseline["metric"], "how": "the full split's "
+                                  "baseline metric (no host run to pair with)"}
+    shifted = baseline["metric"] - artifact["metric"]["value"] + metric.evaluate(host, split)
+    return (artifact | {"baseline": baseline | {"metric": shifted}}, report,
+            {"metric": shifted, "how": "the proven baseline lead over this artifact plus the "
+                                       "host run of this artifact on the sample"})
+
+
 def validate_artifact(bundle: Path, artifact: dict[str, Any], report: dict[str, Any],
-                      device: DeviceProfile, held: Arrays, n: int) -> dict[str, Any]:
-    """Run one artifact over the first ``n`` held-out examples on ``device`` and judge it."""
+                      device: DeviceProfile, sample: Sample, picked: SampledData) -> dict[str, Any]:
+    """Run one artifact over the sample on ``device`` and judge it. A text bundle's artifacts
+    run from raw text (:func:`run_text_path`); the others from the stored input arrays."""
     entry: dict[str, Any] = {"file": artifact["file"], "format": artifact["format"],
                              "precision": artifact["precision"]}
     runtime = runtime_for(artifact, device)
@@ -138,32 +253,86 @@ def validate_artifact(bundle: Path, artifact: dict[str, Any], report: dict[str, 
     if device.scheme == "local" and RUNTIMES.get(runtime).missing():
         return entry | {"skipped": RUNTIMES.get(runtime).missing()}
     files = tuple(bundle / f for f in artifact.get("files", [artifact["file"]]))
+    result = None
     try:
-        result = target_for(device).run(device, RunRequest(
-            files=files, runtime=runtime, inputs=held.path, limit=n, threads=device.threads,
-            options=device.runtime_options(RUNTIMES.get(runtime).options)))
+        if picked.texts is not None and (bundle / "text.json").is_file():
+            result, entry["text_path"] = run_text_path(bundle, files, runtime, device, picked)
+        if result is None:
+            result = target_for(device).run(device, RunRequest(
+                files=files, runtime=runtime, inputs=picked.inputs_path, limit=picked.limit,
+                threads=device.threads,
+                options=device.runtime_options(RUNTIMES.get(runtime).options)))
     except RuntimeUnavailable as exc:
         return entry | {"skipped": str(exc)}
-    same_as_host = device.scheme == "local" and runtime == artifact["runtime"]
+    except TargetTimeout as exc:
+        return entry | {"timed_out": str(exc)}
+    same_as_host = device.scheme == "local" and runtime == artifact["runtime"] and "text_path" not in entry
     # On this machine with the bundle's own runtime the run *is* the host run.
     host = result.outputs if same_as_host else host_outputs(list(files), artifact["runtime"],
-                                                            held.inputs(), n)
-    data = {"y": np.asarray(held["y"][:n]), "reference": np.asarray(held["reference"][:n]),
-            **{f"x__{k}": v for k, v in held.inputs().items()}}  # mapped, for input-based metrics
+                                                            picked.inputs, sample.size)
     entry |= {"runtime_version": result.info.get("runtime_version"),
               "machine": result.info.get("machine"), "hardware": result.info.get("hardware"),
               "emulated": result.emulated,
               "runner_imported_tensorflow": result.info.get("imported_tensorflow"),
               **execution_record(result.info)}
-    return entry | judge(artifact, report, device, result.outputs, data, host)
+    judged_artifact, judged_report = artifact, report
+    if sample.indices is not None:
+        judged_artifact, judged_report, entry["sample_baseline"] = sample_baselines(
+            artifact, report, picked.data, host)
+    entry |= judge(judged_artifact, judged_report, device, result.outputs, picked.data, host)
+    if "text_path" in entry:
+        if host is not None and "error" not in entry["text_path"]:
+            entry["text_path"]["host_label_agreement"] = float(
+                np.mean(result.outputs.argmax(-1) == host.argmax(-1)))
+        entry["checks"]["text_path"] = entry["text_path"]["passed"]
+        entry["passed"] = all(entry["checks"].values())
+    return entry
 
 
-def validate(bundle: Path, target: str) -> dict[str, Any]:
-    """Run every artifact of ``bundle`` on ``target``; write and return the per-target result."""
+def run_text_path(bundle: Path, files: tuple[Path, ...], runtime: str, device: DeviceProfile,
+                  picked: SampledData) -> tuple[RunResult | None, dict[str, Any]]:
+    """The sample's raw held-out texts through the device-side tokenizer and text runner
+    (:mod:`edgekit.runners.text_classify`), as an app on the device would classify them. Its
+    outputs are what the budgets judge; its token ids must equal the bundle's (the host's
+    tokenization), so the model saw exactly the inputs the host proved. One pass per artifact
+    proves both (under emulation a BERT pass is what costs). When the text runner cannot run
+    there (e.g. no ``tokenizers`` on the device) the check fails with the reason and the
+    artifact is still judged from the stored ids (result None: the caller runs those)."""
+    try:
+        ran = target_for(device).run_text(device, TextRequest(
+            bundle=bundle, files=files, runtime=runtime, texts=tuple(picked.texts or ()),
+            threads=device.threads))
+    except (TargetTimeout, TargetUnreachable, RuntimeUnavailable):
+        raise
+    except EdgekitError as exc:
+        return None, {"examples": len(picked.texts or ()), "error": str(exc), "passed": False}
+    n = len(ran.logits)
+    mismatched = sorted({name for name, arr in picked.inputs.items()
+                         if name not in ran.encoded
+                         or not np.array_equal(ran.encoded[name], np.asarray(arr[:n]))})
+    result = RunResult(device=device.name, info=ran.info, outputs=ran.logits,
+                       emulated=device.emulation is not None)
+    return result, {"examples": n, "ids_match_host_tokenizer": not mismatched,
+                    "mismatched_inputs": mismatched, "passed": not mismatched}
+
+
+def validate(bundle: Path, target: str, *, examples: int | None = None,
+             seed: int = DEFAULT_SEED, timeout_s: float | None = None) -> dict[str, Any]:
+    """Run every artifact of ``bundle`` on ``target`` over a sample of its held-out examples
+    (:func:`plan_sample`), one artifact at a time, each under the device's
+    ``remote.timeout_s`` (or ``timeout_s``); ``targets/<device>.json`` is rewritten after every artifact, so what
+    finished is kept however the run ends. Artifacts that ran out of time are listed under
+    ``timed_out`` and make the result fail."""
     bundle = bundle.resolve()
     verify_bundle(bundle)  # a tampered bundle is refused before anything in it is read or run
     report = read_bundle(bundle)
     device = load_device(target)
+    if timeout_s is not None:
+        if timeout_s <= 0:
+            raise EdgekitError(f"--timeout-s {timeout_s:g}: must be positive", where="--timeout-s",
+                               fix="pass the seconds one artifact may run")
+        remote = device.remote.model_dump() | {"timeout_s": timeout_s}
+        device = device.model_copy(update={"remote": type(device.remote).model_validate(remote)})
     kind = target_for(device)
     if not kind.validates:
         raise EdgekitError(f"target '{device.name}' ({device.scheme}) reports timings only, "
@@ -173,16 +342,34 @@ def validate(bundle: Path, target: str) -> dict[str, Any]:
     held = open_arrays(heldout(bundle, report))  # mapped: read an example at a time
     # Bundles written with validation.max_examples store every held-out input but reference
     # outputs only for the examples proven: judge exactly those.
-    n = len(held["reference"])
-    results = [validate_artifact(bundle, a, report, device, held, n)
-               for a in report["artifacts"]]
-    ran = [r for r in results if "skipped" not in r]
-    out = {"schema": "edgekit.target-validation/1", "target": device.model_dump(mode="json"),
-           "emulated": device.emulation is not None, "artifacts": results,
-           "hardware": next((r["hardware"] for r in ran if r.get("hardware")), None),
-           "passed": bool(ran) and all(r["passed"] for r in ran)}
-    save(bundle, f"{device.name}.json", out)
-    return out
+    drop = report["budgets"]["max_metric_drop"]
+    sample = plan_sample(device, drop, len(held["reference"]), examples, seed)
+    out: dict[str, Any] = {"schema": "edgekit.target-validation/1",
+                           "target": device.model_dump(mode="json"),
+                           "emulated": device.emulation is not None,
+                           "sample": sample.to_json(drop), "artifacts": [], "finished": False}
+    with tempfile.TemporaryDirectory(prefix="edgekit-sample-") as tmp:
+        picked = take_sample(held, sample, Path(tmp) / "heldout")
+        for artifact in report["artifacts"]:
+            started = time.monotonic()
+            entry = validate_artifact(bundle, artifact, report, device, sample, picked)
+            out["artifacts"].append(entry | {"seconds": round(time.monotonic() - started, 2)})
+            save(bundle, f"{device.name}.json", _verdict(out, len(report["artifacts"])))
+    out["finished"] = True
+    result = _verdict(out, len(report["artifacts"]))
+    save(bundle, f"{device.name}.json", result)
+    return result
+
+
+def _verdict(out: dict[str, Any], total: int) -> dict[str, Any]:
+    """The result so far: passed only when something ran, all of it passed, nothing timed out
+    and (while running) every artifact has been reached."""
+    ran = [r for r in out["artifacts"] if "skipped" not in r and "timed_out" not in r]
+    timed_out = [r["file"] for r in out["artifacts"] if "timed_out" in r]
+    return out | {"hardware": next((r["hardware"] for r in ran if r.get("hardware")), None),
+                  "timed_out": timed_out, "pending": total - len(out["artifacts"]),
+                  "passed": (bool(ran) and all(r["passed"] for r in ran) and not timed_out
+                             and len(out["artifacts"]) == total)}
 
 
 def save(bundle: Path, name: str, result: dict[str, Any]) -> Path:

@@ -20,6 +20,7 @@ from edgekit.flops import graph_cost
 from edgekit.runner import LATENCY_BATCHES
 from edgekit.runtimes import RUNTIMES
 from edgekit.targets import RunRequest, RunResult, target_for
+from edgekit.targets._proc import TargetUnreachable
 from edgekit.validation.placement import execution_record
 from edgekit.verify import enclosing_bundle, verify_bundle
 
@@ -107,11 +108,14 @@ def profile(artifact: Path, target: str, *, runs: int = 50, warmup: int = 5,
     if reason:  # unreachable: the estimate is all we can give, and we say so
         return record(artifact, device, out | {"measured": None, "unavailable": reason})
     # Only the batches the timed runs cycle over are handed to the runner.
-    result = kind.run(device, RunRequest(files=files, runtime=rt, inputs=find_inputs(artifact, inputs),
-                                         limit=LATENCY_BATCHES * batch, want_outputs=False,
-                                         runs=runs, warmup=warmup,
-                                         threads=threads or device.threads, batch=batch,
-                                         options=device.runtime_options(RUNTIMES.get(rt).options)))
+    request = RunRequest(files=files, runtime=rt, inputs=find_inputs(artifact, inputs),
+                         limit=LATENCY_BATCHES * batch, want_outputs=False, runs=runs,
+                         warmup=warmup, threads=threads or device.threads, batch=batch,
+                         options=device.runtime_options(RUNTIMES.get(rt).options))
+    try:
+        result = kind.run(device, request)
+    except TargetUnreachable as exc:  # an SSH device that is off or unknown: as for adb above
+        return record(artifact, device, out | {"measured": None, "unavailable": str(exc)})
     out |= {"runtime_version": result.info.get("runtime_version"),
             "machine": result.info.get("machine"), "hardware": result.info.get("hardware"),
             **execution_record(result.info),

@@ -35,6 +35,9 @@ def test_validate_under_arm64_matches_x86(small_bundle: Path, arm64: None) -> No
             assert a["max_abs_diff_vs_host"] <= a["host_atol"] == pytest.approx(1e-3)
     assert [a for a in result["artifacts"] if a["format"] == "openvino"][0]["skipped"]
     assert result["passed"] and result["emulated"]
+    # emulation runs a seeded sample just large enough to resolve max_metric_drop 0.05
+    assert result["sample"]["sampled"] and result["sample"]["examples"] == 80
+    assert result["sample"]["seed"] == 0 and result["sample"]["resolves_budget"]
 
 
 def test_emulated_profile_never_reports_device_timings(small_bundle: Path, arm64: None) -> None:

@@ -46,12 +46,39 @@ def test_wrong_host_key_is_refused(small_bundle: Path, sshd: dict, tmp_path: Pat
     assert "\n" not in str(err.value) and "failed" in str(err.value)
 
 
-def test_unreachable_host_is_one_line_error(small_bundle: Path, sshd: dict, tmp_path: Path) -> None:
+def test_unreachable_host_gives_the_estimate(small_bundle: Path, sshd: dict, tmp_path: Path) -> None:
+    """An SSH device that does not answer (a closed loopback port) is treated as the adb target
+    without a phone: the labelled roofline estimate, "measured": null and the reason."""
     dev = write_ssh_device(tmp_path, "pi-off", free_port(), sshd["key"], sshd["known_hosts"])
     tfl = next((small_bundle / "artifacts").glob("*fp32.tflite"))
     t0 = time.monotonic()
-    with pytest.raises(EdgekitError) as err:
-        profile(tfl, str(dev), runs=1)
+    out = profile(tfl, str(dev), runs=1)
     assert time.monotonic() - t0 < 30
-    msg = str(err.value)
-    assert "\n" not in msg and "127.0.0.1" in msg and "refused" in msg.lower()
+    assert out["measured"] is None
+    reason = out["unavailable"]
+    assert "\n" not in reason and "127.0.0.1" in reason and "refused" in reason.lower()
+    assert out["estimate"]["kind"].startswith("estimate") and out["estimate"]["latency_ms"] > 0
+    # validate has no estimate to fall back on: one line naming the host
+    with pytest.raises(EdgekitError) as err:
+        validate(small_bundle, str(dev))
+    assert "\n" not in str(err.value) and "127.0.0.1" in str(err.value)
+
+
+def test_cli_profile_unreachable_exit_codes(small_bundle: Path, sshd: dict, tmp_path: Path) -> None:
+    """Exit 0 with the estimate; exit 5 only when --require-measurement asks for a measurement."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    dev = write_ssh_device(tmp_path, "pi-off2", free_port(), sshd["key"], sshd["known_hosts"])
+    tfl = next((small_bundle / "artifacts").glob("*fp32.tflite"))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    cmd = [sys.executable, "-m", "edgekit", "profile", str(tfl), "--target", str(dev), "--runs", "1"]
+    plain = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert plain.returncode == 0, plain.stderr
+    assert json.loads(plain.stdout)["measured"] is None
+    strict = subprocess.run([*cmd, "--require-measurement"], capture_output=True, text=True,
+                            env=env, timeout=120)
+    assert strict.returncode == 5 and "no measurement" in strict.stderr
+    assert json.loads(strict.stdout)["estimate"]["latency_ms"] > 0

@@ -1,6 +1,7 @@
-"""Text (BERT) bundles on targets: int32 input_ids / attention_mask / token_type_ids from the
-bundle's held-out data, run by the TensorFlow-free runner on this CPU, over SSH and (marked slow)
-under arm64 emulation, judged against the bundle's baseline (here the distilled student).
+"""Text (BERT) bundles on targets: the bundle's raw held-out texts, tokenized on the device by the
+TensorFlow-free text runner (whose token ids must equal the stored int32 input_ids /
+attention_mask / token_type_ids), on this CPU, over SSH and (marked slow) under arm64
+emulation, judged against the bundle's baseline (here the distilled student).
 
 The bundle is the BERT pipeline tests' own (``bert_bundle`` in tests/conftest.py: a 2-layer,
 hidden-32 random-init BERT on Rotten Tomatoes snippets, distilled to 1 layer, exported to
@@ -50,8 +51,27 @@ def test_validate_text_bundle_on_cpu(text_bundle: Path) -> None:
         assert a["metric"]["value"] == pytest.approx(proven["metric"]["value"], abs=1e-9)
         assert a["max_abs_diff_vs_host"] == 0.0 and a["host_agreement"] == 1.0
         assert a["runner_imported_tensorflow"] is False
-        assert set(a["checks"]) >= {"metric_drop", "agreement"}
+        assert set(a["checks"]) >= {"metric_drop", "agreement", "text_path"}
+        assert a["text_path"]["ids_match_host_tokenizer"] and a["text_path"]["passed"]
+        assert a["text_path"]["examples"] == len(open_arrays(text_bundle / "data" / "heldout")["reference"])
+        assert a["text_path"]["host_label_agreement"] == 1.0
     assert result["passed"]
+
+
+def test_text_path_catches_a_tokenizer_that_disagrees(text_bundle: Path, tmp_path: Path) -> None:
+    """Texts that do not tokenize to the stored ids (here: shuffled) fail the text_path check."""
+    from edgekit.verify import write_manifest
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(text_bundle, bundle)
+    texts = np.load(bundle / "data" / "heldout" / "texts.npy")
+    np.save(bundle / "data" / "heldout" / "texts.npy", texts[::-1].copy())
+    write_manifest(bundle)
+    result = validate(bundle, "cpu", examples=12)
+    ran = _ran(result)
+    assert ran and all(not a["text_path"]["passed"] and not a["checks"]["text_path"] for a in ran)
+    assert all("input_ids" in a["text_path"]["mismatched_inputs"] for a in ran)
+    assert not result["passed"]
 
 
 def test_validate_text_bundle_over_ssh(text_bundle: Path, sshd: dict, tmp_path: Path) -> None:
@@ -60,6 +80,7 @@ def test_validate_text_bundle_over_ssh(text_bundle: Path, sshd: dict, tmp_path: 
     ran = _ran(result)
     assert len(ran) == 4 and result["passed"]  # the loopback "Pi" lists LiteRT and ONNX Runtime
     assert all(a["max_abs_diff_vs_host"] <= 1e-5 and not a["runner_imported_tensorflow"] for a in ran)
+    assert all(a["text_path"]["passed"] and a["checks"]["text_path"] for a in ran)
     saved = json.loads((text_bundle / "targets" / "pi-text.json").read_text())
     assert saved["passed"]
 
@@ -76,6 +97,8 @@ def test_validate_text_bundle_under_arm64(text_bundle: Path) -> None:
     result = validate(text_bundle, "arm64-emulated")
     ran = _ran(result)
     assert len(ran) == 4 and all(a["machine"] == "aarch64" for a in ran)
+    # the aarch64 tokenizers wheel tokenized the raw texts exactly as the host did
+    assert all(a["text_path"]["ids_match_host_tokenizer"] for a in ran)
     for a in ran:
         if a["precision"] == "fp32":
             assert a["max_abs_diff_vs_host"] <= a["host_atol"]
