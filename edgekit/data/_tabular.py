@@ -28,10 +28,12 @@ def sklearn_table(name: str, fetch: Callable[[], Any], input_name: str, plan: Sp
     bunch = fetch()
     x = {input_name: np.asarray(bunch.data, dtype=np.float32)}
     y = np.asarray(bunch.target, dtype=np.int64)
-    train, val, test = standardize(*stratified_split(x, y, plan))
+    parts = stratified_split(x, y, plan)
+    train, val, test = standardize(*parts)
     return Dataset(name=name, task="classification", train=train, val=val, test=test,
                    num_classes=int(y.max()) + 1, source=source,
-                   extra={"feature_names": [str(f) for f in bunch.feature_names]})
+                   extra={"feature_names": [str(f) for f in bunch.feature_names],
+                          "split": parts.report.to_json()})
 
 
 class TableConfig(LoaderConfig):

@@ -64,7 +64,8 @@ class CSVTable(DatasetLoader):
                                fix="features must be numbers and labels integers 0..K-1") from None
         if y.min() < 0:
             raise EdgekitError("negative class label", where=path, fix="use labels 0..K-1")
-        train, val, test = stratified_split({config.input_name: x}, y, plan)
+        parts = stratified_split({config.input_name: x}, y, plan)
+        train, val, test = parts
         mean, std = train.x[config.input_name].mean(0), train.x[config.input_name].std(0) + 1e-6
 
         def norm(s: Split) -> Split:
@@ -72,7 +73,7 @@ class CSVTable(DatasetLoader):
 
         return Dataset(name=f"csv:{path.name}", task="classification", train=norm(train),
                        val=norm(val), test=norm(test), num_classes=int(y.max()) + 1,
-                       source=str(path.resolve()))
+                       source=str(path.resolve()), extra={"split": parts.report.to_json()})
 
 
 DATASETS.register(CSVTable.name, CSVTable())
