@@ -187,3 +187,34 @@ def test_user_csv_run_reports_its_splits(tmp_path: Path) -> None:
     assert any("class '2'" in w for w in split["warnings"])
     html = (out / "report.html").read_text()
     assert "table" in html
+
+
+def test_known_third_party_noise_is_quiet(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """ONNX Runtime's pre-processing advice is dropped from a real dynamic quantization, and
+    transformers' progress bar is off inside :func:`transformers_progress` (and back after)."""
+    import logging
+
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime.quantization")
+    from onnx import TensorProto, helper, numpy_helper
+
+    from edgekit.exporters.onnx import quantize_dynamic_int8
+
+    w = numpy_helper.from_array(np.random.default_rng(0).normal(size=(16, 16)).astype(np.float32), "w")
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16])], [w])
+    src = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), src)
+    with caplog.at_level(logging.WARNING):
+        quantize_dynamic_int8(src, tmp_path / "q.onnx")
+    assert (tmp_path / "q.onnx").is_file()
+    assert not [r for r in caplog.records if "pre-processing" in r.getMessage()]
+
+    hf_logging = pytest.importorskip("transformers.utils.logging")
+    from edgekit.quiet import transformers_progress
+
+    hf_logging.enable_progress_bar()
+    with transformers_progress():
+        assert not hf_logging.is_progress_bar_enabled()
+    assert hf_logging.is_progress_bar_enabled()
