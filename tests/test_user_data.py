@@ -186,7 +186,9 @@ def test_user_csv_run_reports_its_splits(tmp_path: Path) -> None:
     assert split["duplicates"]["heldout_seen_in_training"] == 0
     assert any("class '2'" in w for w in split["warnings"])
     html = (out / "report.html").read_text()
-    assert "table" in html
+    assert "labels: train 0 " in html and "duplicates: 30 of 370" in html
+    described = report["resolved_recipe"]["description"]
+    assert "written for data set breast_cancer; this run: csv" in described
 
 
 def test_known_third_party_noise_is_quiet(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
