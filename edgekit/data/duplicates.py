@@ -65,8 +65,8 @@ class DuplicateReport:
 
 def conflicts(groups: np.ndarray, y: np.ndarray) -> tuple[int, int]:
     """(groups, examples) where the same key carries more than one label."""
-    if y.ndim != 1 or len(y) == 0:
-        return 0, 0
+    if y.ndim != 1 or len(y) == 0 or not np.issubdtype(y.dtype, np.integer):
+        return 0, 0  # labels only: regression targets and generated images have no classes
     pairs = np.unique(np.stack([groups, y.astype(np.int64)], axis=1), axis=0)
     ids, labels_per_group = np.unique(pairs[:, 0], return_counts=True)
     bad = ids[labels_per_group > 1]
