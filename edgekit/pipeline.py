@@ -23,6 +23,8 @@ import edgekit
 from edgekit import _tf, hardware, heldout, resources
 from edgekit.atomic import sha256_of, write_text
 from edgekit.data import DATASETS, Dataset, SplitPlan, check_classes
+from edgekit.data.split_report import class_names, describe as describe_splits
+from edgekit.data.split_report import console_lines as split_console_lines
 from edgekit.devices import DeviceProfile, load_device
 from edgekit.errors import EdgekitError
 from edgekit.exporters import EXPORTERS
@@ -111,7 +113,8 @@ def check_runtimes(recipe: Recipe) -> None:
 
 def load_data(recipe: Recipe) -> Dataset:
     loader = DATASETS.get(recipe.data.dataset)
-    plan = SplitPlan(recipe.data.test_fraction, recipe.data.val_fraction, recipe.data.seed)
+    plan = SplitPlan(recipe.data.test_fraction, recipe.data.val_fraction, recipe.data.seed,
+                     dedup=recipe.data.dedup)
     data = loader.load(loader.Config.model_validate(recipe.data.params), plan)
     check_classes(data)  # before training: one class trains to accuracy 1.0 and proves nothing
     return data
@@ -180,6 +183,9 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
                           f"{len(data.test)} held-out examples")
             metric = budget_metric_for(recipe, data)
             test = data.test.take(recipe.validation.max_examples)
+            split_report = describe_splits(data, test)
+            for line in split_console_lines(split_report):
+                progress.note(line)
             unresolved = resolution_warning(metric, len(test), recipe.budgets)
             if unresolved:
                 progress.note(unresolved)
@@ -301,6 +307,7 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
                 "dataset": {"name": data.name, "source": data.source, "task": data.task,
                             "train_examples": len(data.train), "val_examples": len(data.val),
                             "test_examples": len(test), "heldout_file": heldout_rel,
+                            "label_names": class_names(data), "split_report": split_report,
                             "resolution_warning": unresolved},
                 "reference": {"metric": metric.name, "value": ref_value,
                               "higher_is_better": metric.higher_is_better,

@@ -91,3 +91,15 @@ def test_hf_checkpoint_is_written_and_verified(bert_bundle: tuple[Path, dict]) -
     if check["status"] == "skipped":
         pytest.skip(f"HF checkpoint not verified: {check['reason']}")
     assert check["status"] == "passed" and check["max_abs_diff"] < 1e-3
+
+
+def test_memory_estimate_is_near_the_peak_on_bert(bert_bundle: tuple[Path, dict]) -> None:
+    """README's "within 2x" holds on a BERT run too (teacher fine-tune, DistilBERT stage with
+    its teacher cache, ONNX/TFLite/OpenVINO exports): expected memory vs the measured peak.
+    The full-size check (tinybert --quick: 2.83 GB measured vs 3.22 GB expected) is in
+    benchmarks/results/memory-estimate-bert.md."""
+    _, report = bert_bundle
+    res = report["resources"]
+    expected, measured = res["expected"]["memory_bytes"], res["measured_peak_rss_bytes"]
+    print(f"tiny BERT: expected {expected / 2**20:,.0f} MB, measured peak {measured / 2**20:,.0f} MB")
+    assert 0.5 < expected / measured < 2, (expected, measured)

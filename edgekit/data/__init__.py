@@ -7,13 +7,17 @@ never trained on; every reported metric is computed on them.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from edgekit.registry import Registry
+
+if TYPE_CHECKING:
+    from edgekit.data.duplicates import DuplicateReport
 
 Inputs = dict[str, np.ndarray]
 
@@ -67,6 +71,21 @@ class SplitPlan:
     test_fraction: float
     val_fraction: float
     seed: int
+    #: keep exact duplicates in one split (``data.dedup``); see :mod:`edgekit.data.duplicates`
+    dedup: bool = True
+
+
+class Splits(tuple):  # type: ignore[type-arg]
+    """``(train, val, test)``, unpacked as a tuple, with what the split found about duplicates
+    (``report``, a :class:`~edgekit.data.duplicates.DuplicateReport`) for the loader to put in
+    ``Dataset.extra["split"]``."""
+
+    report: "DuplicateReport"
+
+    def __new__(cls, train: Split, val: Split, test: Split, report: "DuplicateReport") -> "Splits":
+        obj = super().__new__(cls, (train, val, test))
+        obj.report = report
+        return obj
 
 
 class DatasetLoader(ABC):
@@ -114,26 +133,51 @@ def check_classes(data: Dataset) -> None:
                            fix="add examples of every class, or raise data.test_fraction")
 
 
-def stratified_split(x: Inputs, y: np.ndarray, plan: SplitPlan) -> tuple[Split, Split, Split]:
-    """Train / val / test split, stratified on ``y`` and fixed by the seed."""
+def _members(groups: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """Indices of every example in the ``chosen`` groups, ordered as ``chosen``."""
+    rank = np.full(int(groups.max()) + 1 if len(groups) else 0, -1)
+    rank[chosen] = np.arange(len(chosen))
+    ix = np.flatnonzero(rank[groups] >= 0)
+    return ix[np.argsort(rank[groups[ix]], kind="stable")]
+
+
+def stratified_split(x: Inputs, y: np.ndarray, plan: SplitPlan,
+                     keys: Sequence[object] | None = None) -> Splits:
+    """Train / val / test split, stratified on ``y`` and fixed by the seed.
+
+    With ``plan.dedup`` (the default) exact duplicates go to one split together: examples are
+    grouped by ``keys`` (e.g. normalised texts) or, without keys, by the bytes of their inputs,
+    and whole groups are split, stratified on each group's first label. The returned
+    :class:`Splits` carries what was found (duplicates, conflicting labels, held-out examples
+    also in training)."""
     from sklearn.model_selection import train_test_split
 
+    from edgekit.data import duplicates
     from edgekit.errors import EdgekitError
 
-    idx = np.arange(len(y))
-    strat = y if y.ndim == 1 and np.issubdtype(y.dtype, np.integer) else None
+    groups = duplicates.key_groups(keys) if keys is not None else duplicates.row_groups(x)
+    if plan.dedup:
+        # one representative per group, in order of first appearance: without duplicates the
+        # split is the same as row by row
+        first = np.sort(np.unique(groups, return_index=True)[1])
+        units, unit_y = np.arange(len(first)), y[first]
+    else:
+        units, unit_y = np.arange(len(y)), y
+    strat = unit_y if y.ndim == 1 and np.issubdtype(y.dtype, np.integer) else None
     try:
-        rest, test = train_test_split(idx, test_size=plan.test_fraction, random_state=plan.seed,
+        rest, test = train_test_split(units, test_size=plan.test_fraction, random_state=plan.seed,
                                       stratify=strat)
         val: np.ndarray = np.array([], dtype=int)
         if plan.val_fraction > 0:
             frac = plan.val_fraction / (1 - plan.test_fraction)
             rest, val = train_test_split(rest, test_size=frac, random_state=plan.seed,
-                                         stratify=None if strat is None else y[rest])
+                                         stratify=None if strat is None else unit_y[rest])
     except ValueError as exc:  # too few examples (per class) for the fractions asked
         raise EdgekitError(f"cannot split {len(y)} examples into train/val/test: {exc}",
                            where="data", fix="provide more examples per class, or change "
                            "data.test_fraction / data.val_fraction") from None
+    if plan.dedup:  # groups -> all their members, keeping the split's (shuffled) order
+        rest, val, test = (_members(groups, groups[first[u]]) for u in (rest, val, test))
     if len(rest) == 0 or len(test) == 0:
         raise EdgekitError(f"{len(y)} examples leave an empty {'train' if len(rest) == 0 else 'test'} "
                            "split", where="data", fix="provide more examples")
@@ -141,4 +185,5 @@ def stratified_split(x: Inputs, y: np.ndarray, plan: SplitPlan) -> tuple[Split, 
     def pick(ix: np.ndarray) -> Split:
         return Split({k: v[ix] for k, v in x.items()}, y[ix])
 
-    return pick(rest), pick(val), pick(test)
+    return Splits(pick(rest), pick(val), pick(test),
+                  duplicates.report(groups, y, test, dedup=plan.dedup))

@@ -37,8 +37,10 @@ def image_dataset(name: str, images: np.ndarray, labels: np.ndarray, config: Ima
     images = images.astype(np.float32)
     x = {config.input_name: images.reshape(len(images), -1) if config.flatten
          else images[..., None]}
-    train, val, test = stratified_split(x, labels, plan)
+    parts = stratified_split(x, labels, plan)  # identical images grouped by their bytes
+    train, val, test = parts
     extra: dict[str, object] = {"class_names": class_names} if class_names else {}
+    extra["split"] = parts.report.to_json()
     if config.task == "generation":
         rng = np.random.default_rng(plan.seed)
         flat = {config.input_name: images.reshape(len(images), -1)}

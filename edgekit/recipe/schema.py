@@ -28,6 +28,9 @@ class DataSection(_Strict):
     test_fraction: float = Field(0.2, gt=0, lt=1, description="held-out split, never trained on")
     val_fraction: float = Field(0.1, ge=0, lt=1)
     seed: int = 0
+    dedup: bool = Field(True, description="keep exact duplicates (texts after whitespace/case "
+                        "normalisation, identical rows or images) in one split, so none is both "
+                        "trained on and held out; false splits row by row")
 
 
 class TrainSection(_Strict):

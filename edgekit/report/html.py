@@ -130,6 +130,20 @@ def _contents(report: dict[str, Any]) -> str:
     return "<p>" + " · ".join(f"<a href='#{k}'>{v}</a>" for k, v in sections) + "</p>"
 
 
+def _data_note(data: dict[str, Any]) -> str:
+    """The split report (label counts per split, duplicates, small-class warnings)."""
+    from edgekit.data.split_report import console_lines
+
+    split = data.get("split_report")
+    if not split:
+        return ""
+    ex = split.get("examples") or {}
+    head = (f"Data: {ex.get('train', 0):,} training, {ex.get('val', 0):,} validation, "
+            f"{ex.get('test', 0):,} held-out examples")
+    lines = [head, *console_lines(split)]
+    return "<p class='note' id='data'>" + "<br>".join(html.escape(ln) for ln in lines) + "</p>"
+
+
 def render(report: dict[str, Any]) -> str:
     esc = html.escape
     ref = report["reference"]
@@ -168,6 +182,7 @@ a single noisy machine, so compare artifacts within this run rather than across 
 <p>{esc(ref['metric'])} = {ref['value']:.4f} on {data['test_examples']:,} held-out examples of
 {esc(data['name'])} ({esc(data.get('source', ''))}); {units.count(ref['parameters'])} parameters,
 {units.size(ref['size_bytes'])} of fp32 weights.</p>
+{_data_note(data)}
 {stages.section(report)}
 {targets.section(report)}
 <h2 id="rule">How the verdicts were decided</h2>

@@ -20,6 +20,7 @@ import numpy as np
 
 from edgekit.atomic import write_text
 from edgekit.data import Dataset
+from edgekit.quiet import transformers_progress
 
 from .checkpoint import copy_tokenizer_files, save_hf_checkpoint
 from .encoder import INPUT_NAMES
@@ -64,7 +65,8 @@ def verify_with_transformers(folder: Path, model: Any, data: Dataset, n: int = 1
     except ImportError as exc:
         return {"status": "skipped", "reason": f"{exc.name} is not installed"}
     x = {k: v[:n] for k, v in data.test.x.items()}
-    hf = transformers.BertForSequenceClassification.from_pretrained(str(folder)).eval()
+    with transformers_progress():
+        hf = transformers.BertForSequenceClassification.from_pretrained(str(folder)).eval()
     with torch.no_grad():
         got = hf(**{k: torch.as_tensor(v, dtype=torch.long) for k, v in x.items()}).logits.numpy()
     want = np.asarray(model.predict(x, verbose=0))
