@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from timing import interleaved_samples
+
 from edgekit.exporters.onnx import quantize_dynamic_int8
 from edgekit.heldout import open_arrays
 from edgekit.pipeline import compress, load_data
@@ -179,17 +181,7 @@ def accuracy(run: Callable[[Feed], np.ndarray], feeds: list[Feed], labels: np.nd
 def interleaved_latency(engines: dict[str, Callable[[Feed], np.ndarray]], feeds: list[Feed],
                         rounds: int, per_round: int, warmup: int) -> dict[str, dict[str, float]]:
     """Time every engine in turn, ``rounds`` times, so drifting load hits all of them alike."""
-    samples: dict[str, list[float]] = {name: [] for name in engines}
-    for run in engines.values():
-        for f in feeds[:warmup]:
-            run(f)
-    for r in range(rounds):
-        for name, run in engines.items():
-            for i in range(per_round):
-                feed = feeds[(r * per_round + i) % len(feeds)]
-                t0 = time.perf_counter()
-                run(feed)
-                samples[name].append((time.perf_counter() - t0) * 1e3)
+    samples = interleaved_samples(engines, feeds, rounds, per_round, warmup)
     return {name: {"p50": float(np.percentile(s, 50)), "p90": float(np.percentile(s, 90)),
                    "p99": float(np.percentile(s, 99)), "runs": len(s)} for name, s in samples.items()}
 

@@ -39,7 +39,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -52,6 +51,9 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
+from timing import interleaved_samples
+
+from edgekit import hardware
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -185,18 +187,8 @@ def cpu_reference(path: Path) -> Engine:
 
 def interleaved(engines: dict[str, Engine], feeds: list[Feed], rounds: int, per_round: int,
                 warmup: int) -> dict[str, dict[str, float]]:
-    """p50/p99 per engine; each round runs every engine ``per_round`` times in turn."""
-    samples: dict[str, list[float]] = {name: [] for name in engines}
-    for run in engines.values():
-        for i in range(warmup):
-            run(feeds[i % len(feeds)])
-    for r in range(rounds):
-        for name, run in engines.items():
-            for i in range(per_round):
-                feed = feeds[(r * per_round + i) % len(feeds)]
-                t0 = time.perf_counter()
-                run(feed)
-                samples[name].append((time.perf_counter() - t0) * 1e3)
+    """p50/p99 and rate per engine, timed in interleaved rounds (:mod:`timing`)."""
+    samples = interleaved_samples(engines, feeds, rounds, per_round, warmup)
     batch = len(next(iter(feeds[0].values())))
     return {name: {"p50_ms": float(np.percentile(s, 50)), "p99_ms": float(np.percentile(s, 99)),
                    "per_s": batch * 1e3 / float(np.percentile(s, 50)), "runs": len(s)}
@@ -204,14 +196,13 @@ def interleaved(engines: dict[str, Engine], feeds: list[Feed], rounds: int, per_
 
 
 def gpu_info() -> dict[str, str]:
-    try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
-                              "--format=csv,noheader"], capture_output=True, text=True,
-                             timeout=30).stdout.strip().splitlines()[0]
-        name, driver, memory = (s.strip() for s in out.split(","))
-        return {"gpu": name, "driver": driver, "memory": memory}
-    except (OSError, IndexError, ValueError, subprocess.SubprocessError):
+    """The first GPU as its driver reports it (:mod:`edgekit.hardware`, as reports record it)."""
+    found = hardware.gpus()
+    if not found:
         return {"gpu": "unknown (nvidia-smi not found)", "driver": "unknown"}
+    g = found[0]
+    return {"gpu": g["name"], "driver": g["driver"], "memory": f"{g['memory_mib']} MiB",
+            "compute_capability": g["compute_capability"]}
 
 
 def bench_model(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
