@@ -43,9 +43,8 @@ from edgekit.strategy import make_strategy
 from edgekit.tasks import TASKS, Metric
 from edgekit.training import TrainContext, compile_model, count_params, fit
 from edgekit.validation.intervals import BOOTSTRAP_RESAMPLES, bootstrap_method, wilson_method
-from edgekit.validation.prove import (Baseline, Proof, ProofSettings,  # noqa: F401 (family_atol:
-                                      family_atol, prove)  # moved to prove.py, importable here)
-from edgekit.validation.verdict import budget_metric, class_report, resolution_warning
+from edgekit.validation.prove import Baseline, Proof, ProofSettings, prove
+from edgekit.validation.verdict import budget_metric, class_report, drop_text, resolution_warning
 from edgekit.validation.size_check import flag_int8_sizes
 from edgekit.verify import write_manifest
 
@@ -82,20 +81,14 @@ def budget_metric_for(recipe: Recipe, data: Dataset) -> Metric:
     return metric
 
 
-def _pts(value: float, share: bool) -> str:
-    return f"{value * 100:.2f}" if share else f"{value:.4g}"
-
-
 def proof_line(metric: Metric, proof: Proof, size: int, baseline: Baseline) -> str:
     """The console line for one proven artifact: the metric and its drop with the 95%
     interval, agreement with its interval, latency, size, then ``pass`` or the failed checks
     as sentences."""
     drop = metric.drop(baseline.metric, proof.metric)
-    unit = " points" if metric.share else ""
-    ci = proof.drop_interval
     agree = proof.baseline_agreement_interval
-    return (f"{metric.name} {proof.metric:.4f}, drop vs {baseline.name} {_pts(drop, metric.share)}{unit} "
-            f"(95% CI {_pts(ci.low, metric.share)} to {_pts(ci.high, metric.share)}), "
+    return (f"{metric.name} {proof.metric:.4f}, drop vs {baseline.name} "
+            f"{drop_text(drop, proof.drop_interval, metric.share)}, "
             f"agreement {proof.baseline_agreement:.4f} (95% CI {agree.low:.4f} to "
             f"{agree.high:.4f}), p50 {proof.latency.p50:.3f} ms, {size:,} B: "
             f"{proof.verdict.summary()}")

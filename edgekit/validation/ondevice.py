@@ -72,6 +72,14 @@ def host_outputs(files: list[Path], runtime: str, inputs: dict[str, np.ndarray],
                            for i in range(n)], axis=0).astype(np.float32)
 
 
+def sampled_split(data: dict[str, np.ndarray]) -> Split:
+    """The held-out split behind ``data`` (``y`` and the ``x__<input>`` arrays, as
+    :func:`take_sample` lays them out), for metrics that need the inputs (an autoencoder's AUROC
+    is computed from its reconstruction error)."""
+    return Split({k[len(INPUT_PREFIX):]: v for k, v in data.items() if k.startswith(INPUT_PREFIX)},
+                 data["y"])
+
+
 def judge(artifact: dict[str, Any], report: dict[str, Any], device: DeviceProfile,
           outputs: np.ndarray, data: dict[str, np.ndarray], host: np.ndarray | None) -> dict[str, Any]:
     """The bundle's budgets, applied to the device's outputs by the same judgement ``compress``
@@ -93,10 +101,7 @@ def judge(artifact: dict[str, Any], report: dict[str, Any], device: DeviceProfil
                            fix="re-run 'edgekit compress' with this edgekit version") from None
     ref_value = report["reference"]["value"]
     baseline = artifact.get("baseline") or {"model": "reference", "metric": ref_value}
-    # evaluate, not score: some tasks' metrics need the inputs (an autoencoder's AUROC is
-    # computed from its reconstruction error)
-    heldout = Split({k[len("x__"):]: v for k, v in data.items() if k.startswith("x__")},
-                    data["y"]).take(len(outputs))
+    heldout = sampled_split(data).take(len(outputs))
     value = metric.evaluate(outputs, heldout)
     agreement, agreement_ci = agreement_with(task, outputs, data["reference"])
     host_agreement = task.agreement(outputs, host) if host is not None else None
@@ -223,8 +228,7 @@ def sample_baselines(artifact: dict[str, Any], report: dict[str, Any], data: dic
         metric = budget_metric(task, Budgets.model_validate(report["budgets"]))
     except ValueError:
         return artifact, report, {"metric": None, "how": "not recomputed (unknown budget metric)"}
-    split = Split({k[len(INPUT_PREFIX):]: v for k, v in data.items() if k.startswith(INPUT_PREFIX)},
-                  data["y"])
+    split = sampled_split(data)
     ref_metric = metric.evaluate(data["reference"], split)
     report = report | {"reference": report["reference"] | {"value": ref_metric}}
     baseline = artifact.get("baseline") or {"model": "reference"}

@@ -129,9 +129,18 @@ class Evidence:
                 else self.value - self.baseline_value)
 
 
-def _amount(value: float, share: bool) -> str:
-    """A metric difference in points for share metrics, in the metric's units otherwise."""
-    return f"{value * 100:.2f} points" if share else f"{value:.4g}"
+def _number(value: float, share: bool) -> str:
+    """A metric difference as a number: in points for share metrics, else in its own units."""
+    return f"{value * 100:.2f}" if share else f"{value:.4g}"
+
+
+def drop_text(drop: float, interval: Interval | None, share: bool) -> str:
+    """``1.11 points (95% CI 0.00 to 2.50)``: a drop with its interval, as the verdict
+    sentences and the console line both print it."""
+    text = _number(drop, share) + (" points" if share else "")
+    if interval is not None:
+        text += f" (95% CI {_number(interval.low, share)} to {_number(interval.high, share)})"
+    return text
 
 
 def _budget(value: float, share: bool) -> str:
@@ -150,11 +159,7 @@ def _noise(significant: bool, n: int) -> str:
 def _metric_check(e: Evidence, budget: float) -> Check:
     drop, word = e.drop, "drop" if e.higher_is_better else "increase"
     passed = drop <= budget + EPS
-    text = f"{e.metric} {word} {_amount(drop, e.share)}"
-    if e.drop_interval is not None:
-        lo, hi = e.drop_interval.low, e.drop_interval.high
-        fmt = (lambda v: f"{v * 100:.2f}") if e.share else (lambda v: f"{v:.4g}")
-        text += f" (95% CI {fmt(lo)} to {fmt(hi)})"
+    text = f"{e.metric} {word} {drop_text(drop, e.drop_interval, e.share)}"
     text += f" vs {e.baseline} {'is within' if passed else 'exceeds'} the {_budget(budget, e.share)} budget"
     significant = None
     if not passed and e.drop_interval is not None:
