@@ -16,7 +16,8 @@ from edgekit.recipe import recipe_summaries
 
 # One cheap recipe per family stays in the default suite; the rest are marked slow.
 DEFAULT: frozenset[str] = frozenset({
-    "perceptron", "lenet5", "simple_rnn", "dense_autoencoder", "gcn", "vit", "vae_decoder"})
+    "perceptron", "lenet5", "simple_rnn", "dense_autoencoder", "gcn", "vit", "vae_decoder",
+    "neural_ode"})
 # Families whose recipes have their own default-suite pipeline tests.
 COVERED_ELSEWHERE = {"bert": "tests/test_bert_pipeline.py"}
 
