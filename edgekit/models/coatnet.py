@@ -3,14 +3,18 @@ convolutional stages of MBConv blocks first, where locality and translation equi
 most, then transformer stages over the remaining feature map's positions, where global
 attention pays for itself, then mean-pooled tokens → class scores.
 
-MBConv here is MobileNetV2's inverted bottleneck (1×1 expand → 3×3 depthwise → 1×1 linear
+The stem is the CNN builders' 3×3 conv-BN-ReLU (:func:`edgekit.models._conv.conv_bn`). MBConv
+here is MobileNetV2's inverted bottleneck (1×1 expand → 3×3 depthwise → 1×1 linear
 project, BatchNorm after each, identity shortcut where shape allows) with CoAtNet's erf GELU
 instead of ReLU6, and without the squeeze-excitation CoAtNet adds. The transformer stages are
 simplified: CoAtNet's relative attention (a learned bias per relative offset added to the
 attention logits) becomes standard multi-head self-attention with learned absolute position
 embeddings, i.e. :mod:`edgekit.models.vit`'s encoder blocks, reused as they are, so the
 attention exports exactly as the ViT's does (BatchMatMul/FullyConnected, TFLite GELU, ONNX
-Erf). On a fixed input size the two differ only in how position enters the logits."""
+Erf). The two differ in how position enters the logits: relative attention's bias depends
+only on the offset between two positions (translation-equivariant, any map size), learned
+absolute positions can learn that but are not held to it, and fix the token count to the
+training input size."""
 
 from __future__ import annotations
 
