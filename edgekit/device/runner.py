@@ -108,7 +108,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m edgekit.device.runner", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m edgekit.device.runner",
+                                description=__doc__.split("\n")[0])
     p.add_argument("--artifact", required=True)
     p.add_argument("--runtime", required=True)
     p.add_argument("--inputs", required=True,
