@@ -36,11 +36,11 @@ import numpy as np
 from timing import interleaved_samples
 
 from edgekit.exporters.onnx import quantize_dynamic_int8
-from edgekit.heldout import open_arrays
+from edgekit.device.heldout import open_arrays
 from edgekit.pipeline import compress, load_data
 from edgekit.progress import RichProgress
 from edgekit.recipe import load_recipe
-from edgekit.runtimes import RUNTIMES
+from edgekit.device.runtimes import RUNTIMES
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

@@ -53,7 +53,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 from timing import interleaved_samples
 
-from edgekit import hardware
+from edgekit.device import hardware
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -65,7 +65,7 @@ GOALS = {"tinybert_p50_ms_batch1": 0.15, "tinybert_per_s_batch64": 250_000}
 
 def cuda_missing() -> str | None:
     """Why this machine cannot run the benchmark (None: it can)."""
-    from edgekit.runtimes import RUNTIMES
+    from edgekit.device.runtimes import RUNTIMES
 
     return RUNTIMES.get("onnxruntime-cuda").missing()
 
@@ -132,7 +132,7 @@ def export_onnx(model: Any, family: str, calib: Feed, folder: Path) -> dict[str,
 # --- engines --------------------------------------------------------------------------------
 
 def edgekit_engines(files: dict[str, Path], feed: Feed) -> tuple[dict[str, Engine], dict[str, Any]]:
-    from edgekit.runtimes import RUNTIMES
+    from edgekit.device.runtimes import RUNTIMES
 
     cuda = RUNTIMES.get("onnxruntime-cuda")
     engines: dict[str, Engine] = {}
@@ -178,7 +178,7 @@ def torch_engines(model: Any, config: Any, folder: Path) -> tuple[dict[str, Engi
 
 
 def cpu_reference(path: Path) -> Engine:
-    from edgekit.runtimes import RUNTIMES
+    from edgekit.device.runtimes import RUNTIMES
 
     return RUNTIMES.get("onnxruntime").load(path, 4).run
 
@@ -196,7 +196,7 @@ def interleaved(engines: dict[str, Engine], feeds: list[Feed], rounds: int, per_
 
 
 def gpu_info() -> dict[str, str]:
-    """The first GPU as its driver reports it (:mod:`edgekit.hardware`, as reports record it)."""
+    """The first GPU as its driver reports it (:mod:`edgekit.device.hardware`, as reports record it)."""
     found = hardware.gpus()
     if not found:
         return {"gpu": "unknown (nvidia-smi not found)", "driver": "unknown"}

@@ -1,33 +1,17 @@
-"""User-facing errors.
+"""User-facing errors: :class:`EdgekitError` and the kinds of it the host raises.
 
 Every problem a user can fix (a bad recipe field, a missing file, an absent runtime) is raised
 as :class:`EdgekitError`, whose ``str()`` is one line naming the file or field and the fix. The
 CLI prints that line and exits non-zero; tracebacks are reserved for ``--debug`` and for bugs.
+The class itself lives in :mod:`edgekit.device.errors` (the runtimes raise it on a device too),
+so host and device raise the same class.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from edgekit.device.errors import EdgekitError, RegistryError
 
-
-class EdgekitError(Exception):
-    """An error the user can act on, rendered as a single line."""
-
-    def __init__(self, message: str, *, where: str | Path | None = None, fix: str | None = None):
-        self.message = message.rstrip(".")
-        self.where = str(where) if where is not None else None
-        self.fix = fix
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        text = f"{self.where}: {self.message}" if self.where else self.message
-        if self.fix:
-            text += f" (fix: {self.fix})"
-        return " ".join(text.split())  # one line, always
-
-
-class RegistryError(EdgekitError):
-    """Unknown or duplicate name in a registry."""
+__all__ = ["EdgekitError", "RegistryError", "RuntimeUnavailable"]
 
 
 class RuntimeUnavailable(EdgekitError):

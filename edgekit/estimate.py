@@ -19,7 +19,7 @@ from edgekit.flops import GraphCost
 # benchmarks/estimate_calibration.py (9.75 us on LeNet-5 artifacts); used when a profile has none.
 DEFAULT_OP_OVERHEAD_US = 10.0
 
-# edgekit does not derive peak figures from detected hardware (edgekit.hardware names the CPU and
+# edgekit does not derive peak figures from detected hardware (edgekit.device.hardware names the CPU and
 # GPU, not their clocks under load), so every estimate's peaks are the device profile's.
 NOMINAL = "nominal, from the profile"
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from edgekit.device.formats import Format, format_of
 from edgekit.errors import EdgekitError
 
 
@@ -125,7 +126,7 @@ _TFLITE_HEAVY = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMU
 
 
 def _tflite_cost(path: Path) -> GraphCost:
-    from edgekit.runtimes.litert import _interpreter_module
+    from edgekit.device.runtimes.litert import _interpreter_module
 
     mod = _interpreter_module()
     if mod is None:
@@ -164,7 +165,8 @@ def _tflite_cost(path: Path) -> GraphCost:
     return GraphCost(tuple(ops))
 
 
-COUNTERS: dict[str, Callable[[Path], GraphCost]] = {".onnx": _onnx_cost, ".tflite": _tflite_cost}
+COUNTERS: dict[Format, Callable[[Path], GraphCost]] = {Format.ONNX: _onnx_cost,
+                                                      Format.TFLITE: _tflite_cost}
 _CHILD_TIMEOUT_S = 300.0
 _PREFIX = "edgekit-flops "
 
@@ -179,9 +181,9 @@ def graph_cost(path: Path) -> GraphCost | None:
     file.
     """
     path = Path(path)
-    if path.suffix not in COUNTERS:
+    if format_of(path) not in COUNTERS:
         return None
-    from edgekit.runtimes._guard import sniff
+    from edgekit.device.runtimes._guard import sniff
 
     sniff(path)
     return _count_in_child(path)
@@ -220,9 +222,12 @@ def _child(path: str) -> None:
 
     p = Path(path)
     try:
-        if p.suffix == ".onnx":
+        fmt = format_of(p)
+        if fmt is None or fmt not in COUNTERS:  # graph_cost() sends only counted formats
+            raise EdgekitError("no FLOP counter for this file's format", where=p)
+        if fmt is Format.ONNX:
             _check_external_data(p)
-        cost = COUNTERS[p.suffix](p)
+        cost = COUNTERS[fmt](p)
         out = {"ops": [[o.op, o.flops, o.bytes] for o in cost.ops],
                "uncounted": list(cost.uncounted)}
     except EdgekitError as exc:
@@ -239,7 +244,7 @@ def _count_in_child(path: Path) -> GraphCost:
     import subprocess
     import sys
 
-    from edgekit.runtimes._isolate import child_env, describe_exit
+    from edgekit.device.runtimes._isolate import child_env, describe_exit
 
     fix = "the file is corrupt or not a model; re-export it"
     cmd = [sys.executable, "-m", "edgekit.flops", str(path)]

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 import edgekit
-from edgekit import _tf, hardware, heldout, resources
+from edgekit import _tf, resources
+from edgekit.device import hardware, heldout
 from edgekit.atomic import sha256_of, write_text
 from edgekit.data import DATASETS, Dataset, SplitPlan, check_classes
 from edgekit.data.split_report import class_names, describe as describe_splits
@@ -37,7 +38,7 @@ from edgekit.recipe.schema import Recipe
 from edgekit.report.html import render
 from edgekit.resume import PipelineCache
 from edgekit.runcache import run_folder
-from edgekit.runtimes import RUNTIMES
+from edgekit.device.runtimes import RUNTIMES
 from edgekit.stages import STAGES
 from edgekit.strategy import make_strategy
 from edgekit.tasks import TASKS, Metric
@@ -147,7 +148,7 @@ def _environment(hw: dict[str, Any]) -> dict[str, Any]:
 def _save_heldout(bundle: Path, data: Dataset, reference_out: np.ndarray) -> str:
     """The held-out inputs, labels and reference outputs, so a bundle can be re-proven later
     (on another target) without the training data; stored uncompressed, one ``.npy`` per
-    array, so that re-proving maps them instead of loading them (:mod:`edgekit.heldout`)."""
+    array, so that re-proving maps them instead of loading them (:mod:`edgekit.device.heldout`)."""
     arrays = {f"{heldout.INPUT_PREFIX}{k}": v for k, v in data.test.x.items()}
     if "test_texts" in data.extra:  # raw text, so a device runner's tokenisation can be checked
         arrays["texts"] = np.asarray(data.extra["test_texts"], dtype=str)

@@ -4,42 +4,20 @@ edgekit's one-line messages, replaying it if the wrapped call fails; drop known 
 progress bars of Python libraries (:func:`known_advice`, :func:`transformers_progress`); and run
 tools that drop debug files into the working directory somewhere else.
 
-``EDGEKIT_VERBOSE=1`` keeps all of it."""
+``EDGEKIT_VERBOSE=1`` keeps all of it. :func:`native_stderr` lives in the device package
+(:mod:`edgekit.device.quiet`), whose LiteRT adapter uses it on a device too."""
 
 from __future__ import annotations
 
 import logging
 import os
-import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from edgekit.device.quiet import native_stderr
 
-@contextmanager
-def native_stderr() -> Iterator[None]:
-    if os.environ.get("EDGEKIT_VERBOSE"):
-        yield
-        return
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # pytest capture, notebooks
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), fd)
-        try:
-            yield
-        except BaseException:
-            os.dup2(saved, fd)
-            sink.seek(0)
-            sys.stderr.write(sink.read().decode("utf-8", "replace"))
-            raise
-        finally:
-            os.dup2(saved, fd)
-            os.close(saved)
+__all__ = ["KNOWN_ADVICE", "known_advice", "native_stderr", "transformers_progress",
+           "working_directory"]
 
 
 @contextmanager

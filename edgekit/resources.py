@@ -243,12 +243,12 @@ def reset_peak_rss() -> None:
 
 def peak_rss_bytes() -> int:
     """Peak resident memory since :func:`reset_peak_rss` (else of the process image)."""
-    from edgekit.runner import peak_rss_mb
+    from edgekit.device.runner import peak_rss_mb
 
     return int(peak_rss_mb() * (1 << 20))
 
 
 def rss_bytes() -> int:
-    from edgekit.validation.latency import rss_mb
+    from edgekit.device.latency import rss_mb
 
     return int(rss_mb() * (1 << 20))

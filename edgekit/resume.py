@@ -149,7 +149,7 @@ class PipelineCache:
         from edgekit.validation.prove import Proof
 
         from edgekit.exporters import EXPORTERS
-        from edgekit.runtimes import RUNTIMES
+        from edgekit.device.runtimes import RUNTIMES
 
         r = self.recipe
         runtime = RUNTIMES.get(EXPORTERS.get(exp.format).runtime)

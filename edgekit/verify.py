@@ -174,7 +174,7 @@ def verify_loads(bundle: Path) -> int:
     Call after :func:`verify_bundle`, so only files the manifest vouches for are loaded.
     Returns how many artifacts loaded.
     """
-    from edgekit.runtimes._isolate import probe
+    from edgekit.device.runtimes._isolate import probe
 
     report_path = member_path(bundle, "report.json")
     report = read_report(bundle)

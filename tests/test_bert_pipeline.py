@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from edgekit.heldout import open_arrays
+from edgekit.device.heldout import open_arrays
 
 pytest.importorskip("tokenizers")
 
@@ -52,7 +52,7 @@ def test_sequence_length_comes_from_the_data(bert_bundle: tuple[Path, dict]) -> 
 
 def test_device_runner_classifies_text_without_tensorflow(bert_bundle: tuple[Path, dict]) -> None:
     out, _ = bert_bundle
-    code = ("import sys, json; from edgekit.runners.text_classify import main; "
+    code = ("import sys, json; from edgekit.device.text_classify import main; "
             f"rc = main([{str(out)!r}, 'a moving, beautifully acted film', 'dull and lifeless']); "
             "assert 'tensorflow' not in sys.modules; sys.exit(rc)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
@@ -64,7 +64,7 @@ def test_device_runner_classifies_text_without_tensorflow(bert_bundle: tuple[Pat
 
 def test_runner_matches_the_reported_outputs(bert_bundle: tuple[Path, dict]) -> None:
     """The device runner's tokenisation + runtime reproduce the validated predictions."""
-    from edgekit.runners.text_classify import TextClassifier
+    from edgekit.device.text_classify import TextClassifier
 
     out, report = bert_bundle
     art = next(a for a in report["artifacts"] if a["format"] == "onnx" and a["stored_precision"] == "fp32")

@@ -12,7 +12,8 @@ from edgekit import _tf
 from edgekit.data import Split
 from edgekit.errors import EdgekitError
 from edgekit.exporters import EXPORTERS
-from edgekit.runtimes import RUNTIMES
+from edgekit.device.formats import FORMATS
+from edgekit.device.runtimes import RUNTIMES
 from edgekit.validation.prove import run_all
 
 # How far from Keras each precision may land on these O(1) logits. A runtime may compute in
@@ -114,7 +115,7 @@ def test_corrupt_artifact_is_our_error(tmp_path: Path, runtime_name: str) -> Non
     from edgekit.validation.prove import ProofSettings, prove
 
     runtime = RUNTIMES.get(runtime_name)
-    suffix = {"litert": ".tflite", "onnxruntime": ".onnx", "openvino": ".xml"}[runtime_name]
+    suffix = next(f.suffix for f in FORMATS.values() if f.runtime == runtime_name)
     bad = tmp_path / f"model{suffix}"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
     split = Split({"image": np.zeros((2, 4), np.float32)}, np.zeros(2, np.int64))

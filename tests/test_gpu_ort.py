@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from edgekit.devices import load_device
-from edgekit.runtimes import RUNTIMES
-from edgekit.runtimes._ort_placement import CPU, parse_profile, record_placement
-from edgekit.runtimes.onnxruntime import BoundSession, ONNXRuntimeCPU, session_options
+from edgekit.device.runtimes import RUNTIMES
+from edgekit.device.runtimes._ort_placement import CPU, parse_profile, record_placement
+from edgekit.device.runtimes.onnxruntime import BoundSession, ONNXRuntimeCPU, session_options
 
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
@@ -134,8 +134,8 @@ def test_bound_output_shape_resolves_named_and_unnamed_dims(tmp_path: Path) -> N
 
 
 def test_cuda_graphs_option_reaches_the_runner_command(tmp_path: Path) -> None:
-    from edgekit.runner import parse
-    from edgekit.runtimes.onnxruntime_cuda import ONNXRuntimeCUDA, flag
+    from edgekit.device.runner import parse
+    from edgekit.device.runtimes.onnxruntime_cuda import ONNXRuntimeCUDA, flag
     from edgekit.targets import RunRequest, stage
 
     gpu = load_device("gpu-nvidia")
@@ -165,7 +165,7 @@ def test_runner_records_no_placement_on_the_cpu_ep(tmp_path: Path) -> None:
     profiled second session is only for accelerator sessions)."""
     import json
 
-    from edgekit.runner import main
+    from edgekit.device.runner import main
 
     model = _model_with_shape_ops(tmp_path / "m.onnx")
     np.savez(tmp_path / "in.npz", x__x=np.ones((3, 8), np.float32))
@@ -197,7 +197,7 @@ def test_placement_warning_reaches_validate_output() -> None:
 
 
 def test_tensorrt_not_loaded_names_the_libraries() -> None:
-    from edgekit.runtimes.onnxruntime_cuda import ONNXRuntimeTensorRT, tensorrt_missing
+    from edgekit.device.runtimes.onnxruntime_cuda import ONNXRuntimeTensorRT, tensorrt_missing
 
     if tensorrt_missing() is None:
         pytest.skip("TensorRT libraries are installed here")

@@ -1,4 +1,4 @@
-"""Hardware detection (edgekit.hardware): this machine's /proc/cpuinfo, Arm cpuinfo texts as a
+"""Hardware detection (edgekit.device.hardware): this machine's /proc/cpuinfo, Arm cpuinfo texts as a
 Raspberry Pi 4 and 5 print them, nvidia-smi's CSV, and the runner reporting what it ran on."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from edgekit import hardware
+from edgekit.device import hardware
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -101,21 +101,21 @@ def test_gpus_are_detected_when_the_driver_is_there() -> None:
 
 def test_hardware_module_imports_only_the_standard_library() -> None:
     """It runs on devices inside the runner payload, next to no other edgekit module."""
-    tree = ast.parse((REPO / "edgekit" / "hardware.py").read_text())
+    tree = ast.parse((REPO / "edgekit" / "device" / "hardware.py").read_text())
     names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     names |= {n.module.split(".")[0] for n in ast.walk(tree)
               if isinstance(n, ast.ImportFrom) and n.module}
     assert names <= set(sys.stdlib_module_names) | {"__future__"}, names
-    from edgekit.runner import PAYLOAD
+    from edgekit.targets import payload_files
 
-    assert "edgekit/hardware.py" in PAYLOAD
+    assert REPO / "edgekit" / "device" / "hardware.py" in payload_files()
 
 
 def test_the_runner_reports_the_hardware_it_ran_on(lenet_bundle: tuple[Path, dict], tmp_path: Path) -> None:
     bundle, report = lenet_bundle
     art = next(a for a in report["artifacts"] if a["format"] == "tflite")
     timings = tmp_path / "timings.json"
-    done = subprocess.run([sys.executable, "-m", "edgekit.runner", "--artifact", str(bundle / art["file"]),
+    done = subprocess.run([sys.executable, "-m", "edgekit.device.runner", "--artifact", str(bundle / art["file"]),
                            "--runtime", "litert", "--inputs", str(bundle / "data" / "heldout"),
                            "--timings", str(timings)], capture_output=True, text=True, cwd=REPO,
                           timeout=300)

@@ -25,7 +25,7 @@ from edgekit.models.bert.config import BertConfig
 from edgekit.models.bert.encoder import build_bert
 from edgekit.models.bert.introspect import config_of
 from edgekit.recipe.schema import TrainSection
-from edgekit.runtimes import RUNTIMES
+from edgekit.device.runtimes import RUNTIMES
 from edgekit.stages.head_prune import HeadPrune, HeadPruneConfig, top_heads
 from edgekit.strategy import make_strategy
 from edgekit.training import TrainContext

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgekit import heldout
-from edgekit.runtimes import RUNTIMES
+from edgekit.device import heldout
+from edgekit.device.runtimes import RUNTIMES
 
 
 def _small(folder: Path) -> dict[str, np.ndarray]:

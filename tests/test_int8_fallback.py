@@ -12,7 +12,7 @@ import pytest
 from edgekit import _tf
 from edgekit.data import Split
 from edgekit.exporters import EXPORTERS
-from edgekit.runtimes import RUNTIMES
+from edgekit.device.runtimes import RUNTIMES
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import pytest
 from edgekit.data import Split
 from edgekit.exporters.openvino import OpenVINOExporter, OpenVINOOptions
 from edgekit.families import FAMILIES
-from edgekit.runtimes import RUNTIMES
+from edgekit.device.runtimes import RUNTIMES
 from edgekit.validation.size_check import MAX_INT8_RATIO, flag_int8_sizes
 
 pytest.importorskip("openvino")

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.atomic import sha256_of
-from edgekit.heldout import open_arrays
+from edgekit.device.heldout import open_arrays
 from edgekit.recipe import load_recipe
-from edgekit.runtimes import RUNTIMES
+from edgekit.device.runtimes import RUNTIMES
 from edgekit.validation.prove import run_all
 from edgekit.data import Split
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from edgekit.families import FAMILIES
-from edgekit.runtimes import RUNTIMES
+from edgekit.device.runtimes import RUNTIMES
 from test_bert_onnx import TINY, _export, _feed, _model
 
 onnx = pytest.importorskip("onnx")

@@ -5,7 +5,7 @@ import pytest
 from edgekit.errors import EdgekitError, RegistryError
 from edgekit.exporters import EXPORTERS
 from edgekit.registry import Registry
-from edgekit.runtimes import RUNTIMES
+from edgekit.device.runtimes import RUNTIMES
 from edgekit.stages import STAGES
 
 

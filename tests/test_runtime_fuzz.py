@@ -3,7 +3,7 @@
 A tiny real tf-keras model is exported once per module to TFLite, ONNX and OpenVINO IR with
 edgekit's own exporters; each file is then truncated, bit-flipped, overwritten with garbage or
 replaced by a PNG. The corrupted files are loaded (and run on one input) by the real adapter in
-a child process via :func:`edgekit.runtimes._isolate.probe`, because a native parser may
+a child process via :func:`edgekit.device.runtimes._isolate.probe`, because a native parser may
 segfault, which no in-process ``except`` can catch: the probe turns a death by signal into an
 EdgekitError, and raises ``RuntimeError`` if an adapter let an engine exception through.
 """
@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 from edgekit.errors import EdgekitError
-from edgekit.runtimes import RUNTIMES
-from edgekit.runtimes._isolate import probe
+from edgekit.device.formats import FORMATS, Format
+from edgekit.device.runtimes import RUNTIMES
+from edgekit.device.runtimes._isolate import probe
 
 SHAPE = (1, 6)
 
@@ -119,12 +120,12 @@ def test_engine_crash_is_reported_as_our_error(artifacts: dict[str, Path], tmp_p
     naming the signal, and the probe restarts the child for the files after it."""
     import sys
 
-    import edgekit.runtimes._isolate as iso
+    import edgekit.device.runtimes._isolate as iso
 
     crash = tmp_path / "crash.tflite"
     crash.write_bytes(artifacts["tflite"].read_bytes())
     segfault_on_crash = (
-        "import ctypes, sys; from edgekit.runtimes import _isolate as i; real = i._probe_one; "
+        "import ctypes, sys; from edgekit.device.runtimes import _isolate as i; real = i._probe_one; "
         "i._probe_one = lambda rt, p, f: ctypes.string_at(0) if 'crash' in p else real(rt, p, f); "
         "i._child(sys.argv[1], sys.argv[2], sys.argv[3:])")
     monkeypatch.setattr(iso, "CHILD", [sys.executable, "-c", segfault_on_crash])
@@ -138,7 +139,7 @@ def test_engine_crash_is_reported_as_our_error(artifacts: dict[str, Path], tmp_p
 @pytest.mark.parametrize("fmt, runtime", [("tflite", "litert"), ("onnx", "onnxruntime"),
                                           ("openvino", "openvino"), ("onnx", "openvino")])
 def test_png_renamed_as_model_in_process(tmp_path: Path, fmt: str, runtime: str) -> None:
-    suffix = {"tflite": ".tflite", "onnx": ".onnx", "openvino": ".xml"}[fmt]
+    suffix = FORMATS[Format(fmt)].suffix
     fake = tmp_path / f"photo{suffix}"
     fake.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
     with pytest.raises(EdgekitError, match="PNG image"):

@@ -115,7 +115,7 @@ def test_load_reports_a_bad_artifact_in_a_consistent_bundle(tmp_path: Path) -> N
     names the file in one line (loaded in a child process)."""
     import numpy as np
 
-    from edgekit.runtimes import RUNTIMES
+    from edgekit.device.runtimes import RUNTIMES
 
     if RUNTIMES.get("litert").missing():
         pytest.skip(f"litert missing: {RUNTIMES.get('litert').missing()}")

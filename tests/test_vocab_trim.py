@@ -282,7 +282,7 @@ def _export(fmt: str, precision: str, model, dest: Path, family: str | None = "b
 
 
 def _run(runtime: str, path: Path, feed: dict[str, np.ndarray]) -> np.ndarray:
-    from edgekit.runtimes import RUNTIMES
+    from edgekit.device.runtimes import RUNTIMES
 
     return np.asarray(RUNTIMES.get(runtime).load(path, threads=1).run(feed))
 
@@ -349,7 +349,7 @@ def test_openvino_artifact_agrees(trimmed, tmp_path: Path) -> None:
     """Against the precision that ran: OpenVINO's default is bf16 on CPUs with AVX512-BF16 or
     AMX (measured 7e-3 here), fp32 elsewhere; fp32 is checked where it is asked for."""
     pytest.importorskip("openvino")
-    from edgekit.runtimes import RUNTIMES
+    from edgekit.device.runtimes import RUNTIMES
 
     art = _export("openvino", "fp32", trimmed.model, tmp_path / "t.xml")
     held = _heldout_feed()

@@ -34,7 +34,7 @@ from pydantic import Field
 
 from edgekit.data import Split
 from edgekit.exporters import ExportOptions
-from edgekit.runtimes import RUNTIMES
+from edgekit.device.runtimes import RUNTIMES
 
 #: Examples used to judge agreement during the search.
 SEARCH_EXAMPLES = 128

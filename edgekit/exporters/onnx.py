@@ -20,6 +20,7 @@ from pydantic import Field
 
 from edgekit import _tf
 from edgekit.data import Split
+from edgekit.device.formats import FORMATS
 from edgekit.errors import EdgekitError
 from edgekit.exporters.fallback import FallbackOptions
 from edgekit.exporters.onnx_fallback import quantize_with_fallback
@@ -180,7 +181,7 @@ class ONNXExporter(Exporter):
     format = "onnx"
     precisions = frozenset({"fp32", "fp16", "int8", "dynamic"})
     runtime = "onnxruntime"
-    suffix = ".onnx"
+    suffix = FORMATS[format].suffix
     Options = ONNXOptions
 
     def export(self, model: Any, precision: str, dest: Path, calibration: Split,

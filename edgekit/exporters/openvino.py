@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.data import Split
+from edgekit.device.formats import FORMATS
 from edgekit.families import FamilySpec
 from edgekit.exporters import EXPORTERS, ExportedArtifact, Exporter, ExportOptions
 from edgekit.exporters.onnx import Int8Options, ONNXExporter, ONNXOptions
@@ -29,7 +30,7 @@ class OpenVINOExporter(Exporter):
     format = "openvino"
     precisions = frozenset({"fp32", "fp16", "int8"})
     runtime = "openvino"
-    suffix = ".xml"
+    suffix = FORMATS[format].suffix
     Options = OpenVINOOptions
 
     def export(self, model: Any, precision: str, dest: Path, calibration: Split,

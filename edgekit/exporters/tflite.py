@@ -24,6 +24,7 @@ import numpy as np
 from edgekit import _tf
 from edgekit.atomic import write_bytes
 from edgekit.data import Split
+from edgekit.device.formats import FORMATS
 from edgekit.errors import EdgekitError
 from edgekit.exporters.fallback import FallbackOptions
 from edgekit.exporters.tflite_fallback import quantize_with_fallback
@@ -43,7 +44,7 @@ class TFLiteExporter(Exporter):
     format = "tflite"
     precisions = frozenset({"fp32", "fp16", "dynamic", "int8"})
     runtime = "litert"
-    suffix = ".tflite"
+    suffix = FORMATS[format].suffix
     Options = TFLiteOptions
 
     def export(self, model: Any, precision: str, dest: Path, calibration: Split,

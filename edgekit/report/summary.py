@@ -157,7 +157,7 @@ def _pick_html(report: dict[str, Any], pick: Pick) -> str:
 
 def summary_html(report: dict[str, Any]) -> str:
     """The summary block at the top of the page."""
-    from edgekit.hardware import describe
+    from edgekit.device.hardware import describe
 
     esc = html.escape
     arts = report["artifacts"]

@@ -39,7 +39,7 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     t = result["target"]
     head = f"target {t['name']} ({t['connection']}){' [emulated]' if result['emulated'] else ''}"
     if result.get("hardware"):
-        from edgekit.hardware import describe
+        from edgekit.device.hardware import describe
 
         head += f", ran on {describe(result['hardware'])}"
     sample = result.get("sample")
@@ -174,7 +174,7 @@ def _profiles(profiles: list[dict[str, Any]]) -> str:
 def _validations(on_target: dict[str, dict[str, Any]]) -> str:
     if not on_target:
         return ""
-    from edgekit.hardware import describe
+    from edgekit.device.hardware import describe
 
     esc = html.escape
     parts = ["<h2 id='on-target'>On target</h2><p>Each artifact re-run on the device's runtime over the "

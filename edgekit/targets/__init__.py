@@ -5,14 +5,14 @@ A device profile (``devices/*.yaml``) is data; its ``connection`` scheme picks t
 wheels under emulation), ``ssh`` (a Raspberry Pi, a Jetson) or ``adb`` (an Android phone). One
 module per scheme registers itself here, so a new way to reach devices is one new module.
 
-Every target except adb runs the same self-contained runner (:mod:`edgekit.runner`) in a fresh
-process next to a staged copy of the artifact and its inputs: numbers from every device come
-from one implementation, and peak memory is the runner process's own.
+Every target except adb runs the same self-contained runner (:mod:`edgekit.device.runner`) in a
+fresh process next to a staged copy of the artifact and its inputs: numbers from every device
+come from one implementation, and peak memory is the runner process's own. What is staged is
+the device package, :mod:`edgekit.device`, whole (no hand-kept file list to fall behind).
 """
 
 from __future__ import annotations
 
-import glob
 import json
 import shutil
 import tempfile
@@ -23,14 +23,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+import edgekit.device
+from edgekit.device.heldout import copy_inputs
 from edgekit.devices import DeviceProfile
 from edgekit.errors import EdgekitError, RuntimeUnavailable
-from edgekit.heldout import copy_inputs
 from edgekit.paths import inside
 from edgekit.registry import Registry
-from edgekit.runner import PAYLOAD, TEXT_PAYLOAD
 
-_PKG_PARENT = Path(__file__).resolve().parent.parent.parent
+DEVICE_PACKAGE = Path(edgekit.device.__file__).resolve().parent  # what a device runs, whole
+_PKG_PARENT = DEVICE_PACKAGE.parent.parent  # the folder that holds edgekit/
 
 
 @dataclass(frozen=True)
@@ -117,12 +118,16 @@ def target_for(device: DeviceProfile) -> Target:
 
 # ---- the runner payload, shared by the local, emulated and ssh targets ----------------------
 
-def payload_files(patterns: tuple[str, ...] = PAYLOAD) -> list[Path]:
-    return sorted(Path(p) for pattern in patterns for p in glob.glob(str(_PKG_PARENT / pattern)))
+def payload_files() -> list[Path]:
+    """What a device gets: the device package whole, and the bare ``edgekit/__init__.py`` that
+    makes it importable as ``edgekit.device`` (it imports nothing, so nothing else follows)."""
+    package = [p for p in DEVICE_PACKAGE.rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"]
+    return sorted([_PKG_PARENT / "edgekit" / "__init__.py", *package])
 
 
-def copy_payload(folder: Path, patterns: tuple[str, ...] = PAYLOAD) -> None:
-    for src in payload_files(patterns):
+def copy_payload(folder: Path) -> None:
+    for src in payload_files():
         dest = folder / src.relative_to(_PKG_PARENT)
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dest)
@@ -138,7 +143,7 @@ def stage(request: RunRequest, folder: Path) -> list[str]:
         shutil.copy2(f, inside(folder / "artifact", f.name, what="artifact file",
                                scope="the staging folder"))
     copy_inputs(request.inputs, folder / "inputs", request.limit)
-    argv = ["-m", "edgekit.runner", "--artifact", f"artifact/{request.artifact.name}",
+    argv = ["-m", "edgekit.device.runner", "--artifact", f"artifact/{request.artifact.name}",
             "--runtime", request.runtime, "--inputs", "inputs", "--timings", "result.json",
             "--runs", str(request.runs), "--warmup", str(request.warmup),
             "--threads", str(request.threads), "--batch", str(request.batch)]
@@ -152,7 +157,7 @@ def stage(request: RunRequest, folder: Path) -> list[str]:
 def stage_text(request: TextRequest, folder: Path) -> list[str]:
     """Copy the text runner, a minimal bundle (text.json, its tokenizer folder, the artifact)
     and the texts into ``folder``; return the text runner's argv (relative paths)."""
-    copy_payload(folder, PAYLOAD + TEXT_PAYLOAD)
+    copy_payload(folder)
     manifest = json.loads((request.bundle / "text.json").read_text())
     mini = folder / "bundle"
     (mini / "artifacts").mkdir(parents=True)
@@ -161,7 +166,7 @@ def stage_text(request: TextRequest, folder: Path) -> list[str]:
     for f in request.files:
         shutil.copy2(f, mini / "artifacts" / f.name)
     np.save(folder / "texts.npy", np.asarray(request.texts, dtype=str), allow_pickle=False)
-    return ["-m", "edgekit.runners.text_classify", "bundle",
+    return ["-m", "edgekit.device.text_classify", "bundle",
             "--artifact", f"artifacts/{request.files[0].name}", "--runtime", request.runtime,
             "--threads", str(request.threads), "--texts-file", "texts.npy", "--out", "text.npz",
             "--timings", "result.json"]
@@ -198,7 +203,7 @@ def collect(device: DeviceProfile, folder: Path, log: str) -> RunResult:
 
 
 class RunnerTarget(Target):
-    """A target that runs :mod:`edgekit.runner` from a staged folder; subclasses say how."""
+    """A target that runs :mod:`edgekit.device.runner` from a staged folder; subclasses say how."""
 
     @abstractmethod
     def execute(self, device: DeviceProfile, folder: Path, argv: list[str]) -> str:

@@ -6,7 +6,7 @@ client holds a connection to a runner on the device. Ending only the direct chil
 or Ctrl-C left the rest running (a qemu at 200 % CPU, minutes after the run was given up).
 Every command therefore starts in a new session (its own process group), and on a timeout, an
 interrupt or any other exception the whole session is killed and waited for. What runs on the
-far side of an SSH connection is ended by the connection closing (see :mod:`edgekit.runner`'s
+far side of an SSH connection is ended by the connection closing (see :mod:`edgekit.device.runner`'s
 ``EXIT_WITH_STDIN``), which killing the local ``ssh`` client brings about.
 """
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shlex
 import shutil
 
+from edgekit.device.formats import Format, format_of
 from edgekit.devices import DeviceProfile
 from edgekit.errors import EdgekitError
 from edgekit.targets import TARGETS, RunRequest, RunResult, Target, benchmark_model
@@ -48,7 +49,7 @@ class ADBTarget(Target):
 
     def run(self, device: DeviceProfile, request: RunRequest) -> RunResult:
         self.ensure(device)
-        if request.artifact.suffix != ".tflite":
+        if format_of(request.artifact) is not Format.TFLITE:
             raise EdgekitError("the adb target runs .tflite files only (LiteRT benchmark_model)",
                                where=request.artifact)
         work = device.remote.workdir.rstrip("/")

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from edgekit.devices import DeviceProfile
-from edgekit.runtimes import RUNTIMES
+from edgekit.device.runtimes import RUNTIMES
 from edgekit.targets import TARGETS, RunnerTarget
 from edgekit.targets._proc import run_command
 

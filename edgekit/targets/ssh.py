@@ -18,7 +18,7 @@ from pathlib import Path
 
 from edgekit.devices import DeviceProfile
 from edgekit.errors import EdgekitError
-from edgekit.runner import EXIT_WITH_STDIN
+from edgekit.device.runner import EXIT_WITH_STDIN
 from edgekit.targets import TARGETS, RunnerTarget
 from edgekit.targets._proc import TargetTimeout, TargetUnreachable, last_line, run_command
 
@@ -120,7 +120,7 @@ class SSHTarget(RunnerTarget):
         self.reach(device)
         self.scp(device, [str(folder)], f"{addr.login}:{remote}", "copying the runner")
         try:
-            # The runner ends when its stdin closes (edgekit.runner.exit_with_stdin): we hold
+            # The runner ends when its stdin closes (edgekit.device.runner.exit_with_stdin): we hold
             # it open while we wait, so a timeout, Ctrl-C or dropped connection ends it there.
             run = (f"cd {shlex.quote(remote)} && {EXIT_WITH_STDIN}=1 PYTHONPATH=. {python} "
                    f"{' '.join(shlex.quote(a) for a in argv)}; echo exit=$?")

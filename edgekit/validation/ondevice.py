@@ -24,10 +24,10 @@ from edgekit.atomic import write_text
 from edgekit.devices import DeviceProfile, load_device
 from edgekit.data import Split
 from edgekit.errors import EdgekitError, RuntimeUnavailable
-from edgekit.heldout import FOLDER, INPUT_PREFIX, Arrays, find, open_arrays
-from edgekit.heldout import write as write_arrays
+from edgekit.device.heldout import FOLDER, INPUT_PREFIX, Arrays, find, open_arrays
+from edgekit.device.heldout import write as write_arrays
 from edgekit.resolution import examples_to_resolve, resolves
-from edgekit.runtimes import RUNTIMES
+from edgekit.device.runtimes import RUNTIMES
 from edgekit.paths import inside
 from edgekit.targets import RunRequest, RunResult, TextRequest, target_for
 from edgekit.targets._proc import TargetTimeout, TargetUnreachable
@@ -296,7 +296,7 @@ def validate_artifact(bundle: Path, artifact: dict[str, Any], report: dict[str, 
 def run_text_path(bundle: Path, files: tuple[Path, ...], runtime: str, device: DeviceProfile,
                   picked: SampledData) -> tuple[RunResult | None, dict[str, Any]]:
     """The sample's raw held-out texts through the device-side tokenizer and text runner
-    (:mod:`edgekit.runners.text_classify`), as an app on the device would classify them. Its
+    (:mod:`edgekit.device.text_classify`), as an app on the device would classify them. Its
     outputs are what the budgets judge; its token ids must equal the bundle's (the host's
     tokenization), so the model saw exactly the inputs the host proved. One pass per artifact
     proves both (under emulation a BERT pass is what costs). When the text runner cannot run

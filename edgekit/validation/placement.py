@@ -2,7 +2,7 @@
 placement (ONNX Runtime on an accelerator) and whether CUDA graphs were on, with the one-line
 warning that ``validate``, ``profile`` and report.html print when compute fell back to the CPU.
 
-The runner measures these on the device (:meth:`edgekit.runtimes.Session.execution_details`);
+The runner measures these on the device (:meth:`edgekit.device.runtimes.Session.execution_details`);
 this module only picks them out of its JSON and words them.
 """
 

@@ -12,27 +12,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edgekit import heldout
+from edgekit.device import formats, heldout
 from edgekit.devices import DeviceProfile, load_device
 from edgekit.errors import EdgekitError
 from edgekit.estimate import estimate
 from edgekit.flops import graph_cost
-from edgekit.runner import LATENCY_BATCHES
-from edgekit.runtimes import RUNTIMES
+from edgekit.device.runner import LATENCY_BATCHES
+from edgekit.device.runtimes import RUNTIMES
 from edgekit.targets import RunRequest, RunResult, target_for
 from edgekit.targets._proc import TargetUnreachable
 from edgekit.validation.placement import execution_record
 from edgekit.verify import enclosing_bundle, verify_bundle
-
-_FORMATS = {".tflite": "tflite", ".onnx": "onnx", ".xml": "openvino"}
 
 
 def artifact_files(path: Path) -> tuple[Path, ...]:
     """The file to load first, then its companions (OpenVINO's .bin next to the .xml)."""
     if not path.is_file():
         raise EdgekitError("artifact not found", where=path, fix="check the path")
-    companions = [path.with_suffix(".bin")] if path.suffix == ".xml" else []
-    return (path, *[c for c in companions if c.is_file()])
+    return tuple(f for f in formats.artifact_files(path) if f.is_file())
 
 
 def find_inputs(path: Path, inputs: Path | None) -> Path:
@@ -57,7 +54,7 @@ def find_inputs(path: Path, inputs: Path | None) -> Path:
 
 
 def pick_runtime(path: Path, device: DeviceProfile, runtime: str | None) -> str:
-    fmt = _FORMATS.get(path.suffix)
+    fmt = formats.format_of(path)
     choices = [runtime] if runtime else [r for r in device.runtimes if r in RUNTIMES
                                          and fmt in RUNTIMES.get(r).formats]
     if not choices or fmt not in RUNTIMES.get(choices[0]).formats:

@@ -14,10 +14,10 @@ import numpy as np
 from edgekit.data import Split
 from edgekit.errors import EdgekitError
 from edgekit.recipe.schema import Budgets
-from edgekit.runtimes import Runtime
+from edgekit.device.runtimes import Runtime
 from edgekit.tasks import Task
 from edgekit.validation.intervals import Interval
-from edgekit.validation.latency import Latency, measure, rss_mb
+from edgekit.device.latency import Latency, measure, rss_mb
 from edgekit.validation.verdict import (Closeness, Evidence, Verdict, agreement_with,
                                         budget_metric, class_report, drop_interval, judge)
 

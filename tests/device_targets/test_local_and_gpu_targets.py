@@ -12,7 +12,7 @@ import pytest
 
 from edgekit.devices import load_device
 from edgekit.errors import RuntimeUnavailable
-from edgekit.runtimes import RUNTIMES
+from edgekit.device.runtimes import RUNTIMES
 from edgekit.validation.ondevice import validate
 from edgekit.validation.profile import profile
 
@@ -106,7 +106,7 @@ def test_validate_reads_a_bundle_written_before_the_streaming_layout(small_bundl
 
     import numpy as np
 
-    from edgekit.heldout import open_arrays
+    from edgekit.device.heldout import open_arrays
     from edgekit.verify import write_manifest
 
     old = tmp_path / "old"

@@ -157,7 +157,7 @@ def test_ctrl_c_on_the_cli_leaves_no_runner(small_bundle: Path) -> None:
                            stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
-        while not [p for p in marked(marker) if "edgekit.runner" in p]:
+        while not [p for p in marked(marker) if "edgekit.device.runner" in p]:
             assert time.monotonic() < deadline and cli.poll() is None, "the runner never started"
             time.sleep(0.2)
         time.sleep(1.0)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgekit.heldout import open_arrays
+from edgekit.device.heldout import open_arrays
 from edgekit.validation.ondevice import validate
 
 from .sshd_helpers import write_ssh_device

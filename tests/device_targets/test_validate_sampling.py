@@ -15,7 +15,7 @@ import pytest
 
 from edgekit.devices import load_device
 from edgekit.errors import EdgekitError
-from edgekit.heldout import open_arrays
+from edgekit.device.heldout import open_arrays
 from edgekit.resolution import examples_to_resolve, resolves
 from edgekit.validation.ondevice import plan_sample, validate
 

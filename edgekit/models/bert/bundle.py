@@ -2,7 +2,7 @@
 
 * ``tokenizer/`` and ``text.json`` (sequence length, label names, input names): enough for a
   device to go from text to label with a runtime, NumPy and ``tokenizers`` only
-  (:mod:`edgekit.runners.text_classify`).
+  (:mod:`edgekit.device.text_classify`).
 * ``hf/<model>/``: the compressed float model as a Hugging Face checkpoint
   (``config.json`` + ``model.safetensors`` + tokenizer) that ``transformers`` loads as
   ``BertForSequenceClassification``, so users can take the student anywhere and peers can be

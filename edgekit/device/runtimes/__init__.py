@@ -12,7 +12,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from edgekit.registry import Registry
+from edgekit.device.formats import Format
+from edgekit.device.registry import Registry
 
 Inputs = dict[str, np.ndarray]
 
@@ -38,7 +39,7 @@ class Session(ABC):
 
 class Runtime(ABC):
     name: ClassVar[str]
-    formats: ClassVar[frozenset[str]]
+    formats: ClassVar[frozenset[Format]]  # the artifact formats it loads
     # Keyword options ``load`` accepts beyond the thread count (set from device profiles).
     options: ClassVar[frozenset[str]] = frozenset()
 
@@ -53,7 +54,7 @@ class Runtime(ABC):
     def load(self, path: Path, threads: int) -> Session: ...
 
 
-RUNTIMES: Registry[Runtime] = Registry("runtime", "edgekit.runtimes")
+RUNTIMES: Registry[Runtime] = Registry("runtime", "edgekit.device.runtimes")
 
 
 def match_inputs(wanted: list[str], given: Inputs) -> dict[str, np.ndarray]:

@@ -2,9 +2,9 @@
 
 Python cannot catch a segmentation fault: native parsers (the TFLite flatbuffer reader, ONNX
 Runtime's graph builder, OpenVINO's IR reader) may abort or crash on hostile bytes even after
-:func:`edgekit.runtimes._guard.sniff` has let the file through. So anything that loads an
+:func:`edgekit.device.runtimes._guard.sniff` has let the file through. So anything that loads an
 artifact edgekit did not just write itself (``edgekit verify --load``; a bundle from
-elsewhere) goes through :func:`probe`: a child ``python -m edgekit.runtimes._isolate`` loads
+elsewhere) goes through :func:`probe`: a child ``python -m edgekit.device.runtimes._isolate`` loads
 each file with the real adapter and runs one example through it, reporting one JSON line per
 file. If the child dies by a signal, the file it was on is reported as an
 :class:`EdgekitError` naming the signal, and the child is restarted for the remaining files.
@@ -22,11 +22,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from edgekit.errors import EdgekitError
+from edgekit.device.errors import EdgekitError
 
 _PREFIX = "edgekit-probe "
 # The child's command line; arguments follow: runtime name, inputs npz ('' for none), paths.
-CHILD = [sys.executable, "-m", "edgekit.runtimes._isolate"]
+CHILD = [sys.executable, "-m", "edgekit.device.runtimes._isolate"]
 
 
 def _feed(inputs_npz: str | None) -> dict | None:
@@ -36,13 +36,13 @@ def _feed(inputs_npz: str | None) -> dict | None:
         return None
     import numpy as np
 
-    from edgekit.heldout import open_arrays
+    from edgekit.device.heldout import open_arrays
 
     return {k: np.array(v[:1]) for k, v in open_arrays(Path(inputs_npz)).inputs().items()}
 
 
 def _probe_one(runtime_name: str, path: str, feed: dict | None) -> dict:
-    from edgekit.runtimes import RUNTIMES
+    from edgekit.device.runtimes import RUNTIMES
 
     try:
         session = RUNTIMES.get(runtime_name).load(Path(path), 1)
@@ -78,7 +78,7 @@ def describe_exit(code: int | None) -> str:
 def child_env() -> dict[str, str]:
     """This process's environment, with this edgekit first on PYTHONPATH for the child."""
     return {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")])}
+        [str(Path(__file__).resolve().parents[3]), os.environ.get("PYTHONPATH", "")])}
 
 
 def _crash_error(runtime_name: str, path: Path, code: int | None) -> EdgekitError:

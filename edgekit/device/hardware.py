@@ -6,9 +6,8 @@ models in bf16 on CPUs with AVX-512 BF16 or AMX; oneDNN and ONNX Runtime pick in
 VNNI; Arm runtimes use the dot-product extension. A report that names the hardware lets a
 reader tell a changed verdict from a changed machine.
 
-Standard library only and no other edgekit import: this module is copied to devices in the
-runner payload (:data:`edgekit.runner.PAYLOAD`), where neither NumPy nor edgekit's other
-modules can be assumed.
+Standard library only and no other edgekit import: this module is copied to devices with the
+rest of :mod:`edgekit.device`, and also describes machines where NumPy cannot be assumed.
 """
 
 from __future__ import annotations

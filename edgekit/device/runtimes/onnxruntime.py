@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.runtimes import RUNTIMES, Inputs, Runtime, Session, match_inputs
-from edgekit.runtimes._guard import engine_errors, sniff
+from edgekit.device.formats import Format
+from edgekit.device.runtimes import RUNTIMES, Inputs, Runtime, Session, match_inputs
+from edgekit.device.runtimes._guard import engine_errors, sniff
 
 _NP_TYPES = {"tensor(float)": np.float32, "tensor(int32)": np.int32, "tensor(int64)": np.int64,
              "tensor(float16)": np.float16}
@@ -43,8 +44,8 @@ class ORTSession(Session):
 
     def placement(self, inputs: Inputs) -> dict[str, Any]:
         """Which execution provider ran each op type, from a profiled run of ``inputs`` in a
-        session of its own (see :mod:`edgekit.runtimes._ort_placement`)."""
-        from edgekit.runtimes._ort_placement import record_placement
+        session of its own (see :mod:`edgekit.device.runtimes._ort_placement`)."""
+        from edgekit.device.runtimes._ort_placement import record_placement
 
         # The same providers and options, less CUDA graphs: the profiled session runs plain
         # (graphs need bound buffers), and a graph replays the placement it captured anyway.
@@ -151,7 +152,7 @@ def session_options(threads: int) -> Any:
 
 class ONNXRuntimeCPU(Runtime):
     name = "onnxruntime"
-    formats = frozenset({"onnx"})
+    formats = frozenset({Format.ONNX})
     provider = CPU
 
     def missing(self) -> str | None:

@@ -1,13 +1,14 @@
 """Text → label with a bundle's artifact, its tokenizer and a runtime; nothing else.
 
-    python -m edgekit.runners.text_classify BUNDLE "a gripping, beautifully shot film"
+    python -m edgekit.device.text_classify BUNDLE "a gripping, beautifully shot film"
         [--artifact artifacts/distilbert-distilbert-dynamic.tflite] [--threads 2]
-    python -m edgekit.runners.text_classify BUNDLE --texts-file texts.npy --out text.npz
+    python -m edgekit.device.text_classify BUNDLE --texts-file texts.npy --out text.npz
 
 The second form is how ``edgekit validate`` proves the text path on a target: it writes the
 token arrays (``x__<input>``) and logits of every text to an ``.npz``.
 
-This is what runs on a device: it imports NumPy, ``tokenizers`` and one runtime adapter.
+This is what runs on a device: it imports NumPy, ``tokenizers`` and one runtime adapter, all
+from :mod:`edgekit.device` (no pydantic, no TensorFlow).
 """
 
 from __future__ import annotations
@@ -20,12 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.errors import EdgekitError
-from edgekit.models.bert.tokenizer import encode, load_tokenizer
-from edgekit.runner import exit_with_stdin
-from edgekit.runtimes import RUNTIMES
-
-RUNTIME_FOR_SUFFIX = {".tflite": "litert", ".onnx": "onnxruntime", ".xml": "openvino"}
+from edgekit.device.errors import EdgekitError
+from edgekit.device.formats import files_for_suffix
+from edgekit.device.runner import exit_with_stdin
+from edgekit.device.runtimes import RUNTIMES
+from edgekit.device.tokenizer import encode, load_tokenizer
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,8 @@ class TextClassifier:
         self.manifest = json.loads(manifest_path.read_text())
         self.tokenizer = load_tokenizer(bundle / self.manifest["tokenizer_dir"])
         path = bundle / (artifact or self._fastest(bundle))
-        self.runtime = RUNTIMES.get(runtime or RUNTIME_FOR_SUFFIX.get(path.suffix, ""))
+        files = files_for_suffix(path.suffix)  # no --runtime: the format's default one
+        self.runtime = RUNTIMES.get(runtime or (files.runtime if files else ""))
         self.session = self.runtime.load(path, threads)
         self.artifact = path
 
@@ -64,7 +65,7 @@ class TextClassifier:
         and whether TensorFlow was imported (a device has none)."""
         import platform
 
-        from edgekit.hardware import detect
+        from edgekit.device.hardware import detect
 
         return {"runtime": self.runtime.name, "runtime_version": self.runtime.version(),
                 "machine": platform.machine(), "hardware": detect(),

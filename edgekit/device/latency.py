@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from edgekit.runtimes import Inputs, Session
+from edgekit.device.runtimes import Inputs, Session
 
 
 @dataclass(frozen=True)

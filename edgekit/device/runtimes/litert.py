@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.runtimes import RUNTIMES, Inputs, Runtime, Session
-from edgekit.runtimes._guard import engine_errors, sniff
+from edgekit.device.formats import Format
+from edgekit.device.runtimes import RUNTIMES, Inputs, Runtime, Session
+from edgekit.device.runtimes._guard import engine_errors, sniff
 
 _CANDIDATES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter")
 
@@ -42,7 +43,7 @@ class LiteRTSession(Session):
             return self._run(inputs)
 
     def _run(self, inputs: Inputs) -> np.ndarray:
-        from edgekit.runtimes import match_inputs
+        from edgekit.device.runtimes import match_inputs
 
         feed = match_inputs(self.input_names, inputs)
         resized = False
@@ -66,7 +67,7 @@ class LiteRTSession(Session):
 
 class LiteRT(Runtime):
     name = "litert"
-    formats = frozenset({"tflite"})
+    formats = frozenset({Format.TFLITE})
 
     def missing(self) -> str | None:
         return None if _interpreter_module() else "ai-edge-litert (or tflite-runtime) is not installed"
@@ -85,7 +86,7 @@ class LiteRT(Runtime):
         mod = _interpreter_module()
         if mod is None:
             raise ImportError(self.missing())
-        from edgekit.quiet import native_stderr
+        from edgekit.device.quiet import native_stderr
 
         sniff(path)
         with engine_errors(self.name, path, "load"), native_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate"

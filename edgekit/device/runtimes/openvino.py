@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.runtimes import RUNTIMES, Inputs, Runtime, Session, match_inputs
-from edgekit.runtimes._guard import engine_errors, sniff
+from edgekit.device.formats import Format
+from edgekit.device.runtimes import RUNTIMES, Inputs, Runtime, Session, match_inputs
+from edgekit.device.runtimes._guard import engine_errors, sniff
 
 _PRECISIONS = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}
 
@@ -44,7 +45,7 @@ class OpenVINOSession(Session):
 
 class OpenVINOCPU(Runtime):
     name = "openvino"
-    formats = frozenset({"openvino", "onnx", "tflite"})
+    formats = frozenset({Format.OPENVINO, Format.ONNX, Format.TFLITE})
     device = "CPU"
 
     def missing(self) -> str | None:

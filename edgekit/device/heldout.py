@@ -8,7 +8,7 @@ the batches they feed, not for the data set. Bundles written before this layout 
 compressed ``data/heldout.npz``; it is still read (each array loads whole when first used, since
 compressed members cannot be mapped).
 
-This module needs only NumPy: it ships to devices with :mod:`edgekit.runner`.
+This module needs only NumPy: it ships to devices with the rest of :mod:`edgekit.device`.
 """
 
 from __future__ import annotations

@@ -4,12 +4,12 @@ write the outputs (``.npz``) and timings (JSON).
 Why a separate process and a separate module: the same code runs on the host, under arm64
 emulation and on a Raspberry Pi over SSH, so numbers from every target come from one
 implementation. It needs only the standard library, NumPy and the runtime itself (no
-TensorFlow, no pydantic, no edgekit CLI): :data:`PAYLOAD` lists the few edgekit files that are
-copied to a device next to it. A fresh process also makes peak resident memory meaningful.
+TensorFlow, no pydantic, no edgekit CLI): it is part of :mod:`edgekit.device`, which is
+copied to a device whole. A fresh process also makes peak resident memory meaningful.
 
 Usage (on any target)::
 
-    python3 -m edgekit.runner --artifact model.tflite --runtime litert --inputs in.npz \\
+    python3 -m edgekit.device.runner --artifact model.tflite --runtime litert --inputs in.npz \\
         --outputs out.npz --timings timings.json --runs 50 --warmup 5 --threads 4 --batch 1
 """
 
@@ -28,14 +28,6 @@ from pathlib import Path
 
 import numpy as np
 
-# The edgekit files a device needs to run this module (paths relative to the package parent).
-PAYLOAD = ("edgekit/__init__.py", "edgekit/errors.py", "edgekit/hardware.py", "edgekit/heldout.py", "edgekit/quiet.py",
-           "edgekit/registry.py", "edgekit/runner.py", "edgekit/runtimes/*.py", "edgekit/validation/__init__.py",
-           "edgekit/validation/latency.py")
-# ... and what the text runner adds: it tokenizes on the device. edgekit/models/ and
-# edgekit/models/bert/ travel without their __init__ (which imports pydantic): namespace packages.
-TEXT_PAYLOAD = ("edgekit/runners/__init__.py", "edgekit/runners/text_classify.py",
-                "edgekit/models/bert/tokenizer.py")
 SCHEMA = "edgekit.run/1"
 EXIT_WITH_STDIN = "EDGEKIT_EXIT_WITH_STDIN"  # set (to 1) by the SSH target; see exit_with_stdin
 LATENCY_BATCHES = 64  # distinct real batches the timed runs cycle over
@@ -43,8 +35,8 @@ LATENCY_BATCHES = 64  # distinct real batches the timed runs cycle over
 
 def load_inputs(path: Path) -> dict[str, np.ndarray]:
     """Inputs keyed by name from a held-out folder (memory-mapped ``x__<name>.npy``) or ``.npz``
-    (keys ``x__<name>``): see :mod:`edgekit.heldout`."""
-    from edgekit.heldout import open_arrays
+    (keys ``x__<name>``): see :mod:`edgekit.device.heldout`."""
+    from edgekit.device.heldout import open_arrays
 
     found = open_arrays(path).inputs()
     if not found:
@@ -75,8 +67,8 @@ def peak_rss_mb() -> float:
 
 
 def run(args: argparse.Namespace) -> dict[str, object]:
-    from edgekit.runtimes import RUNTIMES
-    from edgekit.validation.latency import measure, rss_mb
+    from edgekit.device.latency import measure, rss_mb
+    from edgekit.device.runtimes import RUNTIMES
 
     runtime = RUNTIMES.get(args.runtime)
     reason = runtime.missing()
@@ -102,7 +94,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         result["latency_ms"] = measure(session, examples, runs=args.runs, warmup=args.warmup,
                                        threads=args.threads).to_json() | {"batch": args.batch}
     result["peak_rss_mb"] = round(peak_rss_mb(), 2)
-    from edgekit.hardware import detect  # the machine that ran it, named in its result
+    from edgekit.device.hardware import detect  # the machine that ran it, named in its result
 
     result["hardware"] = detect()
     # e.g. which execution provider ran each node on a GPU (a profiled second session, so
@@ -116,7 +108,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m edgekit.runner", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m edgekit.device.runner",
+                                description=__doc__.split("\n")[0])
     p.add_argument("--artifact", required=True)
     p.add_argument("--runtime", required=True)
     p.add_argument("--inputs", required=True,

@@ -6,7 +6,7 @@ adapter wraps its load and run in :func:`engine_errors`, and calls :func:`sniff`
 most common mistakes (an empty file, a PNG or a zip renamed ``.tflite``, an OpenVINO ``.xml``
 without its ``.bin``) are named before native code ever parses the bytes, which also keeps
 known-garbage input away from parsers that might crash the process. Crashes that still happen
-are caught one level up, by loading in a child process (:mod:`edgekit.runtimes._isolate`).
+are caught one level up, by loading in a child process (:mod:`edgekit.device.runtimes._isolate`).
 NumPy-free and TensorFlow-free, like the adapters.
 """
 
@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from edgekit.errors import EdgekitError
+from edgekit.device.errors import EdgekitError
+from edgekit.device.formats import Format, artifact_files, format_of
 
 # Leading bytes of files people mistake for models, so the error can say what the file is.
 _FOREIGN = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
@@ -44,12 +45,13 @@ def _check_openvino(path: Path, head: bytes) -> str | None:
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not (text.startswith(b"<?xml") or text.startswith(b"<net")):
         return "not an OpenVINO IR .xml file"
-    if not path.with_suffix(".bin").is_file():
-        return f"its weights file {path.with_suffix('.bin').name} is missing"
-    return None
+    missing = [f.name for f in artifact_files(path)[1:] if not f.is_file()]  # the .bin
+    return f"its weights file {missing[0]} is missing" if missing else None
 
 
-_CHECKS = {".tflite": _check_tflite, ".onnx": _check_onnx, ".xml": _check_openvino}
+# What each format's loaded file must look like (its suffix comes from edgekit.device.formats).
+_CHECKS = {Format.TFLITE: _check_tflite, Format.ONNX: _check_onnx,
+           Format.OPENVINO: _check_openvino}
 
 
 def sniff(path: Path) -> None:
@@ -65,7 +67,8 @@ def sniff(path: Path) -> None:
         if head.startswith(magic):
             raise EdgekitError(f"this is {what}, not a {path.suffix or 'model'} model", where=path,
                                fix="point at the exported model file")
-    check = _CHECKS.get(path.suffix.lower())
+    fmt = format_of(path)
+    check = _CHECKS.get(fmt) if fmt else None
     problem = check(path, head) if check else None
     if problem:
         raise EdgekitError(problem, where=path, fix="point at a model exported by edgekit, or "

@@ -8,10 +8,10 @@ device profiles for GPUs set ``tolerance_scale`` accordingly.
 
 ``cuda_graphs`` (a device-profile option, ``devices/gpu-nvidia.yaml``): capture the whole
 graph once per input shape and replay it, with inputs and output bound to fixed GPU buffers
-(:class:`~edgekit.runtimes.onnxruntime.BoundSession`). At batch 1 a small model on a big GPU is
-bound by kernel launches, not compute: on an H100 the fused TinyBERT student went from 1.0 ms
-to 0.25 ms (medians of 300 runs). ONNX Runtime refuses graphs when any compute node is not on
-the CUDA EP; the session then runs without them and says so in the run's record.
+(:class:`~edgekit.device.runtimes.onnxruntime.BoundSession`). At batch 1 a small model on a big
+GPU is bound by kernel launches, not compute: on an H100 the fused TinyBERT student went from
+1.0 ms to 0.25 ms (medians of 300 runs). ONNX Runtime refuses graphs when any compute node is
+not on the CUDA EP; the session then runs without them and says so in the run's record.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ import ctypes.util
 import importlib.util
 from pathlib import Path
 
-from edgekit.runtimes import RUNTIMES, Session
-from edgekit.runtimes.onnxruntime import BoundSession, ONNXRuntimeCPU, ORTSession, Provider
+from edgekit.device.runtimes import RUNTIMES, Session
+from edgekit.device.runtimes.onnxruntime import (BoundSession, ONNXRuntimeCPU, ORTSession,
+                                                 Provider)
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
