@@ -183,7 +183,7 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
             if unresolved:
                 progress.note(unresolved)
         with progress.stage("resources", "disk and memory the run will need"):
-            expected = resources.estimate(recipe, data)
+            expected = resources.estimate_disk_and_memory(recipe, data)
             free_disk = resources.check(expected, out, run_folder(out), progress)
         task = TASKS.get(data.task)
         ctx = TrainContext(data=data, train=recipe.train, strategy=make_strategy(recipe.train.strategy))

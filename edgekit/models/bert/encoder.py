@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import tf_keras
 
-    from edgekit.resources import Footprint
+    from edgekit.footprint import Footprint
 
 #: What ``build_bert(outputs=...)`` can return.
 OUTPUT_KINDS = ("logits", "pooled", "hidden_states", "attention_scores")
@@ -246,10 +246,10 @@ def parameter_count(config: BertConfig) -> int:
 
 
 def footprint(config: BertConfig, seq_len: int) -> "Footprint":
-    """The :class:`~edgekit.resources.Footprint` of :func:`build_bert` at ``seq_len``: values
+    """The :class:`~edgekit.footprint.Footprint` of :func:`build_bert` at ``seq_len``: values
     per example are the embeddings, each block's projections, FFN and norms, and its
     attention scores, softmax and dropout (``heads x seq x seq`` each)."""
-    from edgekit.resources import Footprint
+    from edgekit.footprint import Footprint
 
     h, i, s = config.hidden_size, config.intermediate_size, seq_len
     block = s * (6 * h + 4 * config.attention_width + 2 * i) + 3 * config.num_heads * s * s
