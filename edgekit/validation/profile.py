@@ -15,7 +15,7 @@ from typing import Any
 from edgekit import heldout
 from edgekit.devices import DeviceProfile, load_device
 from edgekit.errors import EdgekitError
-from edgekit.estimate import estimate
+from edgekit.roofline import estimate_latency
 from edgekit.flops import graph_cost
 from edgekit.runner import LATENCY_BATCHES
 from edgekit.runtimes import RUNTIMES
@@ -101,7 +101,7 @@ def profile(artifact: Path, target: str, *, runs: int = 50, warmup: int = 5,
                            "threads": threads or device.threads, "batch": batch,
                            "graph": cost.to_json() if cost else None,
                            "peak": device.peak.model_dump(mode="json")}
-    est = estimate(cost, device, batch) if cost else None
+    est = estimate_latency(cost, device, batch) if cost else None
     out["estimate"] = est.to_json() if est else None
     kind = target_for(device)
     reason = kind.missing(device)
