@@ -35,8 +35,8 @@ from edgekit.paths import inside
 from edgekit.progress import Progress, SilentProgress
 from edgekit.recipe.schema import Recipe
 from edgekit.report.html import render
-from edgekit.resume import PipelineCache
-from edgekit.runcache import run_folder
+from edgekit.stage_keys import PipelineCache
+from edgekit.stage_records import run_folder
 from edgekit.runtimes import RUNTIMES
 from edgekit.stages import STAGES
 from edgekit.strategy import make_strategy
@@ -160,7 +160,7 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
     """Run the whole recipe and write the bundle at ``out`` atomically; return the report.
 
     Finished stages are kept in a run folder next to ``out`` and reused by the next run of the
-    same recipe (see :mod:`edgekit.resume`); ``fresh=True`` starts from scratch.
+    same recipe (see :mod:`edgekit.stage_records`); ``fresh=True`` starts from scratch.
     """
     progress = progress or SilentProgress()
     device: DeviceProfile = load_device(recipe.validation.device)
