@@ -145,7 +145,7 @@ def verify(
     """Check every file of BUNDLE against manifest.json (size, sha256); exit 2 on the first mismatch."""
 
     def go() -> None:
-        from edgekit.verify import verify_bundle, verify_loads
+        from edgekit.bundle_integrity import verify_bundle, verify_loads
 
         res = verify_bundle(bundle)
         typer.echo(f"ok: {res.files} files, {res.bytes:,} bytes match {bundle}/manifest.json")

@@ -46,7 +46,7 @@ from edgekit.validation.intervals import BOOTSTRAP_RESAMPLES, bootstrap_method, 
 from edgekit.validation.prove import Baseline, Proof, ProofSettings, prove
 from edgekit.validation.verdict import budget_metric, class_report, drop_text, resolution_warning
 from edgekit.validation.size_check import flag_int8_sizes
-from edgekit.verify import write_manifest
+from edgekit.bundle_integrity import write_manifest
 
 REPORT_SCHEMA = "edgekit.report/1"
 VERDICT_RULE = ("pass/fail on the point estimates against the budgets; a failed metric-drop "

@@ -22,7 +22,7 @@ from edgekit.runtimes import RUNTIMES
 from edgekit.targets import RunRequest, RunResult, target_for
 from edgekit.targets._proc import TargetUnreachable
 from edgekit.validation.placement import execution_record
-from edgekit.verify import enclosing_bundle, verify_bundle
+from edgekit.bundle_integrity import enclosing_bundle, verify_bundle
 
 _FORMATS = {".tflite": "tflite", ".onnx": "onnx", ".xml": "openvino"}
 
