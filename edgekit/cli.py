@@ -296,7 +296,7 @@ def targets_setup(
     def go() -> None:
         if kind != "arm64":
             raise EdgekitError(f"nothing to set up for '{kind}'", fix="use: edgekit targets setup arm64")
-        from edgekit.targets.arm64_root import build
+        from edgekit.targets._arm64_root import build
 
         typer.echo(f"arm64 root ready at {build(log=typer.echo)}")
 

@@ -202,7 +202,7 @@ def test_export_key_follows_the_exporter_its_helpers_and_the_family_graph_writer
     from edgekit.stage_keys import code_key, exporter_code_key, helper_modules
 
     onnx = EXPORTERS.get("onnx")
-    assert "edgekit.exporters.onnx_fallback" in helper_modules(EXPORTERS.get("openvino"),
+    assert "edgekit.exporters._onnx_fallback" in helper_modules(EXPORTERS.get("openvino"),
                                                                "edgekit.exporters")
     with_writer = code_key(onnx, GRAPH_WRITERS.get("bert_onnx"),
                            modules=helper_modules(onnx, "edgekit.exporters"))

@@ -1,4 +1,4 @@
-"""Accuracy-aware full-integer TFLite: the format's half of :mod:`edgekit.exporters.fallback`,
+"""Accuracy-aware full-integer TFLite: the format's half of :mod:`edgekit.exporters._fallback`,
 whose search loop it runs.
 
 TensorFlow's selective quantization does the work: ``tf.lite.experimental.QuantizationDebugger``
@@ -24,7 +24,7 @@ from typing import Any
 from edgekit import _tf
 from edgekit.atomic import write_bytes
 from edgekit.data import Split
-from edgekit.exporters.fallback import SEARCH_EXAMPLES, owning_layer, search
+from edgekit.exporters._fallback import SEARCH_EXAMPLES, owning_layer, search
 
 RUNTIME = "litert"
 
@@ -84,7 +84,7 @@ def quantize_with_fallback(float_model: bytes, converter: Any, dest: Path, calib
                            examples: int = SEARCH_EXAMPLES) -> dict[str, Any]:
     """Write full-integer TFLite to ``dest``, keeping the most sensitive layers float until
     it agrees with ``float_model`` (fp32 TFLite bytes) on ``min_agreement`` of ``judge``'s
-    examples (:func:`edgekit.exporters.fallback.search`, whose notes it returns)."""
+    examples (:func:`edgekit.exporters._fallback.search`, whose notes it returns)."""
     quantizer = SelectiveQuantizer(converter)
 
     def build(keep_float: list[str], out: Path, trial: bool) -> None:
