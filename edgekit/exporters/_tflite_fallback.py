@@ -32,9 +32,7 @@ RUNTIME = "litert"
 def layer_groups(model: bytes, layer_names: list[str]) -> dict[str, list[str]]:
     """The output tensor names of the float ops (what ``denylisted_nodes`` takes), grouped by
     the Keras layer they come from; ops matching no layer form their own group."""
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    graph = flatbuffer_utils.convert_bytearray_to_object(bytearray(model)).subgraphs[0]
+    graph = _tf.lite_flatbuffers().convert_bytearray_to_object(bytearray(model)).subgraphs[0]
     name = [t.name.decode() if isinstance(t.name, bytes) else t.name for t in graph.tensors]
     produced = {i for op in graph.operators for i in op.outputs}
     groups: dict[str, list[str]] = {}

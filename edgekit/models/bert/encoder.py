@@ -19,13 +19,13 @@ Design constraints, and why:
   agreement rose from 0.73 to 0.91 on a TinyBERT student when -1e4 became -50).
 * Layer names come from :mod:`edgekit.models.bert.names`, so weights map 1:1 to HF names.
 
-TensorFlow is imported inside functions so ``import edgekit.models.bert`` stays cheap.
+TensorFlow is imported inside functions, through :mod:`edgekit._tf`, so ``import
+edgekit.models.bert`` stays cheap.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
@@ -48,10 +48,9 @@ INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def _keras():
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    import tensorflow as tf
-    import tf_keras as keras
-    return tf, keras
+    from edgekit import _tf
+
+    return _tf.tf(), _tf.keras()
 
 
 _GELU = None
