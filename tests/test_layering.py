@@ -87,14 +87,6 @@ def _modules() -> dict[str, Path]:
 MODULES = _modules()
 
 
-def _resolve(name: str) -> str | None:
-    """The module ``name`` refers to: itself, or the closest package above it (``from
-    edgekit.data import Dataset`` imports ``edgekit.data``)."""
-    while name and name not in MODULES:
-        name = name.rpartition(".")[0]
-    return name or None
-
-
 def _type_checking_nodes(tree: ast.AST) -> set[int]:
     inside: set[int] = set()
     for node in ast.walk(tree):
@@ -121,22 +113,22 @@ def _imports(module: str, path: Path) -> list[Import]:
                 origin = node.module or ""
             if origin.split(".")[0] != "edgekit":
                 names = [origin]
-            else:  # a name imported from a package may be a module of its own
+            else:
+                # A name imported from a package is a module of it, or else defined in it:
+                # ``from edgekit import _tf`` imports edgekit._tf, ``from edgekit.data import
+                # Dataset`` imports edgekit.data.
                 names = [f"{origin}.{a.name}" if f"{origin}.{a.name}" in MODULES else origin
                          for a in node.names]
         for name in names:
-            if name.split(".")[0] == "edgekit":
-                target = _resolve(name)
-                if target is None or target == module:
-                    continue
-            else:
-                target = name.split(".")[0]
-            found.append(Import(module, target, node.lineno, id(node) in typed))
+            target = name if name.split(".")[0] == "edgekit" else name.split(".")[0]
+            if target != module:
+                found.append(Import(module, target, node.lineno, id(node) in typed))
     return found
 
 
 IMPORTS = [imp for module, path in MODULES.items() for imp in _imports(module, path)]
-EDGES = [imp for imp in IMPORTS if imp.target.split(".")[0] == "edgekit"]
+OURS = [imp for imp in IMPORTS if imp.target.split(".")[0] == "edgekit"]
+EDGES = [imp for imp in OURS if imp.target in MODULES]
 
 
 def layer_of(module: str) -> tuple[int, str] | None:
@@ -233,6 +225,13 @@ def test_the_import_graph_is_read() -> None:
     assert ("edgekit.models", "edgekit.footprint") in pairs  # TYPE_CHECKING and in a function
     assert ("edgekit.models.bert.encoder", "edgekit.models.bert.names") in pairs  # relative
     assert ("edgekit.exporters.onnx", "edgekit._tf") in pairs  # from edgekit import _tf
+
+
+def test_every_import_of_edgekit_names_a_module_that_exists() -> None:
+    """After a move, an import left at the old name fails here, before any test imports it."""
+    _fail([f"{_where(imp)}: {imp.source} imports {imp.target}, which is no module of edgekit: "
+           "import it from where it lives now" for imp in OURS if imp.target not in MODULES],
+          "imports of modules that do not exist")
 
 
 def test_no_import_cycles() -> None:
