@@ -15,7 +15,7 @@ import statistics
 from pathlib import Path
 
 from edgekit.devices import load_device
-from edgekit.estimate import estimate
+from edgekit.roofline import estimate_latency
 from edgekit.flops import graph_cost
 from edgekit.validation.profile import profile
 
@@ -34,14 +34,14 @@ def main() -> None:
         if cost is None:
             continue
         measured = profile(f, args.target, runs=args.runs, warmup=20)["measured"]["latency_ms"]["p50"]
-        roof = estimate(cost, no_overhead).latency_ms
+        roof = estimate_latency(cost, no_overhead).latency_ms
         rows.append((f.name, measured, roof, (measured - roof) * 1e3 / max(1, sum(1 for o in cost.ops if o.flops > 0)), cost))
     overhead = statistics.median(r[3] for r in rows)
     fitted = device.model_copy(update={"peak": device.peak.model_copy(update={"op_overhead_us": overhead})})
     print(f"{'artifact':<34} {'measured ms':>11} {'roofline ms':>11} {'estimate ms':>11} {'error':>7}")
     errors = []
     for name, measured, roof, _, cost in rows:
-        est = estimate(cost, fitted).latency_ms
+        est = estimate_latency(cost, fitted).latency_ms
         errors.append(est / measured - 1)
         print(f"{name:<34} {measured:>11.4f} {roof:>11.4f} {est:>11.4f} {errors[-1]:>+7.0%}")
     print(f"fitted op_overhead_us = {overhead:.2f}; median |error| = "

@@ -3,7 +3,9 @@
 TFMOT only understands tf-keras (Keras 2) models, and TensorFlow picks its Keras at import
 time from ``TF_USE_LEGACY_KERAS``; so the variable must be set before the first import, which
 this module guarantees. Everything else imports TensorFlow through :func:`tf` and
-:func:`keras`, lazily, so that the CLI's help and listing commands never pay for it.
+:func:`keras`, lazily, so that the CLI's help and listing commands never pay for it (imports
+under ``TYPE_CHECKING``, for annotations only, are the one exception; tests/test_layering.py
+keeps it so). The device package (:mod:`edgekit.device`) never imports TensorFlow at all.
 """
 
 from __future__ import annotations
@@ -56,6 +58,15 @@ def tfmot() -> ModuleType:
     import tensorflow_model_optimization
 
     return tensorflow_model_optimization
+
+
+def lite_flatbuffers() -> ModuleType:
+    """TFLite's flatbuffer reader (``tensorflow.lite.tools.flatbuffer_utils``), a submodule
+    that ``import tensorflow`` does not load."""
+    tf()
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    return flatbuffer_utils
 
 
 def set_seed(seed: int) -> None:

@@ -145,7 +145,7 @@ def verify(
     """Check every file of BUNDLE against manifest.json (size, sha256); exit 2 on the first mismatch."""
 
     def go() -> None:
-        from edgekit.verify import verify_bundle, verify_loads
+        from edgekit.bundle_integrity import verify_bundle, verify_loads
 
         res = verify_bundle(bundle)
         typer.echo(f"ok: {res.files} files, {res.bytes:,} bytes match {bundle}/manifest.json")
@@ -296,7 +296,7 @@ def targets_setup(
     def go() -> None:
         if kind != "arm64":
             raise EdgekitError(f"nothing to set up for '{kind}'", fix="use: edgekit targets setup arm64")
-        from edgekit.targets.arm64_root import build
+        from edgekit.targets._arm64_root import build
 
         typer.echo(f"arm64 root ready at {build(log=typer.echo)}")
 

@@ -2,7 +2,7 @@
 
 * **Refused** before anything is written when it cannot be replaced safely: a folder is
   replaceable only when it is empty or its ``manifest.json`` proves edgekit wrote every file in
-  it (:func:`edgekit.verify.verify_bundle` passes). A stray ``report.json`` next to a thesis
+  it (:func:`edgekit.bundle_integrity.verify_bundle` passes). A stray ``report.json`` next to a thesis
   does not make a folder a bundle; a user's own files are never deleted.
 * **Writable** or refused before training: the parent must take new folders and an existing
   ``--out`` must be renameable, or the run would fail after an hour of work.
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from edgekit.atomic import current_umask
 from edgekit.errors import EdgekitError
-from edgekit.verify import verify_bundle
+from edgekit.bundle_integrity import verify_bundle
 
 _FIX_OUT = "pass an empty or new folder with --out"
 

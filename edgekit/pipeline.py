@@ -36,8 +36,8 @@ from edgekit.paths import inside
 from edgekit.progress import Progress, SilentProgress
 from edgekit.recipe.schema import Recipe
 from edgekit.report.html import render
-from edgekit.resume import PipelineCache
-from edgekit.runcache import run_folder
+from edgekit.stage_keys import PipelineCache
+from edgekit.stage_records import run_folder
 from edgekit.device.runtimes import RUNTIMES
 from edgekit.stages import STAGES
 from edgekit.strategy import make_strategy
@@ -47,7 +47,7 @@ from edgekit.validation.intervals import BOOTSTRAP_RESAMPLES, bootstrap_method, 
 from edgekit.validation.prove import Baseline, Proof, ProofSettings, prove
 from edgekit.validation.verdict import budget_metric, class_report, drop_text, resolution_warning
 from edgekit.validation.size_check import flag_int8_sizes
-from edgekit.verify import write_manifest
+from edgekit.bundle_integrity import write_manifest
 
 REPORT_SCHEMA = "edgekit.report/1"
 VERDICT_RULE = ("pass/fail on the point estimates against the budgets; a failed metric-drop "
@@ -161,7 +161,7 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
     """Run the whole recipe and write the bundle at ``out`` atomically; return the report.
 
     Finished stages are kept in a run folder next to ``out`` and reused by the next run of the
-    same recipe (see :mod:`edgekit.resume`); ``fresh=True`` starts from scratch.
+    same recipe (see :mod:`edgekit.stage_records`); ``fresh=True`` starts from scratch.
     """
     progress = progress or SilentProgress()
     device: DeviceProfile = load_device(recipe.validation.device)
@@ -184,7 +184,7 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
             if unresolved:
                 progress.note(unresolved)
         with progress.stage("resources", "disk and memory the run will need"):
-            expected = resources.estimate(recipe, data)
+            expected = resources.estimate_disk_and_memory(recipe, data)
             free_disk = resources.check(expected, out, run_folder(out), progress)
         task = TASKS.get(data.task)
         ctx = TrainContext(data=data, train=recipe.train, strategy=make_strategy(recipe.train.strategy))

@@ -3,9 +3,9 @@ when the disk cannot hold it.
 
 A run can take an hour; finding out at the export step that the volume is full loses that
 hour. So ``compress``, right after loading the data and before training anything, asks the
-model builder for a :class:`Footprint` of the untrained model (by default it builds the model
+model builder for a :class:`~edgekit.footprint.Footprint` of the untrained model (by default it builds the model
 and counts; BERT reads its checkpoint's config instead) and each compression stage what it
-hands on and what it holds meanwhile (:class:`StageFootprint`: a distillation student is
+hands on and what it holds meanwhile (:class:`~edgekit.footprint.StageFootprint`: a distillation student is
 smaller, its teacher and the fp16 teacher-output cache live alongside). From these:
 
 * bundle: every export at its precision's share of the fp32 weights of the model it names,
@@ -38,10 +38,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from edgekit.data import Dataset
 from edgekit.errors import EdgekitError
+from edgekit.footprint import Footprint, StageFootprint
 from edgekit.progress import Progress
 from edgekit.recipe.schema import Recipe
 
@@ -56,25 +55,6 @@ _CACHED_MODEL_COPIES = 3  # model.keras: weights and the optimizer's two slots
 
 
 @dataclass(frozen=True)
-class Footprint:
-    """What a model will weigh, known without training it."""
-
-    params: int
-    outputs: int = 1  # output values per example (the held-out reference outputs)
-    activations: int = 0  # values computed per example in a forward pass
-    arch: Any = None  # builder-specific architecture later stages can read (a BertConfig)
-
-
-@dataclass(frozen=True)
-class StageFootprint:
-    """What a compression stage hands on, and what it needs while it runs."""
-
-    model: Footprint
-    held_params: int = 0  # parameters alive beside the model it trains (teacher, masks)
-    temp_bytes: int = 0  # files in the temp dir (the distillation teacher cache)
-
-
-@dataclass(frozen=True)
 class Expected:
     bundle_bytes: int
     run_cache_bytes: int
@@ -85,26 +65,6 @@ class Expected:
     def to_json(self) -> dict[str, Any]:
         return asdict(self) | {"disk_bytes": self.bundle_bytes + self.run_cache_bytes
                                + self.temp_bytes}
-
-
-def built_footprint(model: Any) -> Footprint:
-    """The footprint of a built (untrained) Keras model: its parameters, outputs and the
-    values each layer produces per example."""
-
-    def per_example(shape: Any) -> int:
-        shapes = shape if isinstance(shape, list) else [shape]
-        return int(sum(np.prod([d or 1 for d in s[1:]], dtype=np.int64) for s in shapes
-                       if isinstance(s, tuple)))
-
-    activations = 0
-    for layer in model.layers:
-        try:
-            activations += per_example(layer.output_shape)
-        except (AttributeError, RuntimeError):  # a layer used at several shapes
-            continue
-    outputs = sum(per_example(tuple(o.shape)) for o in model.outputs)
-    return Footprint(params=int(model.count_params()), outputs=max(1, outputs),
-                     activations=activations)
 
 
 def free_bytes(folder: Path) -> int:
@@ -150,7 +110,7 @@ def footprints(recipe: Recipe, data: Dataset) -> tuple[dict[str, Footprint], lis
     return models, stages
 
 
-def estimate(recipe: Recipe, data: Dataset) -> Expected:
+def estimate_disk_and_memory(recipe: Recipe, data: Dataset) -> Expected:
     """The run's disk and memory (see the module docstring for what each figure counts)."""
     from edgekit.models import MODELS
 

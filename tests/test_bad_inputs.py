@@ -31,7 +31,7 @@ import pytest
 
 from conftest import LENET_MINIMAL, REPO, run_cli, write_recipe
 
-from edgekit.verify import write_manifest
+from edgekit.bundle_integrity import write_manifest
 
 
 def snapshot(folder: Path) -> dict[str, str]:
@@ -348,7 +348,7 @@ def test_B_validate_refreshes_only_the_files_it_wrote(tmp_path: Path,
 
 
 def test_refresh_manifest_never_adopts_unlisted_files(tmp_path: Path) -> None:
-    from edgekit.verify import refresh_manifest, verify_bundle
+    from edgekit.bundle_integrity import refresh_manifest, verify_bundle
 
     b = fake_bundle(tmp_path / "b", {"artifacts": []})
     (b / "planted.txt").write_text("x")

@@ -155,7 +155,7 @@ def test_models_without_logits_fall_back(tmp_path: Path) -> None:
 def test_projection_nodes_group_by_keras_layer(tiny, tmp_path: Path) -> None:
     """int8 fallback (onnx_fallback.layer_groups) finds each Dense layer in the writer's graph
     under its Keras name, as it does in tf2onnx's."""
-    from edgekit.exporters.onnx_fallback import layer_groups
+    from edgekit.exporters._onnx_fallback import layer_groups
 
     art = _export(tiny, TINY, tmp_path / "bert.onnx")
     groups = layer_groups(art.path, [layer.name for layer in tiny.layers])

@@ -1,5 +1,5 @@
 """int8 artifacts are really small: OpenVINO's int8 IR stores int8 weights, lookup tables
-included (edgekit/exporters/onnx_weights.py), at most 35% of its fp32 sibling on a CNN (the
+included (edgekit/exporters/_onnx_weights.py), at most 35% of its fp32 sibling on a CNN (the
 LeNet-5 of the lenet5 recipe) and a small BERT; and the proof flags an int8 file that is not
 (edgekit/validation/size_check.py)."""
 
@@ -80,7 +80,7 @@ def test_lookup_tables_round_trip_within_half_a_step(tmp_path: Path) -> None:
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 
-    from edgekit.exporters.onnx_weights import quantize_lookup_tables
+    from edgekit.exporters._onnx_weights import quantize_lookup_tables
 
     table = np.random.default_rng(0).standard_normal((500, 64)).astype(np.float32)
     graph = helper.make_graph(

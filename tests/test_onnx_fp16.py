@@ -1,4 +1,4 @@
-"""ONNX fp16 (edgekit/exporters/onnx_fp16.py) on tiny random BERTs, plain and fused: float16
+"""ONNX fp16 (edgekit/exporters/_onnx_fp16.py) on tiny random BERTs, plain and fused: float16
 weights and compute inside, float32 in and out, and logits within the family's fp16 tolerance
 of Keras on ONNX Runtime (the CPU EP here: valid, not fast; the CUDA EP is benchmarks/gpu.py's).
 The small CNN's fp16 file is covered by tests/test_exporters_numeric.py's exporter matrix."""

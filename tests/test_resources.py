@@ -15,7 +15,7 @@ import pytest
 
 from conftest import LENET_MINIMAL, REPO
 from edgekit.resources import FREE_DISK_ENV
-from edgekit.runcache import run_folder
+from edgekit.stage_records import run_folder
 
 
 def test_refuses_before_training_when_the_disk_cannot_hold_the_run(tmp_path: Path) -> None:

@@ -19,8 +19,8 @@ from conftest import LENET_MINIMAL, REPO
 from edgekit.data import Dataset, Split
 from edgekit.progress import SilentProgress
 from edgekit.recipe.schema import Recipe
-from edgekit.resume import PipelineCache
-from edgekit.runcache import run_folder
+from edgekit.stage_keys import PipelineCache
+from edgekit.stage_records import run_folder
 
 RECIPE = yaml.safe_load(LENET_MINIMAL)
 RECIPE["compression"] = [{"stage": "prune", "target_sparsity": 0.5}, {"stage": "qat"}]
@@ -187,7 +187,7 @@ def test_temp_bundles_of_killed_runs_are_cleaned_live_ones_kept(tmp_path: Path) 
 
 
 def test_code_key_follows_the_plugin_source() -> None:
-    from edgekit.resume import code_key
+    from edgekit.stage_keys import code_key
     from edgekit.stages import STAGES
 
     prune, qat = STAGES.get("prune"), STAGES.get("qat")
@@ -199,10 +199,10 @@ def test_export_key_follows_the_exporter_its_helpers_and_the_family_graph_writer
     their source along with the exporter's."""
     from edgekit.exporters import EXPORTERS
     from edgekit.exporters.graphs import GRAPH_WRITERS
-    from edgekit.resume import code_key, exporter_code_key, helper_modules
+    from edgekit.stage_keys import code_key, exporter_code_key, helper_modules
 
     onnx = EXPORTERS.get("onnx")
-    assert "edgekit.exporters.onnx_fallback" in helper_modules(EXPORTERS.get("openvino"),
+    assert "edgekit.exporters._onnx_fallback" in helper_modules(EXPORTERS.get("openvino"),
                                                                "edgekit.exporters")
     with_writer = code_key(onnx, GRAPH_WRITERS.get("bert_onnx"),
                            modules=helper_modules(onnx, "edgekit.exporters"))
@@ -214,7 +214,7 @@ def test_code_key_changes_when_a_module_source_changes(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib
 
-    from edgekit.resume import code_key
+    from edgekit.stage_keys import code_key
 
     (tmp_path / "fake_writer.py").write_text("SCALE = 1\n")
     monkeypatch.syspath_prepend(str(tmp_path))

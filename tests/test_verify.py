@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from edgekit.cli import app
-from edgekit.verify import write_manifest
+from edgekit.bundle_integrity import write_manifest
 
 
 def _bundle(root: Path) -> Path:

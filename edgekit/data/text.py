@@ -51,7 +51,7 @@ def build_text_dataset(*, name: str, source: str, config: TextConfig, plan: Spli
                        test_texts: Sequence[str] | None = None,
                        test_labels: np.ndarray | None = None) -> Dataset:
     """Split (unless a test split is given), tokenise and package a text data set."""
-    from edgekit.models.bert_classifier import checkpoint_folder
+    from edgekit.models.bert.sources import checkpoint_folder
     from edgekit.models.bert.tokenizer import choose_seq_len, encode, load_tokenizer, token_lengths
 
     folder = checkpoint_folder(config.tokenizer)

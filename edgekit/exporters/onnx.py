@@ -5,7 +5,7 @@ Precisions: ``fp32``; ``int8`` (static QDQ: per-channel int8 weights, uint8 acti
 calibrated on training examples; the QDQ form is also what OpenVINO imports as int8);
 ``dynamic`` (int8 weights, activations quantized at run time, for transformer-style models);
 ``fp16`` (float16 weights and compute, float32 inputs/outputs, for GPUs: see
-:mod:`edgekit.exporters.onnx_fp16`).
+:mod:`edgekit.exporters._onnx_fp16`).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from edgekit import _tf
 from edgekit.data import Split
 from edgekit.device.formats import FORMATS
 from edgekit.errors import EdgekitError
-from edgekit.exporters.fallback import FallbackOptions
-from edgekit.exporters.onnx_fallback import quantize_with_fallback
-from edgekit.exporters.onnx_fp16 import convert_to_fp16
+from edgekit.exporters._fallback import FallbackOptions
+from edgekit.exporters._onnx_fallback import quantize_with_fallback
+from edgekit.exporters._onnx_fp16 import convert_to_fp16
 from edgekit.families import FamilySpec
 from edgekit.quiet import known_advice, native_stderr, working_directory
 from edgekit.exporters import (EXPORTERS, ExportedArtifact, Exporter, ExportOptions,

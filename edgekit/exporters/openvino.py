@@ -2,7 +2,7 @@
 
 Precisions: ``fp32``; ``fp16`` (weights compressed to fp16); ``int8`` (imports the static QDQ
 ONNX model, whose Quantize/Dequantize pairs OpenVINO runs as int8, with its lookup tables, which
-the quantizer leaves float, stored as int8 rows: :mod:`edgekit.exporters.onnx_weights`; OpenVINO
+the quantizer leaves float, stored as int8 rows: :mod:`edgekit.exporters._onnx_weights`; OpenVINO
 stores every weight behind a DequantizeLinear as an int8 constant). Note that OpenVINO picks its
 *inference* precision at compile time (bf16 on CPUs with AVX512-BF16/AMX); the runtime adapter
 reports what actually ran.
@@ -19,7 +19,7 @@ from edgekit.device.formats import FORMATS
 from edgekit.families import FamilySpec
 from edgekit.exporters import EXPORTERS, ExportedArtifact, Exporter, ExportOptions
 from edgekit.exporters.onnx import Int8Options, ONNXExporter, ONNXOptions
-from edgekit.exporters.onnx_weights import quantize_lookup_tables
+from edgekit.exporters._onnx_weights import quantize_lookup_tables
 
 
 class OpenVINOOptions(Int8Options):

@@ -7,7 +7,7 @@ it learned. Built-in ops only: a model that needs TensorFlow (Flex) ops fails lo
 rather than producing a file the edge runtime cannot run.
 
 ``int8`` with ``fallback_min_agreement`` keeps the layers whose int8 costs too much in float
-(:mod:`edgekit.exporters.tflite_fallback`): one outlier weight can ruin a layer's 8-bit scale,
+(:mod:`edgekit.exporters._tflite_fallback`): one outlier weight can ruin a layer's 8-bit scale,
 and giving up int8 for the whole model would waste what the other layers quantize well.
 """
 
@@ -26,8 +26,8 @@ from edgekit.atomic import write_bytes
 from edgekit.data import Split
 from edgekit.device.formats import FORMATS
 from edgekit.errors import EdgekitError
-from edgekit.exporters.fallback import FallbackOptions
-from edgekit.exporters.tflite_fallback import quantize_with_fallback
+from edgekit.exporters._fallback import FallbackOptions
+from edgekit.exporters._tflite_fallback import quantize_with_fallback
 from edgekit.families import FamilySpec
 from edgekit.quiet import native_stderr
 from edgekit.exporters import (EXPORTERS, ExportedArtifact, Exporter, ExportOptions,
@@ -37,7 +37,7 @@ CALIBRATION_EXAMPLES = 200
 
 
 class TFLiteOptions(FallbackOptions):
-    """``fallback_*``: full-integer ``int8`` only (edgekit.exporters.tflite_fallback)."""
+    """``fallback_*``: full-integer ``int8`` only (edgekit.exporters._tflite_fallback)."""
 
 
 class TFLiteExporter(Exporter):

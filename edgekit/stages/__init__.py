@@ -20,7 +20,7 @@ from edgekit.training import TrainContext
 
 if TYPE_CHECKING:
     from edgekit.data import Dataset
-    from edgekit.resources import Footprint, StageFootprint
+    from edgekit.footprint import Footprint, StageFootprint
 
 
 class StageConfig(BaseModel):
@@ -46,7 +46,7 @@ class Stage(ABC):
         the run's disk and memory estimate, :mod:`edgekit.resources`). Default: a model of the
         same size, with a copy of the one it was given alive while it works (wrappers,
         fine-tuning)."""
-        from edgekit.resources import StageFootprint
+        from edgekit.footprint import StageFootprint
 
         return StageFootprint(model=model, held_params=model.params)
 

@@ -53,12 +53,12 @@ class TeacherCache:
 
 
 def bert_stage_footprint(model: Any, student: Any, data: Any, cached: int) -> Any:
-    """The :class:`~edgekit.resources.StageFootprint` of a BERT stage that trains ``student``
+    """The :class:`~edgekit.footprint.StageFootprint` of a BERT stage that trains ``student``
     (a BertConfig) from ``model`` (a Footprint): the model given and its teacher copy stay
     alive meanwhile, and the :class:`TeacherCache` stores ``cached`` fp16 values per training
     example (examples x seq x hidden x cached layers x 2 bytes, plus logits)."""
     from edgekit.models.bert.encoder import footprint
-    from edgekit.resources import StageFootprint
+    from edgekit.footprint import StageFootprint
 
     return StageFootprint(model=footprint(student, int(data.extra["seq_len"])),
                           held_params=2 * model.params,

@@ -45,7 +45,7 @@ class Prune(Stage):
     def footprint(self, config: PruneConfig, model: Any, data: Any) -> Any:  # type: ignore[override]
         """Same size out; while fine-tuning, the wrappers keep a mask per weight beside the
         model given and its wrapped copy."""
-        from edgekit.resources import StageFootprint
+        from edgekit.footprint import StageFootprint
 
         return StageFootprint(model=model, held_params=2 * model.params)
 

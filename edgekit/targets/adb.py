@@ -13,7 +13,7 @@ import shutil
 from edgekit.device.formats import Format, format_of
 from edgekit.devices import DeviceProfile
 from edgekit.errors import EdgekitError
-from edgekit.targets import TARGETS, RunRequest, RunResult, Target, benchmark_model
+from edgekit.targets import TARGETS, RunRequest, RunResult, Target, _benchmark_model
 from edgekit.targets._proc import run_command
 
 _DELEGATE_FLAGS = {"gpu": "--use_gpu=true", "nnapi": "--use_nnapi=true", "xnnpack": "--use_xnnpack=true"}
@@ -61,7 +61,7 @@ class ADBTarget(Target):
         flags += [_DELEGATE_FLAGS[d] for d in device.delegates[:1] if d in _DELEGATE_FLAGS]
         out = self.adb(device, "shell", " ".join([shlex.quote(device.remote.benchmark_model),
                                                   *flags]), what="benchmark_model", check=False)
-        info = benchmark_model.parse(out)
+        info = _benchmark_model.parse(out)
         info["latency_ms"] |= {"threads": request.threads, "batch": 1, "warmup": request.warmup}
         return RunResult(device=device.name, info={"runtime": "litert benchmark_model",
                                                    "machine": "android", **info},

@@ -13,7 +13,8 @@ import os
 from pathlib import Path
 
 from edgekit.devices import DeviceProfile
-from edgekit.targets import TARGETS, RunnerTarget, arm64_root
+from edgekit.targets import TARGETS, RunnerTarget
+from edgekit.targets import _arm64_root as arm64_root
 from edgekit.targets._proc import run_command
 
 GUEST_WORKDIR = "/edgekit-run"

@@ -32,7 +32,7 @@ from edgekit.paths import inside
 from edgekit.targets import RunRequest, RunResult, TextRequest, target_for
 from edgekit.targets._proc import TargetTimeout, TargetUnreachable
 from edgekit.validation.placement import execution_record
-from edgekit.verify import read_report, refresh_manifest, verify_bundle
+from edgekit.bundle_integrity import read_report, refresh_manifest, verify_bundle
 
 
 def read_bundle(bundle: Path) -> dict[str, Any]:

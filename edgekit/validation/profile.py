@@ -15,14 +15,14 @@ from typing import Any
 from edgekit.device import formats, heldout
 from edgekit.devices import DeviceProfile, load_device
 from edgekit.errors import EdgekitError
-from edgekit.estimate import estimate
+from edgekit.roofline import estimate_latency
 from edgekit.flops import graph_cost
 from edgekit.device.runner import LATENCY_BATCHES
 from edgekit.device.runtimes import RUNTIMES
 from edgekit.targets import RunRequest, RunResult, target_for
 from edgekit.targets._proc import TargetUnreachable
 from edgekit.validation.placement import execution_record
-from edgekit.verify import enclosing_bundle, verify_bundle
+from edgekit.bundle_integrity import enclosing_bundle, verify_bundle
 
 
 def artifact_files(path: Path) -> tuple[Path, ...]:
@@ -98,7 +98,7 @@ def profile(artifact: Path, target: str, *, runs: int = 50, warmup: int = 5,
                            "threads": threads or device.threads, "batch": batch,
                            "graph": cost.to_json() if cost else None,
                            "peak": device.peak.model_dump(mode="json")}
-    est = estimate(cost, device, batch) if cost else None
+    est = estimate_latency(cost, device, batch) if cost else None
     out["estimate"] = est.to_json() if est else None
     kind = target_for(device)
     reason = kind.missing(device)

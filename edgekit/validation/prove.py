@@ -76,7 +76,7 @@ class Proof:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Proof":
-        """The inverse of :meth:`to_json` (a cached proof, :mod:`edgekit.resume`)."""
+        """The inverse of :meth:`to_json` (a cached proof, :mod:`edgekit.stage_keys`)."""
         intervals = {k: Interval(**data[k]) for k in
                      ("agreement_interval", "baseline_agreement_interval", "drop_interval")}
         return cls(**{**data, **intervals, "latency": Latency(**data["latency"]),

@@ -9,7 +9,8 @@ import pytest
 
 from edgekit.devices import load_device
 from edgekit.errors import EdgekitError
-from edgekit.targets import benchmark_model, target_for
+from edgekit.targets import _benchmark_model as benchmark_model
+from edgekit.targets import target_for
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

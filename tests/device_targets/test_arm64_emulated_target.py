@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from edgekit.targets import arm64_root
+from edgekit.targets import _arm64_root as arm64_root
 from edgekit.validation.ondevice import validate
 from edgekit.validation.profile import profile
 

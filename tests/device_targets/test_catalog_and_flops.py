@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from edgekit.devices import all_devices, load_device
-from edgekit.estimate import estimate
+from edgekit.roofline import estimate_latency
 from edgekit.flops import graph_cost
 from edgekit.targets import TARGETS, target_for
 
@@ -66,11 +66,11 @@ def test_flops_match_analytic_lenet_count_in_every_format(small_bundle: Path) ->
 def test_roofline_estimate_is_labelled_and_scales_with_peak(small_bundle: Path) -> None:
     cost = graph_cost(next((small_bundle / "artifacts").glob("*fp32.tflite")))
     pi4, pi5 = load_device("rpi4"), load_device("rpi5")
-    e4, e5 = estimate(cost, pi4), estimate(cost, pi5)
+    e4, e5 = estimate_latency(cost, pi4), estimate_latency(cost, pi5)
     assert e4.to_json()["kind"].startswith("estimate")
     assert e5.latency_ms < e4.latency_ms  # faster cores and memory: never a slower estimate
-    assert estimate(cost, pi4, batch=8).latency_ms > e4.latency_ms
-    assert estimate(cost, load_device("arm64-emulated")) is None  # no peak: no estimate
+    assert estimate_latency(cost, pi4, batch=8).latency_ms > e4.latency_ms
+    assert estimate_latency(cost, load_device("arm64-emulated")) is None  # no peak: no estimate
 
 
 def test_runtime_choice_follows_device_preference() -> None:

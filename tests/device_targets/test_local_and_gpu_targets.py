@@ -107,7 +107,7 @@ def test_validate_reads_a_bundle_written_before_the_streaming_layout(small_bundl
     import numpy as np
 
     from edgekit.device.heldout import open_arrays
-    from edgekit.verify import write_manifest
+    from edgekit.bundle_integrity import write_manifest
 
     old = tmp_path / "old"
     shutil.copytree(small_bundle, old, ignore=shutil.ignore_patterns("targets"))

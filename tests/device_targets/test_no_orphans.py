@@ -94,7 +94,7 @@ def test_local_runner_past_its_timeout_leaves_nothing(small_bundle: Path, tmp_pa
 
 
 def test_emulated_runner_past_its_timeout_leaves_no_qemu(small_bundle: Path, tmp_path: Path) -> None:
-    from edgekit.targets import arm64_root
+    from edgekit.targets import _arm64_root as arm64_root
 
     absent = arm64_root.missing_tools()
     if absent:

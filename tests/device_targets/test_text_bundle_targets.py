@@ -60,7 +60,7 @@ def test_validate_text_bundle_on_cpu(text_bundle: Path) -> None:
 
 def test_text_path_catches_a_tokenizer_that_disagrees(text_bundle: Path, tmp_path: Path) -> None:
     """Texts that do not tokenize to the stored ids (here: shuffled) fail the text_path check."""
-    from edgekit.verify import write_manifest
+    from edgekit.bundle_integrity import write_manifest
 
     bundle = tmp_path / "bundle"
     shutil.copytree(text_bundle, bundle)
@@ -88,7 +88,7 @@ def test_validate_text_bundle_over_ssh(text_bundle: Path, sshd: dict, tmp_path: 
 @pytest.mark.slow
 def test_validate_text_bundle_under_arm64(text_bundle: Path) -> None:
     """~60 s: four artifacts, each a fresh emulated Python with NumPy and a runtime."""
-    from edgekit.targets import arm64_root
+    from edgekit.targets import _arm64_root as arm64_root
 
     absent = arm64_root.missing_tools()
     if absent:

@@ -84,7 +84,7 @@ class _Writer:
         self.vocab_map = vocab_map  # int32 original id -> kept row of a trimmed vocabulary
         self.g = _Graph()
         # Projection nodes carry the Keras layer name, as tf2onnx's do, so tools that group
-        # nodes by layer (edgekit.exporters.onnx_fallback) see the same layers either way.
+        # nodes by layer (edgekit.exporters._onnx_fallback) see the same layers either way.
         self.layer_of = {slot.hf_name.rsplit(".", 1)[0]: slot.layer
                          for slot in names.weight_slots(config.num_layers)}
 

@@ -19,13 +19,13 @@ Design constraints, and why:
   agreement rose from 0.73 to 0.91 on a TinyBERT student when -1e4 became -50).
 * Layer names come from :mod:`edgekit.models.bert.names`, so weights map 1:1 to HF names.
 
-TensorFlow is imported inside functions so ``import edgekit.models.bert`` stays cheap.
+TensorFlow is imported inside functions, through :mod:`edgekit._tf`, so ``import
+edgekit.models.bert`` stays cheap.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import tf_keras
 
-    from edgekit.resources import Footprint
+    from edgekit.footprint import Footprint
 
 #: What ``build_bert(outputs=...)`` can return.
 OUTPUT_KINDS = ("logits", "pooled", "hidden_states", "attention_scores")
@@ -48,10 +48,9 @@ INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def _keras():
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    import tensorflow as tf
-    import tf_keras as keras
-    return tf, keras
+    from edgekit import _tf
+
+    return _tf.tf(), _tf.keras()
 
 
 _GELU = None
@@ -246,10 +245,10 @@ def parameter_count(config: BertConfig) -> int:
 
 
 def footprint(config: BertConfig, seq_len: int) -> "Footprint":
-    """The :class:`~edgekit.resources.Footprint` of :func:`build_bert` at ``seq_len``: values
+    """The :class:`~edgekit.footprint.Footprint` of :func:`build_bert` at ``seq_len``: values
     per example are the embeddings, each block's projections, FFN and norms, and its
     attention scores, softmax and dropout (``heads x seq x seq`` each)."""
-    from edgekit.resources import Footprint
+    from edgekit.footprint import Footprint
 
     h, i, s = config.hidden_size, config.intermediate_size, seq_len
     block = s * (6 * h + 4 * config.attention_width + 2 * i) + 3 * config.num_heads * s * s

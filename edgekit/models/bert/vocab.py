@@ -34,8 +34,9 @@ def vocab_map_layer() -> type:
     """The registered Keras layer ``ids -> table[ids]`` (created once, after TF is imported)."""
     global _LAYER
     if _LAYER is None:
-        import tensorflow as tf
-        import tf_keras as keras
+        from edgekit import _tf
+
+        tf, keras = _tf.tf(), _tf.keras()
 
         @keras.saving.register_keras_serializable(package="edgekit", name="VocabMap")
         class VocabMap(keras.layers.Layer):

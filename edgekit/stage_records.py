@@ -1,4 +1,7 @@
-"""Resumable runs: each pipeline stage's result and record, kept in a run folder next to the bundle.
+"""Resumable runs: each stage's result and record, kept in a run folder next to the bundle.
+
+This module is the store (keys, records, reuse, the check before a reused model is trusted);
+what each of the pipeline's stages is keyed on is :mod:`edgekit.stage_keys`.
 
 A compression run can take an hour, so a crash, a Ctrl-C or a killed machine must not lose the
 stages that finished. Every stage (train, each compression stage, each export, each proof) is

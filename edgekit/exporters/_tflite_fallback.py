@@ -1,4 +1,4 @@
-"""Accuracy-aware full-integer TFLite: the format's half of :mod:`edgekit.exporters.fallback`,
+"""Accuracy-aware full-integer TFLite: the format's half of :mod:`edgekit.exporters._fallback`,
 whose search loop it runs.
 
 TensorFlow's selective quantization does the work: ``tf.lite.experimental.QuantizationDebugger``
@@ -24,7 +24,7 @@ from typing import Any
 from edgekit import _tf
 from edgekit.atomic import write_bytes
 from edgekit.data import Split
-from edgekit.exporters.fallback import SEARCH_EXAMPLES, owning_layer, search
+from edgekit.exporters._fallback import SEARCH_EXAMPLES, owning_layer, search
 
 RUNTIME = "litert"
 
@@ -32,9 +32,7 @@ RUNTIME = "litert"
 def layer_groups(model: bytes, layer_names: list[str]) -> dict[str, list[str]]:
     """The output tensor names of the float ops (what ``denylisted_nodes`` takes), grouped by
     the Keras layer they come from; ops matching no layer form their own group."""
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    graph = flatbuffer_utils.convert_bytearray_to_object(bytearray(model)).subgraphs[0]
+    graph = _tf.lite_flatbuffers().convert_bytearray_to_object(bytearray(model)).subgraphs[0]
     name = [t.name.decode() if isinstance(t.name, bytes) else t.name for t in graph.tensors]
     produced = {i for op in graph.operators for i in op.outputs}
     groups: dict[str, list[str]] = {}
@@ -84,7 +82,7 @@ def quantize_with_fallback(float_model: bytes, converter: Any, dest: Path, calib
                            examples: int = SEARCH_EXAMPLES) -> dict[str, Any]:
     """Write full-integer TFLite to ``dest``, keeping the most sensitive layers float until
     it agrees with ``float_model`` (fp32 TFLite bytes) on ``min_agreement`` of ``judge``'s
-    examples (:func:`edgekit.exporters.fallback.search`, whose notes it returns)."""
+    examples (:func:`edgekit.exporters._fallback.search`, whose notes it returns)."""
     quantizer = SelectiveQuantizer(converter)
 
     def build(keep_float: list[str], out: Path, trial: bool) -> None:

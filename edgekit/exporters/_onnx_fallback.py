@@ -1,5 +1,5 @@
 """Accuracy-aware int8 for ONNX (and OpenVINO, which imports the QDQ model): the format's half
-of :mod:`edgekit.exporters.fallback`, whose search loop it runs.
+of :mod:`edgekit.exporters._fallback`, whose search loop it runs.
 
 ONNX Runtime's quantizer takes a list of nodes to leave in float, so a candidate is one
 quantizer call; the nodes worth ranking are the ones it turns into integer kernels, grouped by
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.data import Split
-from edgekit.exporters.fallback import SEARCH_EXAMPLES, owning_layer, search
+from edgekit.exporters._fallback import SEARCH_EXAMPLES, owning_layer, search
 
 #: Ops ONNX Runtime's quantizer turns into integer kernels; the ones worth ranking.
 QUANTIZED_OPS = frozenset({"MatMul", "Gemm", "Conv", "FusedMatMul", "Attention"})
@@ -51,7 +51,7 @@ def quantize_with_fallback(src: Path, dest: Path, calibration: Split, judge: Spl
                            runtime: str = "onnxruntime", batch: int = 32) -> dict[str, Any]:
     """Quantize ``src`` into ``dest``; exclude the most sensitive layers until the candidate,
     run on ``runtime``, agrees with float ``src`` on ``min_agreement`` of ``judge``'s examples
-    (:func:`edgekit.exporters.fallback.search`, whose notes it returns)."""
+    (:func:`edgekit.exporters._fallback.search`, whose notes it returns)."""
     few = Split({k: v[:TRIAL_CALIBRATION] for k, v in calibration.x.items()},
                 calibration.y[:TRIAL_CALIBRATION])
 

@@ -161,7 +161,7 @@ def build(root: Path | None = None, *, log: Callable[[str], object] = print) -> 
 
 
 def main() -> None:
-    """``python -m edgekit.targets.arm64_root``: the same as ``edgekit targets setup arm64``."""
+    """``python -m edgekit.targets._arm64_root``: the same as ``edgekit targets setup arm64``."""
     print(build())
 
 

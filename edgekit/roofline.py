@@ -1,4 +1,5 @@
-"""Latency estimates for targets that cannot be reached: a per-op roofline.
+"""Latency estimates for targets that cannot be reached: a per-op roofline (what ``edgekit profile``
+reports when it cannot measure; the run's disk and memory estimate is :mod:`edgekit.resources`).
 
 Each op takes the longer of its compute time (FLOPs / peak FLOP/s) and its memory time (bytes
 moved / peak bandwidth), plus a fixed dispatch cost per heavy op (``peak.op_overhead_us``, calibrated
@@ -25,7 +26,7 @@ NOMINAL = "nominal, from the profile"
 
 
 @dataclass(frozen=True)
-class Estimate:
+class LatencyEstimate:
     latency_ms: float
     compute_ms: float  # sum over ops of FLOPs / peak, had nothing else limited them
     memory_ms: float  # sum over ops of bytes / bandwidth
@@ -40,7 +41,7 @@ class Estimate:
                 "bound": self.bound, "peak_source": self.peak_source}
 
 
-def estimate(cost: GraphCost, device: DeviceProfile, batch: int = 1) -> Estimate | None:
+def estimate_latency(cost: GraphCost, device: DeviceProfile, batch: int = 1) -> LatencyEstimate | None:
     """Batch-``batch`` latency of a graph on ``device``; None without a peak FLOP/s figure."""
     peak = device.peak
     if not peak.gflops:
@@ -54,7 +55,7 @@ def estimate(cost: GraphCost, device: DeviceProfile, batch: int = 1) -> Estimate
     roof = sum(max(o.flops * batch / flops_per_s, o.bytes * batch / bytes_per_s) for o in cost.ops)
     overhead = overhead_s * max(1, sum(1 for o in cost.ops if o.flops > 0))
     parts = {"compute": compute, "memory": memory, "overhead": overhead}
-    return Estimate(latency_ms=(roof + overhead) * 1e3, compute_ms=compute * 1e3,
+    return LatencyEstimate(latency_ms=(roof + overhead) * 1e3, compute_ms=compute * 1e3,
                     memory_ms=memory * 1e3, overhead_ms=overhead * 1e3,
                     bound=max(parts, key=parts.__getitem__),
                     peak_source=f"{NOMINAL} '{device.name}'" + (f" ({peak.source})" if peak.source else ""))

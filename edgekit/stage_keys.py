@@ -1,5 +1,6 @@
-"""The compression pipeline's stages on top of :mod:`edgekit.runcache`: their keys and what each
-one stores (the disk check a run makes before training is :mod:`edgekit.resources`).
+"""The key of each of the compression pipeline's stages, and what each one stores, on top of the
+run folder's stage records (:mod:`edgekit.stage_records`, which knows nothing of the pipeline);
+the disk check a run makes before training is :mod:`edgekit.resources`.
 
 Keys chain like the pipeline: data fingerprint → train → each compression stage → each export
 (of the model it names) → each proof (of that export, against the models it is judged by). So
@@ -19,7 +20,7 @@ import edgekit
 from edgekit.data import Dataset, Split
 from edgekit.progress import Progress
 from edgekit.recipe.schema import ExportEntry, Recipe, StageEntry
-from edgekit.runcache import RunCache, fingerprint, key_of
+from edgekit.stage_records import RunCache, fingerprint, key_of
 
 
 def _dump(section: Any) -> Any:

@@ -1,5 +1,9 @@
 """Bundle integrity: ``edgekit verify BUNDLE`` and safe resolution of paths a bundle names.
 
+Integrity only: that the files are the ones the bundle was built with. Whether the artifacts
+meet their budgets when run is :mod:`edgekit.validation` (``compress``'s proofs, ``edgekit
+validate``).
+
 A bundle travels (to a device, a colleague, a CI artefact store); before anything reads it we
 check that every file ``manifest.json`` lists is there with its recorded size and sha256, and
 that no file is present that the manifest does not list. The first mismatch is reported as one

@@ -11,8 +11,8 @@ notes say which layers stayed float and what each step gave.
 The loop is the same for every format; only two things differ, and the format supplies them:
 how nodes are grouped by Keras layer (ONNX node names, TFLite tensor names) and how a candidate
 with some nodes kept float is written (ONNX Runtime's quantizer, TFLite's selective
-quantization). See :mod:`edgekit.exporters.onnx_fallback` and
-:mod:`edgekit.exporters.tflite_fallback`.
+quantization). See :mod:`edgekit.exporters._onnx_fallback` and
+:mod:`edgekit.exporters._tflite_fallback`.
 
 Agreement is judged on the *validation* split: examples the model never trained on, so they
 show what int8 does to unseen inputs (a distilled student agreed 0.98 with its int8 copy on its
@@ -50,7 +50,7 @@ class FallbackOptions(ExportOptions):
     fallback_min_agreement: float | None = Field(
         None, gt=0, le=1, description="int8 (ONNX also dynamic): keep the most sensitive layers "
         "in float until the quantized model, run on the artifact's own runtime, agrees with the "
-        "float one on this share of validation examples (edgekit.exporters.fallback); None "
+        "float one on this share of validation examples (edgekit.exporters._fallback); None "
         "quantizes everything")
     fallback_examples: int = Field(
         SEARCH_EXAMPLES, ge=16, description="validation examples the fallback judges agreement "
