@@ -11,7 +11,6 @@ This is the library entry point the CLI and notebooks share::
 from __future__ import annotations
 
 import datetime as dt
-import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,13 +19,13 @@ import numpy as np
 
 import edgekit
 from edgekit import _tf, hardware, heldout, resources
-from edgekit.atomic import sha256_of, write_text
+from edgekit.atomic import write_text
 from edgekit.data import DATASETS, Dataset, Split, SplitPlan, check_classes
 from edgekit.data.split_report import class_names, describe as describe_splits
 from edgekit.data.split_report import console_lines as split_console_lines
 from edgekit.devices import DeviceProfile, load_device
 from edgekit.errors import EdgekitError
-from edgekit.exporters import EXPORTERS, ExportedArtifact
+from edgekit.exporters import EXPORTERS
 from edgekit.families import FAMILIES
 from edgekit.models import MODELS
 from edgekit.outdir import bundle_folder
@@ -34,30 +33,22 @@ from edgekit.paths import inside
 from edgekit.progress import Progress, SilentProgress
 from edgekit.recipe.schema import ExportEntry, Recipe
 from edgekit.report.html import render
-from edgekit.report.model import (SCHEMA_ID, ArtifactResult, BaselineResult, DatasetRecord,
-                                  Environment, ExpectedResources, IntervalRecord, LatencyRecord,
-                                  MemoryRecord, MetricValue, ReferenceResult, Report,
-                                  ResourcesRecord, StageResult, VerdictRecord)
+from edgekit.report.build import (VERDICT_RULE, artifact_result, environment, flag_sizes,
+                                  weights_nbytes)
+from edgekit.report.model import (ArtifactResult, DatasetRecord, ExpectedResources,
+                                  ReferenceResult, Report, ResourcesRecord, StageResult)
 from edgekit.resume import PipelineCache
 from edgekit.runcache import run_folder
-from edgekit.runtimes import RUNTIMES, Runtime
+from edgekit.runtimes import RUNTIMES
 from edgekit.stages import STAGES
 from edgekit.strategy import make_strategy
 from edgekit.tasks import TASKS, Metric
 from edgekit.threads import settled_device
 from edgekit.training import TrainContext, compile_model, count_params, fit
-from edgekit.validation.intervals import BOOTSTRAP_RESAMPLES, bootstrap_method, wilson_method
 from edgekit.validation.prove import Baseline, Proof, ProofSettings, prove
 from edgekit.validation.verdict import budget_metric, class_report, drop_text, resolution_warning
-from edgekit.validation.size_check import flag_int8_sizes
 from edgekit.verify import write_manifest
 
-REPORT_SCHEMA = SCHEMA_ID
-VERDICT_RULE = ("pass/fail on the point estimates against the budgets; a failed metric-drop "
-                "(agreement) check is significant when its whole 95% interval lies beyond the "
-                "budget (below the minimum), else it is within the noise of the held-out split. "
-                "Intervals: " + bootstrap_method(BOOTSTRAP_RESAMPLES) + " for the metric drop; "
-                + wilson_method() + " for agreement")
 
 
 @dataclass
@@ -124,27 +115,6 @@ def train_reference(recipe: Recipe, data: Dataset, ctx: TrainContext) -> Any:
         compile_model(model, ctx)
     fit(model, ctx, recipe.train.epochs)
     return model
-
-
-def gzip_size(files: list[Path]) -> int:
-    """Size after gzip -6: what pruning's zeros buy in a compressed download or OTA update."""
-    import zlib
-
-    return sum(len(zlib.compress(f.read_bytes(), 6)) for f in files)
-
-
-def weights_nbytes(model: Any) -> int:
-    return int(sum(np.asarray(w.numpy()).nbytes for w in model.weights))
-
-
-def _environment(hw: dict[str, Any]) -> Environment:
-    runtimes = {}
-    for name in RUNTIMES.names():
-        rt = RUNTIMES.get(name)
-        runtimes[name] = rt.version() if rt.missing() is None else f"missing: {rt.missing()}"
-    return Environment(python=platform.python_version(), machine=platform.machine(),
-                       platform=platform.platform(), tensorflow=_tf.tf().__version__,
-                       hardware=hw, **runtimes)
 
 
 def _save_heldout(bundle: Path, data: Dataset, reference_out: np.ndarray) -> str:
@@ -309,7 +279,10 @@ def export_step(plan: ProofPlan, progress: Progress) -> list[ArtifactResult]:
     (plan.bundle / "artifacts").mkdir()
     family = FAMILIES.get(plan.recipe.family)
     artifacts = [export_and_prove(plan, exp, family, progress) for exp in plan.recipe.export]
-    return flag_sizes(artifacts, plan.bundle, progress)
+    artifacts, warnings = flag_sizes(artifacts, plan.bundle)
+    for warning in warnings:
+        progress.note(f"warning: {warning}")
+    return artifacts
 
 
 def export_and_prove(plan: ProofPlan, exp: ExportEntry, family: Any,
@@ -337,46 +310,8 @@ def export_and_prove(plan: ProofPlan, exp: ExportEntry, family: Any,
             conversion_atol=None, size_bytes=size, settings=plan.settings, baseline=baseline,
             atol_table=family.conversion_atol))
     progress.note(proof_line(held.metric, proof, size, baseline))
-    return artifact_result(plan, art, size, proof, baseline, model_name, runtime)
-
-
-def artifact_result(plan: ProofPlan, art: ExportedArtifact, size: int, proof: Proof,
-                    baseline: Baseline, model_name: str, runtime: Runtime) -> ArtifactResult:
-    """report.json's entry for one proven artifact."""
-    metric, bundle = plan.held.metric, plan.bundle
-    return ArtifactResult(
-        file=art.path.relative_to(bundle).as_posix(),
-        files=[f.relative_to(bundle).as_posix() for f in art.files],
-        format=art.format, precision=proof.executed_precision,
-        stored_precision=art.precision, model=model_name,
-        size_bytes=size,
-        size_gzip_bytes=gzip_size(art.files), sha256=sha256_of(art.path),
-        runtime=runtime.name, runtime_version=runtime.version(), target=plan.here,
-        metric=MetricValue(name=metric.name, value=proof.metric),
-        metric_drop=metric.drop(plan.reference_value, proof.metric),
-        baseline=BaselineResult(
-            model=baseline.name, metric=baseline.metric,
-            metric_drop=metric.drop(baseline.metric, proof.metric),
-            metric_drop_ci95=IntervalRecord.of(proof.drop_interval),
-            agreement=proof.baseline_agreement,
-            agreement_ci95=IntervalRecord.of(proof.baseline_agreement_interval)),
-        agreement=proof.agreement, agreement_ci95=IntervalRecord.of(proof.agreement_interval),
-        classes=proof.classes, max_abs_diff=proof.max_abs_diff,
-        source_max_abs_diff=proof.source_max_abs_diff, conversion_atol=proof.conversion_atol,
-        latency_ms=LatencyRecord.of(proof.latency), load_ms=round(proof.load_ms, 2),
-        memory_mb=MemoryRecord(rss_delta=round(proof.rss_delta_mb, 2)),
-        checks=proof.checks, passed=proof.passed, verdict=VerdictRecord.of(proof.verdict),
-        notes=art.notes)
-
-
-def flag_sizes(artifacts: list[ArtifactResult], bundle: Path,
-               progress: Progress) -> list[ArtifactResult]:
-    """The artifacts with :func:`flag_int8_sizes`' ratio and warnings added (int8 must be
-    smaller than fp32), each warning said on the console."""
-    entries = [a.to_json() for a in artifacts]
-    for warning in flag_int8_sizes(entries, bundle):
-        progress.note(f"warning: {warning}")
-    return [ArtifactResult.model_validate(e) for e in entries]
+    return artifact_result(bundle, plan.here, held.metric, plan.reference_value, art, size,
+                           proof, baseline, model_name, runtime)
 
 
 def extras_step(recipe: Recipe, bundle: Path, states: ModelStates, data: Dataset,
@@ -399,7 +334,7 @@ def build_report(plan: ProofPlan, heldout_file: str, stages: list[StageResult],
     return Report(
         recipe=recipe.name, edgekit_version=edgekit.__version__,
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        resolved_recipe=_recipe_json(recipe), environment=_environment(hw),
+        resolved_recipe=_recipe_json(recipe), environment=environment(hw),
         target=plan.device,  # the profile whose settings (threads) the proofs used
         proved_on=plan.here,
         dataset=DatasetRecord(
