@@ -26,15 +26,15 @@ from edgekit.data.split_report import console_lines as split_console_lines
 from edgekit.devices import DeviceProfile, load_device
 from edgekit.errors import EdgekitError
 from edgekit.exporters import EXPORTERS
-from edgekit.families import FAMILIES
+from edgekit.families import FAMILIES, FamilySpec
 from edgekit.models import MODELS
 from edgekit.outdir import bundle_folder
 from edgekit.paths import inside
 from edgekit.progress import Progress, SilentProgress
 from edgekit.recipe.schema import ExportEntry, Recipe
-from edgekit.report.html import render
 from edgekit.report.build import (VERDICT_RULE, artifact_result, environment, flag_sizes,
                                   weights_nbytes)
+from edgekit.report.html import render
 from edgekit.report.model import (ArtifactResult, DatasetRecord, ExpectedResources,
                                   ReferenceResult, Report, ResourcesRecord, StageResult)
 from edgekit.resume import PipelineCache
@@ -48,7 +48,6 @@ from edgekit.training import TrainContext, compile_model, count_params, fit
 from edgekit.validation.prove import Baseline, Proof, ProofSettings, prove
 from edgekit.validation.verdict import budget_metric, class_report, drop_text, resolution_warning
 from edgekit.verify import write_manifest
-
 
 
 @dataclass
@@ -142,6 +141,9 @@ class HeldOutData:
 
 @dataclass(frozen=True)
 class ResourcePlan:
+    """The resources step's result: what the run is expected to need, and the free disk of
+    the bundle's volume (both go into the report)."""
+
     expected: resources.Expected
     free_disk: int
 
@@ -285,7 +287,7 @@ def export_step(plan: ProofPlan, progress: Progress) -> list[ArtifactResult]:
     return artifacts
 
 
-def export_and_prove(plan: ProofPlan, exp: ExportEntry, family: Any,
+def export_and_prove(plan: ProofPlan, exp: ExportEntry, family: FamilySpec,
                      progress: Progress) -> ArtifactResult:
     """Write one artifact, run it on its runtime over the held-out split and judge it."""
     recipe, held, states, bundle = plan.recipe, plan.held, plan.states, plan.bundle
