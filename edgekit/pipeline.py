@@ -11,8 +11,6 @@ This is the library entry point the CLI and notebooks share::
 from __future__ import annotations
 
 import datetime as dt
-import json
-import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,39 +20,35 @@ import numpy as np
 import edgekit
 from edgekit import _tf, resources
 from edgekit.device import hardware, heldout
-from edgekit.atomic import sha256_of, write_text
-from edgekit.data import DATASETS, Dataset, SplitPlan, check_classes
+from edgekit.atomic import write_text
+from edgekit.data import DATASETS, Dataset, Split, SplitPlan, check_classes
 from edgekit.data.split_report import class_names, describe as describe_splits
 from edgekit.data.split_report import console_lines as split_console_lines
 from edgekit.devices import DeviceProfile, load_device
 from edgekit.errors import EdgekitError
 from edgekit.exporters import EXPORTERS
-from edgekit.families import FAMILIES
+from edgekit.families import FAMILIES, FamilySpec
 from edgekit.models import MODELS
 from edgekit.outdir import bundle_folder
 from edgekit.paths import inside
 from edgekit.progress import Progress, SilentProgress
-from edgekit.recipe.schema import Recipe
+from edgekit.recipe.schema import ExportEntry, Recipe
+from edgekit.report.build import (VERDICT_RULE, artifact_result, environment, flag_sizes,
+                                  weights_nbytes)
 from edgekit.report.html import render
+from edgekit.report.model import (ArtifactResult, DatasetRecord, ExpectedResources,
+                                  ReferenceResult, Report, ResourcesRecord, StageResult)
 from edgekit.stage_keys import PipelineCache
 from edgekit.stage_records import run_folder
 from edgekit.device.runtimes import RUNTIMES
 from edgekit.stages import STAGES
 from edgekit.strategy import make_strategy
 from edgekit.tasks import TASKS, Metric
+from edgekit.threads import settled_device
 from edgekit.training import TrainContext, compile_model, count_params, fit
-from edgekit.validation.intervals import BOOTSTRAP_RESAMPLES, bootstrap_method, wilson_method
 from edgekit.validation.prove import Baseline, Proof, ProofSettings, prove
 from edgekit.validation.verdict import budget_metric, class_report, drop_text, resolution_warning
-from edgekit.validation.size_check import flag_int8_sizes
 from edgekit.bundle_integrity import write_manifest
-
-REPORT_SCHEMA = "edgekit.report/1"
-VERDICT_RULE = ("pass/fail on the point estimates against the budgets; a failed metric-drop "
-                "(agreement) check is significant when its whole 95% interval lies beyond the "
-                "budget (below the minimum), else it is within the noise of the held-out split. "
-                "Intervals: " + bootstrap_method(BOOTSTRAP_RESAMPLES) + " for the metric drop; "
-                + wilson_method() + " for agreement")
 
 
 @dataclass
@@ -123,28 +117,6 @@ def train_reference(recipe: Recipe, data: Dataset, ctx: TrainContext) -> Any:
     return model
 
 
-def gzip_size(files: list[Path]) -> int:
-    """Size after gzip -6: what pruning's zeros buy in a compressed download or OTA update."""
-    import zlib
-
-    return sum(len(zlib.compress(f.read_bytes(), 6)) for f in files)
-
-
-def weights_nbytes(model: Any) -> int:
-    return int(sum(np.asarray(w.numpy()).nbytes for w in model.weights))
-
-
-def _environment(hw: dict[str, Any]) -> dict[str, Any]:
-    tf = _tf.tf()
-    env: dict[str, Any] = {"python": platform.python_version(), "machine": platform.machine(),
-                           "platform": platform.platform(), "tensorflow": tf.__version__,
-                           "hardware": hw}
-    for name in RUNTIMES.names():
-        rt = RUNTIMES.get(name)
-        env[name] = rt.version() if rt.missing() is None else f"missing: {rt.missing()}"
-    return env
-
-
 def _save_heldout(bundle: Path, data: Dataset, reference_out: np.ndarray) -> str:
     """The held-out inputs, labels and reference outputs, so a bundle can be re-proven later
     (on another target) without the training data; stored uncompressed, one ``.npy`` per
@@ -156,172 +128,244 @@ def _save_heldout(bundle: Path, data: Dataset, reference_out: np.ndarray) -> str
     return heldout.FOLDER
 
 
+@dataclass(frozen=True)
+class HeldOutData:
+    """The data step's result: the data, the held-out split the proofs run on (capped by
+    ``validation.max_examples``), the metric the budgets are on and what the splits hold."""
+
+    data: Dataset
+    test: Split
+    metric: Metric
+    split_report: dict[str, Any]
+    unresolved: str | None  # the warning when the held-out split cannot resolve the budget
+
+
+@dataclass(frozen=True)
+class ResourcePlan:
+    """The resources step's result: what the run is expected to need, and the free disk of
+    the bundle's volume (both go into the report)."""
+
+    expected: resources.Expected
+    free_disk: int
+
+
+@dataclass(frozen=True)
+class ProofPlan:
+    """What every artifact's export and proof shares: the run's models, the reference's
+    metric, the cache, and where and how the proofs run."""
+
+    recipe: Recipe
+    held: HeldOutData
+    states: ModelStates
+    reference_value: float
+    cache: PipelineCache
+    device: DeviceProfile  # threads settled (edgekit.threads)
+    bundle: Path
+    here: str  # "this machine: <CPU> (<arch>)": every proof runs here
+
+    @property
+    def settings(self) -> ProofSettings:
+        v = self.recipe.validation
+        return ProofSettings(threads=self.device.threads, warmup=v.warmup, runs=v.runs,
+                             target=self.device.name)
+
+    def baseline_for(self, model_name: str) -> Baseline:
+        """The budget's baseline, or the artifact's own source if that comes earlier (a
+        teacher's artifact is judged against the teacher, not the student)."""
+        order = ["reference", *(e.stage for e in self.recipe.compression)]
+        idx = order.index(order[-1] if model_name == "final" else model_name)
+        name = order[min(idx, order.index(self.recipe.budgets.baseline))]
+        outputs = self.states.outputs[name]
+        return Baseline(name, self.held.metric.evaluate(outputs, self.held.test), outputs)
+
+
 def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
              fresh: bool = False) -> dict[str, Any]:
-    """Run the whole recipe and write the bundle at ``out`` atomically; return the report.
+    """Run the whole recipe and write the bundle at ``out`` atomically; return the report
+    (report.json's content, :class:`edgekit.report.model.Report`).
 
     Finished stages are kept in a run folder next to ``out`` and reused by the next run of the
     same recipe (see :mod:`edgekit.stage_records`); ``fresh=True`` starts from scratch.
     """
     progress = progress or SilentProgress()
-    device: DeviceProfile = load_device(recipe.validation.device)
-    threads = recipe.validation.threads or device.threads
+    device = settled_device(load_device(recipe.validation.device), recipe.validation.threads)
     check_runtimes(recipe)
     _tf.set_seed(recipe.train.seed)
 
     resources.reset_peak_rss()
     with bundle_folder(out) as bundle:
-        with progress.stage("data", recipe.data.dataset):
-            data = load_data(recipe)
-            progress.note(f"{len(data.train)} train / {len(data.val)} val / "
-                          f"{len(data.test)} held-out examples")
-            metric = budget_metric_for(recipe, data)
-            test = data.test.take(recipe.validation.max_examples)
-            split_report = describe_splits(data, test)
-            for line in split_console_lines(split_report):
-                progress.note(line)
-            unresolved = resolution_warning(metric, len(test), recipe.budgets)
-            if unresolved:
-                progress.note(unresolved)
-        with progress.stage("resources", "disk and memory the run will need"):
-            expected = resources.estimate_disk_and_memory(recipe, data)
-            free_disk = resources.check(expected, out, run_folder(out), progress)
-        task = TASKS.get(data.task)
-        ctx = TrainContext(data=data, train=recipe.train, strategy=make_strategy(recipe.train.strategy))
+        held = load_step(recipe, progress)
+        needs = resources_step(recipe, held.data, out, progress)
+        ctx = TrainContext(data=held.data, train=recipe.train,
+                           strategy=make_strategy(recipe.train.strategy))
+        cache = PipelineCache.open(recipe, out, held.data, held.test, fresh=fresh,
+                                   progress=progress)
         states = ModelStates()
-        cache = PipelineCache.open(recipe, out, data, test, fresh=fresh, progress=progress)
-        with progress.stage("train", f"{recipe.model.builder} ({recipe.train.epochs} epochs)"):
-            reference, states.outputs["reference"] = cache.train(
-                lambda: train_reference(recipe, data, ctx))
-        states.models["reference"] = reference
-        ref_value = metric.evaluate(states.outputs["reference"], test)
-        progress.note(f"reference {metric.name} = {ref_value:.4f}")
-
-        stage_reports = []
-        current = reference
-        for entry in recipe.compression:
-            stage = STAGES.get(entry.stage)
-            with progress.stage(entry.stage, stage.description):
-                result, states.outputs[entry.stage] = cache.stage(entry, lambda: stage.run(
-                    current, stage.Config.model_validate(entry.params), ctx))
-            current = result.model
-            states.models[entry.stage] = current
-            value = metric.evaluate(states.outputs[entry.stage], test)
-            progress.note(f"after {entry.stage}: {metric.name} = {value:.4f}")
-            stage_reports.append({"name": entry.stage, "config": entry.params, "facts": result.facts,
-                                  "metric": value})
-        states.models["final"] = current
-        states.outputs["final"] = states.outputs[recipe.compression[-1].stage] \
-            if recipe.compression else states.outputs["reference"]
-
-        family = FAMILIES.get(recipe.family)
-        settings = ProofSettings(threads=threads, warmup=recipe.validation.warmup,
-                                 runs=recipe.validation.runs, target=device.name)
-        order = ["reference", *(e.stage for e in recipe.compression)]
-
-        def baseline_for(model_name: str) -> Baseline:
-            """The budget's baseline, or the artifact's own source if that comes earlier (a
-            teacher's artifact is judged against the teacher, not the student)."""
-            idx = order.index(order[-1] if model_name == "final" else model_name)
-            name = order[min(idx, order.index(recipe.budgets.baseline))]
-            return Baseline(name, metric.evaluate(states.outputs[name], test), states.outputs[name])
-
-        (bundle / "artifacts").mkdir()
+        reference_value = train_step(recipe, held, ctx, cache, states, progress)
+        stages = stages_step(recipe, held, ctx, cache, states, progress)
         hw = hardware.detect()  # the machine every proof below runs on
-        here = f"this machine: {hardware.machine_name(hw)}"
-        artifacts = []
-        for exp in recipe.export:
-            exporter = EXPORTERS.get(exp.format)
-            runtime = RUNTIMES.get(exporter.runtime)
-            model_name = exp.model
-            dest = inside(bundle, f"artifacts/{exp.stem(recipe.name)}{exporter.suffix}",
-                          what="artifact file", fix="give the export a plain 'name:'")
-            with progress.stage(f"export {dest.name}"):
-                art = cache.export(exp, dest, lambda: exporter.export(
-                    states.models[model_name], exp.precision, dest, data.train,
-                    exporter.Options.model_validate(exp.options), family=family, tuning=data.val))
-            for f in art.files:  # an exporter's companion files too: nothing outside the bundle
-                inside(bundle, f, what="exported file", fix="report this exporter bug")
-            size = sum(f.stat().st_size for f in art.files)
-            baseline = baseline_for(model_name)
-            with progress.stage(f"prove {dest.name}", f"on {runtime.name}"):
-                proof = cache.proof(exp, dest, threads, device, lambda: prove(
-                    art.path, art.precision, runtime, test, task=task,
-                    reference_metric=ref_value, reference_out=states.outputs["reference"],
-                    source_out=states.outputs[model_name], budgets=recipe.budgets,
-                    conversion_atol=None, size_bytes=size, settings=settings, baseline=baseline,
-                    atol_table=family.conversion_atol))
-            progress.note(proof_line(metric, proof, size, baseline))
-            artifacts.append({
-                "file": art.path.relative_to(bundle).as_posix(),
-                "files": [f.relative_to(bundle).as_posix() for f in art.files],
-                "format": art.format, "precision": proof.executed_precision,
-                "stored_precision": art.precision, "model": model_name,
-                "size_bytes": size, "size_gzip_bytes": gzip_size(art.files),
-                "sha256": sha256_of(art.path),
-                "runtime": runtime.name, "runtime_version": runtime.version(),
-                "target": here,
-                "metric": {"name": metric.name, "value": proof.metric},
-                "metric_drop": metric.drop(ref_value, proof.metric),
-                "baseline": {"model": baseline.name, "metric": baseline.metric,
-                             "metric_drop": metric.drop(baseline.metric, proof.metric),
-                             "metric_drop_ci95": proof.drop_interval.to_json(),
-                             "agreement": proof.baseline_agreement,
-                             "agreement_ci95": proof.baseline_agreement_interval.to_json()},
-                "agreement": proof.agreement,
-                "agreement_ci95": proof.agreement_interval.to_json(),
-                "classes": proof.classes,
-                "max_abs_diff": proof.max_abs_diff,
-                "source_max_abs_diff": proof.source_max_abs_diff,
-                "conversion_atol": proof.conversion_atol,
-                "latency_ms": proof.latency.to_json(), "load_ms": round(proof.load_ms, 2),
-                "memory_mb": {"rss_delta": round(proof.rss_delta_mb, 2)},
-                "checks": proof.checks, "passed": proof.passed,
-                "verdict": proof.verdict.to_json(), "notes": art.notes,
-            })
-
-        for warning in flag_int8_sizes(artifacts, bundle):  # int8 must be smaller than fp32
-            progress.note(f"warning: {warning}")
-        builder = MODELS.get(recipe.model.builder)
-        with progress.stage("bundle extras"):
-            extras = builder.bundle_extras(bundle, states.models, data,
-                                           builder.Config.model_validate(recipe.model.params))
+        plan = ProofPlan(recipe, held, states, reference_value, cache, device, bundle,
+                         here=f"this machine: {hardware.machine_name(hw)}")
+        artifacts = export_step(plan, progress)
+        extras = extras_step(recipe, bundle, states, held.data, progress)
         with progress.stage("report"):
-            heldout_rel = _save_heldout(bundle, data, states.outputs["reference"])
-            report = {
-                "schema": REPORT_SCHEMA,
-                "recipe": recipe.name,
-                "edgekit_version": edgekit.__version__,
-                "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                "resolved_recipe": _recipe_json(recipe),
-                "environment": _environment(hw),
-                # the profile whose settings (threads) the proofs used; every proof ran here
-                "target": device.model_dump(mode="json"),
-                "proved_on": here,
-                "dataset": {"name": data.name, "source": data.source, "task": data.task,
-                            "train_examples": len(data.train), "val_examples": len(data.val),
-                            "test_examples": len(test), "heldout_file": heldout_rel,
-                            "label_names": class_names(data), "split_report": split_report,
-                            "resolution_warning": unresolved},
-                "reference": {"metric": metric.name, "value": ref_value,
-                              "higher_is_better": metric.higher_is_better,
-                              "classes": class_report(task, states.outputs["reference"], test.y),
-                              "parameters": count_params(reference),
-                              "size_bytes": weights_nbytes(reference)},
-                "stages": stage_reports,
-                "artifacts": artifacts,
-                "extras": extras,
-                "budgets": recipe.budgets.model_dump(mode="json"),
-                "verdict_rule": VERDICT_RULE,
-                "passed": all(a["passed"] for a in artifacts),
-                "timings_s": dict(getattr(progress, "timings", {})),
-                "resources": {"expected": expected.to_json(), "free_disk_bytes": free_disk,
-                              "measured_peak_rss_bytes": resources.peak_rss_bytes()},
-            }
-            write_text(bundle / "report.json", json.dumps(report, indent=2, default=_json_default))
-            write_text(bundle / "report.html", render(report))
-            write_manifest(bundle)
-    return report
+            heldout_file = _save_heldout(bundle, held.data, states.outputs["reference"])
+            report = build_report(plan, heldout_file, stages, artifacts, extras, hw, needs,
+                                  progress)
+            write_report(bundle, report)
+    return report.to_json()
+
+
+def load_step(recipe: Recipe, progress: Progress) -> HeldOutData:
+    """Load and split the data, say what the splits hold, and settle the budget's metric
+    (before training: a recipe error should not cost a training run)."""
+    with progress.stage("data", recipe.data.dataset):
+        data = load_data(recipe)
+        progress.note(f"{len(data.train)} train / {len(data.val)} val / "
+                      f"{len(data.test)} held-out examples")
+        metric = budget_metric_for(recipe, data)
+        test = data.test.take(recipe.validation.max_examples)
+        split_report = describe_splits(data, test)
+        for line in split_console_lines(split_report):
+            progress.note(line)
+        unresolved = resolution_warning(metric, len(test), recipe.budgets)
+        if unresolved:
+            progress.note(unresolved)
+    return HeldOutData(data, test, metric, split_report, unresolved)
+
+
+def resources_step(recipe: Recipe, data: Dataset, out: Path, progress: Progress) -> ResourcePlan:
+    """State the disk and memory the run will need, and refuse it if a volume cannot hold it."""
+    with progress.stage("resources", "disk and memory the run will need"):
+        expected = resources.estimate_disk_and_memory(recipe, data)
+        return ResourcePlan(expected, resources.check(expected, out, run_folder(out), progress))
+
+
+def train_step(recipe: Recipe, held: HeldOutData, ctx: TrainContext, cache: PipelineCache,
+               states: ModelStates, progress: Progress) -> float:
+    """Train (or reuse) the reference model into ``states``; return its metric on the
+    held-out split."""
+    with progress.stage("train", f"{recipe.model.builder} ({recipe.train.epochs} epochs)"):
+        states.models["reference"], states.outputs["reference"] = cache.train(
+            lambda: train_reference(recipe, held.data, ctx))
+    value = held.metric.evaluate(states.outputs["reference"], held.test)
+    progress.note(f"reference {held.metric.name} = {value:.4f}")
+    return value
+
+
+def stages_step(recipe: Recipe, held: HeldOutData, ctx: TrainContext, cache: PipelineCache,
+                states: ModelStates, progress: Progress) -> list[StageResult]:
+    """Run the compression stages in order, each on the previous one's model, into
+    ``states`` (the last one's model is also 'final')."""
+    results = []
+    current = states.models["reference"]
+    for entry in recipe.compression:
+        stage = STAGES.get(entry.stage)
+        with progress.stage(entry.stage, stage.description):
+            result, states.outputs[entry.stage] = cache.stage(entry, lambda: stage.run(
+                current, stage.Config.model_validate(entry.params), ctx))
+        current = result.model
+        states.models[entry.stage] = current
+        value = held.metric.evaluate(states.outputs[entry.stage], held.test)
+        progress.note(f"after {entry.stage}: {held.metric.name} = {value:.4f}")
+        results.append(StageResult(name=entry.stage, config=entry.params, facts=result.facts,
+                                   metric=value))
+    states.models["final"] = current
+    states.outputs["final"] = states.outputs[recipe.compression[-1].stage] \
+        if recipe.compression else states.outputs["reference"]
+    return results
+
+
+def export_step(plan: ProofPlan, progress: Progress) -> list[ArtifactResult]:
+    """Export and prove every artifact the recipe asks for, then check that int8 artifacts
+    are smaller than their fp32 siblings."""
+    (plan.bundle / "artifacts").mkdir()
+    family = FAMILIES.get(plan.recipe.family)
+    artifacts = [export_and_prove(plan, exp, family, progress) for exp in plan.recipe.export]
+    artifacts, warnings = flag_sizes(artifacts, plan.bundle)
+    for warning in warnings:
+        progress.note(f"warning: {warning}")
+    return artifacts
+
+
+def export_and_prove(plan: ProofPlan, exp: ExportEntry, family: FamilySpec,
+                     progress: Progress) -> ArtifactResult:
+    """Write one artifact, run it on its runtime over the held-out split and judge it."""
+    recipe, held, states, bundle = plan.recipe, plan.held, plan.states, plan.bundle
+    exporter = EXPORTERS.get(exp.format)
+    runtime = RUNTIMES.get(exporter.runtime)
+    model_name = exp.model
+    dest = inside(bundle, f"artifacts/{exp.stem(recipe.name)}{exporter.suffix}",
+                  what="artifact file", fix="give the export a plain 'name:'")
+    with progress.stage(f"export {dest.name}"):
+        art = plan.cache.export(exp, dest, lambda: exporter.export(
+            states.models[model_name], exp.precision, dest, held.data.train,
+            exporter.Options.model_validate(exp.options), family=family, tuning=held.data.val))
+    for f in art.files:  # an exporter's companion files too: nothing outside the bundle
+        inside(bundle, f, what="exported file", fix="report this exporter bug")
+    size = sum(f.stat().st_size for f in art.files)
+    baseline = plan.baseline_for(model_name)
+    with progress.stage(f"prove {dest.name}", f"on {runtime.name}"):
+        proof = plan.cache.proof(exp, dest, plan.device.threads, plan.device, lambda: prove(
+            art.path, art.precision, runtime, held.test, task=TASKS.get(held.data.task),
+            reference_metric=plan.reference_value, reference_out=states.outputs["reference"],
+            source_out=states.outputs[model_name], budgets=recipe.budgets,
+            conversion_atol=None, size_bytes=size, settings=plan.settings, baseline=baseline,
+            atol_table=family.conversion_atol))
+    progress.note(proof_line(held.metric, proof, size, baseline))
+    return artifact_result(bundle, plan.here, held.metric, plan.reference_value, art, size,
+                           proof, baseline, model_name, runtime)
+
+
+def extras_step(recipe: Recipe, bundle: Path, states: ModelStates, data: Dataset,
+                progress: Progress) -> dict[str, Any]:
+    """The model's files beyond the artifacts (e.g. a tokenizer), and its facts about them."""
+    builder = MODELS.get(recipe.model.builder)
+    with progress.stage("bundle extras"):
+        return builder.bundle_extras(bundle, states.models, data,
+                                     builder.Config.model_validate(recipe.model.params))
+
+
+def build_report(plan: ProofPlan, heldout_file: str, stages: list[StageResult],
+                 artifacts: list[ArtifactResult], extras: dict[str, Any], hw: dict[str, Any],
+                 needs: ResourcePlan, progress: Progress) -> Report:
+    """report.json: the run, its data (``heldout_file``: where the held-out data was saved),
+    the reference, each stage and each proven artifact."""
+    recipe, held = plan.recipe, plan.held
+    data, test, metric = held.data, held.test, held.metric
+    reference = plan.states.models["reference"]
+    return Report(
+        recipe=recipe.name, edgekit_version=edgekit.__version__,
+        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        resolved_recipe=_recipe_json(recipe), environment=environment(hw),
+        target=plan.device,  # the profile whose settings (threads) the proofs used
+        proved_on=plan.here,
+        dataset=DatasetRecord(
+            name=data.name, source=data.source, task=data.task,
+            train_examples=len(data.train), val_examples=len(data.val),
+            test_examples=len(test),
+            heldout_file=heldout_file,
+            label_names=class_names(data), split_report=held.split_report,
+            resolution_warning=held.unresolved),
+        reference=ReferenceResult(
+            metric=metric.name, value=plan.reference_value,
+            higher_is_better=metric.higher_is_better,
+            classes=class_report(TASKS.get(data.task), plan.states.outputs["reference"], test.y),
+            parameters=count_params(reference), size_bytes=weights_nbytes(reference)),
+        stages=stages, artifacts=artifacts, extras=extras, budgets=recipe.budgets,
+        verdict_rule=VERDICT_RULE, passed=all(a.passed for a in artifacts),
+        timings_s=dict(getattr(progress, "timings", {})),
+        resources=ResourcesRecord(
+            expected=ExpectedResources.model_validate(needs.expected.to_json()),
+            free_disk_bytes=needs.free_disk,
+            measured_peak_rss_bytes=resources.peak_rss_bytes()))
+
+
+def write_report(bundle: Path, report: Report) -> None:
+    """report.json, report.html and the manifest whose checksums cover the bundle."""
+    write_text(bundle / "report.json", report.json_text())
+    write_text(bundle / "report.html", render(report.to_json()))
+    write_manifest(bundle)
 
 
 def _recipe_json(recipe: Recipe) -> dict[str, Any]:
@@ -330,11 +374,3 @@ def _recipe_json(recipe: Recipe) -> dict[str, Any]:
     from edgekit.recipe.loader import recipe_to_yaml
 
     return yaml.safe_load(recipe_to_yaml(recipe))
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, (np.floating, np.integer)):
-        return obj.item()
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

@@ -35,6 +35,7 @@ from pydantic import Field
 from edgekit.data import Split
 from edgekit.exporters import ExportOptions
 from edgekit.device.runtimes import RUNTIMES
+from edgekit.threads import settle_threads
 
 #: Examples used to judge agreement during the search.
 SEARCH_EXAMPLES = 128
@@ -68,7 +69,7 @@ def owning_layer(names: Iterable[str], layer_names: list[str]) -> str | None:
 
 def outputs(path: Path, batches: list[dict[str, np.ndarray]], runtime: str) -> np.ndarray:
     """The model's outputs through one of edgekit's runtime adapters (input matching, dtypes)."""
-    session = RUNTIMES.get(runtime).load(path, threads=2)
+    session = RUNTIMES.get(runtime).load(path, threads=settle_threads(None))
     return np.concatenate([session.run(batch) for batch in batches])
 
 

@@ -31,6 +31,7 @@ from edgekit.device.runtimes import RUNTIMES
 from edgekit.paths import inside
 from edgekit.targets import RunRequest, RunResult, TextRequest, target_for
 from edgekit.targets._proc import TargetTimeout, TargetUnreachable
+from edgekit.threads import settle_threads, settled_device
 from edgekit.validation.placement import execution_record
 from edgekit.bundle_integrity import read_report, refresh_manifest, verify_bundle
 
@@ -38,6 +39,12 @@ from edgekit.bundle_integrity import read_report, refresh_manifest, verify_bundl
 def read_bundle(bundle: Path) -> dict[str, Any]:
     """report.json, with every path it names checked to stay inside ``bundle``."""
     return read_report(bundle)
+
+
+def recipe_threads(report: dict[str, Any]) -> int | None:
+    """The threads the bundle's recipe asked for (``validation.threads``; None: the device
+    profile's), which validate honours as compress did (:mod:`edgekit.threads`)."""
+    return ((report.get("resolved_recipe") or {}).get("validation") or {}).get("threads")
 
 
 def heldout(bundle: Path, report: dict[str, Any]) -> Path:
@@ -67,7 +74,7 @@ def host_outputs(files: list[Path], runtime: str, inputs: dict[str, np.ndarray],
     rt = RUNTIMES.get(runtime)
     if rt.missing():
         return None
-    session = rt.load(files[0], 1)
+    session = rt.load(files[0], settle_threads(None))
     return np.concatenate([session.run({k: np.array(v[i:i + 1]) for k, v in inputs.items()})
                            for i in range(n)], axis=0).astype(np.float32)
 
@@ -330,7 +337,7 @@ def validate(bundle: Path, target: str, *, examples: int | None = None,
     bundle = bundle.resolve()
     verify_bundle(bundle)  # a tampered bundle is refused before anything in it is read or run
     report = read_bundle(bundle)
-    device = load_device(target)
+    device = settled_device(load_device(target), recipe_threads(report))
     if timeout_s is not None:
         if timeout_s <= 0:
             raise EdgekitError(f"--timeout-s {timeout_s:g}: must be positive", where="--timeout-s",

@@ -21,6 +21,7 @@ from edgekit.device.runner import LATENCY_BATCHES
 from edgekit.device.runtimes import RUNTIMES
 from edgekit.targets import RunRequest, RunResult, target_for
 from edgekit.targets._proc import TargetUnreachable
+from edgekit.threads import settle_threads
 from edgekit.validation.placement import execution_record
 from edgekit.bundle_integrity import enclosing_bundle, verify_bundle
 
@@ -89,13 +90,14 @@ def profile(artifact: Path, target: str, *, runs: int = 50, warmup: int = 5,
     if bundle is not None:  # a tampered bundle is refused before its files are read or run
         verify_bundle(bundle)
     device = load_device(target)
+    threads = settle_threads(threads, device)
     files = artifact_files(artifact)
     rt = pick_runtime(artifact, device, runtime)
     cost = graph_cost(artifact)
     flops = cost.flops if cost else None
     out: dict[str, Any] = {"schema": "edgekit.profile/1", "artifact": str(artifact),
                            "target": device.name, "runtime": rt,
-                           "threads": threads or device.threads, "batch": batch,
+                           "threads": threads, "batch": batch,
                            "graph": cost.to_json() if cost else None,
                            "peak": device.peak.model_dump(mode="json")}
     est = estimate_latency(cost, device, batch) if cost else None
@@ -107,7 +109,7 @@ def profile(artifact: Path, target: str, *, runs: int = 50, warmup: int = 5,
     # Only the batches the timed runs cycle over are handed to the runner.
     request = RunRequest(files=files, runtime=rt, inputs=find_inputs(artifact, inputs),
                          limit=LATENCY_BATCHES * batch, want_outputs=False, runs=runs,
-                         warmup=warmup, threads=threads or device.threads, batch=batch,
+                         warmup=warmup, threads=threads, batch=batch,
                          options=device.runtime_options(RUNTIMES.get(rt).options))
     try:
         result = kind.run(device, request)
