@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -63,7 +63,12 @@ class Dataset:
 
 
 class LoaderConfig(BaseModel):
+    """A loader's ``data.params``: each loader subclasses it with its own fields."""
+
     model_config = ConfigDict(extra="forbid")
+
+
+C = TypeVar("C", bound=LoaderConfig)
 
 
 @dataclass(frozen=True)
@@ -88,16 +93,19 @@ class Splits(tuple):  # type: ignore[type-arg]
         return obj
 
 
-class DatasetLoader(ABC):
+class DatasetLoader(ABC, Generic[C]):
+    """Loads one data source; generic over its config class, as model builders are
+    (``class CSVTable(DatasetLoader[CSVConfig])`` with ``Config = CSVConfig``)."""
+
     name: ClassVar[str]
     description: ClassVar[str]
-    Config: ClassVar[type[LoaderConfig]] = LoaderConfig
+    Config: type[C]  # the class ``data.params`` is validated into (ClassVar cannot be generic)
 
     @abstractmethod
-    def load(self, config: LoaderConfig, plan: SplitPlan) -> Dataset: ...
+    def load(self, config: C, plan: SplitPlan) -> Dataset: ...
 
 
-DATASETS: Registry[DatasetLoader] = Registry("dataset", "edgekit.data")
+DATASETS: Registry[DatasetLoader[Any]] = Registry("dataset", "edgekit.data")
 
 
 def _class_counts(y: np.ndarray) -> str:

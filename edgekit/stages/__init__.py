@@ -2,8 +2,10 @@
 
 A stage takes a tf-keras model and returns a new one plus facts worth reporting. Each stage
 class declares a static pydantic ``Config`` (as Olive passes do, but visible to type checkers);
-the recipe loader validates the recipe's entry against it, so errors name the exact field.
-Post-training quantization is not a stage: it happens in the exporters, where the converters do
+the recipe loader validates the recipe's entry against it, so errors name the exact field, and
+the pipeline hands the stage that validated object. A stage is generic over its config class
+(``class Prune(Stage[PruneConfig])`` with ``Config = PruneConfig``), so ``run`` and
+``footprint`` take that class and type-check as written. Post-training quantization is not a stage: it happens in the exporters, where the converters do
 it.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -24,7 +26,12 @@ if TYPE_CHECKING:
 
 
 class StageConfig(BaseModel):
+    """A stage's entry in ``compression:`` (less ``stage:``): each stage subclasses it."""
+
     model_config = ConfigDict(extra="forbid")
+
+
+C = TypeVar("C", bound=StageConfig)
 
 
 @dataclass
@@ -33,15 +40,15 @@ class StageResult:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
-class Stage(ABC):
+class Stage(ABC, Generic[C]):
     name: ClassVar[str]
     description: ClassVar[str]
-    Config: ClassVar[type[StageConfig]] = StageConfig
+    Config: type[C]  # the class the recipe's entry is validated into (ClassVar cannot be generic)
 
     @abstractmethod
-    def run(self, model: Any, config: StageConfig, ctx: TrainContext) -> StageResult: ...
+    def run(self, model: Any, config: C, ctx: TrainContext) -> StageResult: ...
 
-    def footprint(self, config: StageConfig, model: "Footprint", data: "Dataset") -> "StageFootprint":
+    def footprint(self, config: C, model: "Footprint", data: "Dataset") -> "StageFootprint":
         """What the stage will hand on and hold meanwhile, before anything is trained (for
         the run's disk and memory estimate, :mod:`edgekit.resources`). Default: a model of the
         same size, with a copy of the one it was given alive while it works (wrappers,
@@ -51,4 +58,4 @@ class Stage(ABC):
         return StageFootprint(model=model, held_params=model.params)
 
 
-STAGES: Registry[Stage] = Registry("compression stage", "edgekit.stages")
+STAGES: Registry[Stage[Any]] = Registry("compression stage", "edgekit.stages")
