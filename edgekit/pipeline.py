@@ -108,7 +108,7 @@ def load_data(recipe: Recipe) -> Dataset:
     loader = DATASETS.get(recipe.data.dataset)
     plan = SplitPlan(recipe.data.test_fraction, recipe.data.val_fraction, recipe.data.seed,
                      dedup=recipe.data.dedup)
-    data = loader.load(loader.Config.model_validate(recipe.data.params), plan)
+    data = loader.load(recipe.data.params, plan)
     check_classes(data)  # before training: one class trains to accuracy 1.0 and proves nothing
     return data
 
@@ -116,7 +116,7 @@ def load_data(recipe: Recipe) -> Dataset:
 def train_reference(recipe: Recipe, data: Dataset, ctx: TrainContext) -> Any:
     builder = MODELS.get(recipe.model.builder)
     with ctx.strategy.scope():
-        model = builder.build(builder.Config.model_validate(recipe.model.params), data)
+        model = builder.build(recipe.model.params, data)
         compile_model(model, ctx)
     fit(model, ctx, recipe.train.epochs)
     return model
@@ -202,12 +202,12 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
             stage = STAGES.get(entry.stage)
             with progress.stage(entry.stage, stage.description):
                 result, states.outputs[entry.stage] = cache.stage(entry, lambda: stage.run(
-                    current, stage.Config.model_validate(entry.params), ctx))
+                    current, entry.params, ctx))
             current = result.model
             states.models[entry.stage] = current
             value = metric.evaluate(states.outputs[entry.stage], test)
             progress.note(f"after {entry.stage}: {metric.name} = {value:.4f}")
-            stage_reports.append({"name": entry.stage, "config": entry.params, "facts": result.facts,
+            stage_reports.append({"name": entry.stage, "config": entry.params.model_dump(mode="json"), "facts": result.facts,
                                   "metric": value})
         states.models["final"] = current
         states.outputs["final"] = states.outputs[recipe.compression[-1].stage] \
@@ -238,7 +238,7 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
             with progress.stage(f"export {dest.name}"):
                 art = cache.export(exp, dest, lambda: exporter.export(
                     states.models[model_name], exp.precision, dest, data.train,
-                    exporter.Options.model_validate(exp.options), family=family, tuning=data.val))
+                    exp.options, family=family, tuning=data.val))
             for f in art.files:  # an exporter's companion files too: nothing outside the bundle
                 inside(bundle, f, what="exported file", fix="report this exporter bug")
             size = sum(f.stat().st_size for f in art.files)
@@ -283,8 +283,7 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
             progress.note(f"warning: {warning}")
         builder = MODELS.get(recipe.model.builder)
         with progress.stage("bundle extras"):
-            extras = builder.bundle_extras(bundle, states.models, data,
-                                           builder.Config.model_validate(recipe.model.params))
+            extras = builder.bundle_extras(bundle, states.models, data, recipe.model.params)
         with progress.stage("report"):
             heldout_rel = _save_heldout(bundle, data, states.outputs["reference"])
             report = {

@@ -137,13 +137,12 @@ def footprints(recipe: Recipe, data: Dataset) -> tuple[dict[str, Footprint], lis
     from edgekit.stages import STAGES
 
     builder = MODELS.get(recipe.model.builder)
-    models = {"reference": builder.footprint(builder.Config.model_validate(recipe.model.params),
-                                             data)}
+    models = {"reference": builder.footprint(recipe.model.params, data)}
     stages = []
     current = models["reference"]
     for entry in recipe.compression:
         stage = STAGES.get(entry.stage)
-        got = stage.footprint(stage.Config.model_validate(entry.params), current, data)
+        got = stage.footprint(entry.params, current, data)
         stages.append(got)
         models[entry.stage] = current = got.model
     models["final"] = current

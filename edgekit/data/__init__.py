@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
+from edgekit.recipe.schema import PluginConfig
 from edgekit.registry import Registry
 
 if TYPE_CHECKING:
@@ -62,10 +62,8 @@ class Dataset:
         return {k: v.dtype for k, v in self.test.x.items()}
 
 
-class LoaderConfig(BaseModel):
+class LoaderConfig(PluginConfig):
     """A loader's ``data.params``: each loader subclasses it with its own fields."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 C = TypeVar("C", bound=LoaderConfig)

@@ -20,18 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
-
 from edgekit.data import Split
 from edgekit.device.formats import Format, Precision
 from edgekit.families import FamilySpec
+from edgekit.recipe.schema import PluginConfig
 from edgekit.registry import Registry
 
 
-class ExportOptions(BaseModel):
+class ExportOptions(PluginConfig):
     """Format-specific export options (a recipe's ``export[i].options``), validated statically."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 O = TypeVar("O", bound=ExportOptions)

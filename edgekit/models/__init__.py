@@ -27,8 +27,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
 
+from edgekit.recipe.schema import PluginConfig
 from edgekit.registry import Registry
 
 if TYPE_CHECKING:
@@ -38,10 +38,8 @@ if TYPE_CHECKING:
     from edgekit.resources import Footprint
 
 
-class BuilderConfig(BaseModel):
+class BuilderConfig(PluginConfig):
     """A builder's ``model.params``: each builder subclasses it with its own fields."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 C = TypeVar("C", bound=BuilderConfig)

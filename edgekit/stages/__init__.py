@@ -15,8 +15,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
 
+from edgekit.recipe.schema import PluginConfig
 from edgekit.registry import Registry
 from edgekit.training import TrainContext
 
@@ -25,10 +25,8 @@ if TYPE_CHECKING:
     from edgekit.resources import Footprint, StageFootprint
 
 
-class StageConfig(BaseModel):
+class StageConfig(PluginConfig):
     """A stage's entry in ``compression:`` (less ``stage:``): each stage subclasses it."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 C = TypeVar("C", bound=StageConfig)
