@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar
 
 import numpy as np
 
@@ -40,6 +40,37 @@ class Split:
         return {k: v[i:i + 1] for k, v in self.x.items()}
 
 
+class DatasetExtra(TypedDict, total=False):
+    """What a loader knows about its data beyond the splits, key by key: each loader fills the
+    keys of its kind, every key is optional. A ``TypedDict`` so that type checkers check each
+    key and its type, while the facts stay the plain mapping the report and the bundle copy.
+    """
+
+    #: what the split found about duplicates (:meth:`~edgekit.data.duplicates.DuplicateReport.to_json`)
+    split: dict[str, Any]
+    # classification: the name of each class id
+    label_names: list[str]  # text loaders (the data's own label names)
+    class_names: list[str]  # image, graph and word-id loaders
+    # text for a BERT tokenizer (:mod:`edgekit.data.text`)
+    seq_len: int  # tokens per example, padded or truncated to it (also word-id loaders)
+    seq_len_rule: str  # how seq_len was chosen
+    tokenizer_dir: str  # the tokenizer's files, copied into the bundle
+    truncated_train_share: float  # share of training texts longer than seq_len
+    test_texts: list[str]  # the held-out texts, raw, for a device runner's own tokenisation
+    # word ids (:mod:`edgekit.data.rotten_tomatoes_words`)
+    vocab_size: int
+    # images (:mod:`edgekit.data._images`)
+    image_shape: list[int]  # of a generated image (task generation)
+    anomaly_class: int  # the class held out as the anomaly (task anomaly)
+    # tables
+    feature_names: list[str]
+    # graphs
+    normalization: str  # how the adjacency input was normalised
+    # series: the standardisation the targets were given
+    mean: float
+    std: float
+
+
 @dataclass(frozen=True)
 class Dataset:
     name: str
@@ -49,7 +80,7 @@ class Dataset:
     test: Split
     num_classes: int | None
     source: str  # provenance: where the data came from
-    extra: dict[str, object] = field(default_factory=dict)
+    extra: DatasetExtra = field(default_factory=DatasetExtra)  # facts by kind: see DatasetExtra
 
     @property
     def input_names(self) -> list[str]:
