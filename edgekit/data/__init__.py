@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 
 import numpy as np
 
@@ -126,8 +126,8 @@ class DatasetLoader(ABC, Generic[C]):
     """Loads one data source; generic over its config class, as model builders are
     (``class CSVTable(DatasetLoader[CSVConfig])`` with ``Config = CSVConfig``)."""
 
-    name: ClassVar[str]
-    description: ClassVar[str]
+    name: str  # plain attributes, so one class may serve several sources (_tabular, _series)
+    description: str
     Config: type[C]  # the class ``data.params`` is validated into (ClassVar cannot be generic)
 
     @abstractmethod

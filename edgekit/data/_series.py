@@ -86,7 +86,7 @@ class StatsmodelsSeries(DatasetLoader[SeriesConfig]):
 
     def __init__(self, name: str, description: str, relative: str, column: str,
                  source: str) -> None:
-        self.name, self.description = name, description  # type: ignore[misc]
+        self.name, self.description = name, description
         self.relative, self.column, self.source = relative, column, source
 
     def load(self, config: SeriesConfig, plan: SplitPlan) -> Dataset:

@@ -74,7 +74,7 @@ class SklearnTable(DatasetLoader[TableConfig]):
     Config = TableConfig
 
     def __init__(self, name: str, description: str, fetch: str, source: str) -> None:
-        self.name, self.description = name, description  # type: ignore[misc]
+        self.name, self.description = name, description
         self.fetch, self.source = fetch, source
 
     def load(self, config: TableConfig, plan: SplitPlan) -> Dataset:
