@@ -207,8 +207,8 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
             states.models[entry.stage] = current
             value = metric.evaluate(states.outputs[entry.stage], test)
             progress.note(f"after {entry.stage}: {metric.name} = {value:.4f}")
-            stage_reports.append({"name": entry.stage, "config": entry.params.model_dump(mode="json"), "facts": result.facts,
-                                  "metric": value})
+            stage_reports.append({"name": entry.stage, "config": entry.params.model_dump(mode="json"),
+                                  "facts": result.facts, "metric": value})
         states.models["final"] = current
         states.outputs["final"] = states.outputs[recipe.compression[-1].stage] \
             if recipe.compression else states.outputs["reference"]

@@ -46,7 +46,7 @@ class DatasetExtra(TypedDict, total=False):
     key and its type, while the facts stay the plain mapping the report and the bundle copy.
     """
 
-    #: what the split found about duplicates (:meth:`~edgekit.data.duplicates.DuplicateReport.to_json`)
+    # every loader that splits: what the split found about duplicates (DuplicateReport.to_json)
     split: dict[str, Any]
     # classification: the name of each class id
     label_names: list[str]  # text loaders (the data's own label names)

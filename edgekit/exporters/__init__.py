@@ -41,6 +41,10 @@ class ExportedArtifact:
     files: list[Path]  # every file of the artifact; files[0] is the one a runtime loads
     notes: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # callers may name them by their spelling ("int8"): hold the enumerations either way
+        self.format, self.precision = Format(self.format), Precision(self.precision)
+
     @property
     def path(self) -> Path:
         return self.files[0]
@@ -51,7 +55,7 @@ class Exporter(ABC, Generic[O]):
     precisions: ClassVar[frozenset[Precision]]
     runtime: ClassVar[str]  # the runtime that proves this format on the CPU target
     suffix: ClassVar[str]
-    Options: type[O]  # the class ``export[i].options`` is validated into (ClassVar cannot be generic)
+    Options: type[O]  # what ``export[i].options`` is validated into (ClassVar can't be generic)
 
     @abstractmethod
     def export(self, model: Any, precision: Precision, dest: Path, calibration: Split,

@@ -46,8 +46,9 @@ class OpenVINOExporter(Exporter[OpenVINOOptions]):
             # 6 s and 1.2 GB peak where tf2onnx takes 26 s and 5.2 GB. The int8 fallback is
             # judged on OpenVINO itself.
             onnx_art = ONNXExporter().build(
-                model, Precision.INT8 if precision == Precision.INT8 else Precision.FP32, onnx_path, calibration,
-                ONNXOptions(**opts.model_dump()), family, tuning, self.runtime)
+                model, Precision.INT8 if precision == Precision.INT8 else Precision.FP32,
+                onnx_path, calibration, ONNXOptions(**opts.model_dump()), family, tuning,
+                self.runtime)
             tables: list[str] = []
             if precision == "int8":
                 tables = quantize_lookup_tables(onnx_path, onnx_path)

@@ -5,8 +5,8 @@ class declares a static pydantic ``Config`` (as Olive passes do, but visible to 
 the recipe loader validates the recipe's entry against it, so errors name the exact field, and
 the pipeline hands the stage that validated object. A stage is generic over its config class
 (``class Prune(Stage[PruneConfig])`` with ``Config = PruneConfig``), so ``run`` and
-``footprint`` take that class and type-check as written. Post-training quantization is not a stage: it happens in the exporters, where the converters do
-it.
+``footprint`` take that class and type-check as written. Post-training quantization is not a
+stage: it happens in the exporters, where the converters do it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
-
 
 from edgekit.recipe.schema import PluginConfig
 from edgekit.registry import Registry
