@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 
 import numpy as np
 
-from edgekit.recipe.schema import PluginConfig
+from edgekit.plugin_config import PluginConfig
 from edgekit.registry import Registry
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from edgekit.data import Split
 from edgekit.device.formats import Format, Precision
 from edgekit.families import FamilySpec
-from edgekit.recipe.schema import PluginConfig
+from edgekit.plugin_config import PluginConfig
 from edgekit.registry import Registry
 
 

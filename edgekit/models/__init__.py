@@ -27,7 +27,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from edgekit.recipe.schema import PluginConfig
+from edgekit.plugin_config import PluginConfig
 from edgekit.registry import Registry
 
 if TYPE_CHECKING:

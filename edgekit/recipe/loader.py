@@ -17,7 +17,8 @@ import yaml
 from edgekit import catalog
 from edgekit.errors import EdgekitError
 from edgekit.paths import check_name
-from edgekit.recipe.schema import PluginConfig, Recipe
+from edgekit.plugin_config import PluginConfig
+from edgekit.recipe.schema import Recipe
 from edgekit.yamlio import read_yaml_mapping, validate_model
 
 

@@ -18,24 +18,11 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PositiveFlo
 from pydantic_core import PydanticCustomError
 
 from edgekit.device.formats import Format, Precision
+from edgekit.plugin_config import PluginConfig
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class PluginConfig(_Strict):
-    """The static config of a plug-in (a builder's, loader's, stage's config, an exporter's
-    options): the base of ``BuilderConfig``, ``LoaderConfig``, ``StageConfig`` and
-    ``ExportOptions``. Fields are read as attributes; ``config["field"]`` reads one by its
-    recipe spelling too, as the mapping it was written as."""
-
-    def __getitem__(self, key: str) -> Any:
-        if key in type(self).model_fields:
-            return getattr(self, key)
-        if self.model_extra is not None and key in self.model_extra:
-            return self.model_extra[key]
-        raise KeyError(key)
 
 
 class UncheckedParams(PluginConfig):

@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from edgekit.recipe.schema import PluginConfig
+from edgekit.plugin_config import PluginConfig
 from edgekit.registry import Registry
 from edgekit.training import TrainContext
 
