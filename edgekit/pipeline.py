@@ -103,7 +103,7 @@ def load_data(recipe: Recipe) -> Dataset:
     loader = DATASETS.get(recipe.data.dataset)
     plan = SplitPlan(recipe.data.test_fraction, recipe.data.val_fraction, recipe.data.seed,
                      dedup=recipe.data.dedup)
-    data = loader.load(loader.Config.model_validate(recipe.data.params), plan)
+    data = loader.load(recipe.data.params, plan)
     check_classes(data)  # before training: one class trains to accuracy 1.0 and proves nothing
     return data
 
@@ -111,7 +111,7 @@ def load_data(recipe: Recipe) -> Dataset:
 def train_reference(recipe: Recipe, data: Dataset, ctx: TrainContext) -> Any:
     builder = MODELS.get(recipe.model.builder)
     with ctx.strategy.scope():
-        model = builder.build(builder.Config.model_validate(recipe.model.params), data)
+        model = builder.build(recipe.model.params, data)
         compile_model(model, ctx)
     fit(model, ctx, recipe.train.epochs)
     return model
@@ -263,12 +263,12 @@ def stages_step(recipe: Recipe, held: HeldOutData, ctx: TrainContext, cache: Pip
         stage = STAGES.get(entry.stage)
         with progress.stage(entry.stage, stage.description):
             result, states.outputs[entry.stage] = cache.stage(entry, lambda: stage.run(
-                current, stage.Config.model_validate(entry.params), ctx))
+                current, entry.params, ctx))
         current = result.model
         states.models[entry.stage] = current
         value = held.metric.evaluate(states.outputs[entry.stage], held.test)
         progress.note(f"after {entry.stage}: {held.metric.name} = {value:.4f}")
-        results.append(StageResult(name=entry.stage, config=entry.params, facts=result.facts,
+        results.append(StageResult(name=entry.stage, config=entry.params.model_dump(mode="json"), facts=result.facts,
                                    metric=value))
     states.models["final"] = current
     states.outputs["final"] = states.outputs[recipe.compression[-1].stage] \
@@ -300,7 +300,7 @@ def export_and_prove(plan: ProofPlan, exp: ExportEntry, family: FamilySpec,
     with progress.stage(f"export {dest.name}"):
         art = plan.cache.export(exp, dest, lambda: exporter.export(
             states.models[model_name], exp.precision, dest, held.data.train,
-            exporter.Options.model_validate(exp.options), family=family, tuning=held.data.val))
+            exp.options, family=family, tuning=held.data.val))
     for f in art.files:  # an exporter's companion files too: nothing outside the bundle
         inside(bundle, f, what="exported file", fix="report this exporter bug")
     size = sum(f.stat().st_size for f in art.files)
@@ -323,7 +323,7 @@ def extras_step(recipe: Recipe, bundle: Path, states: ModelStates, data: Dataset
     builder = MODELS.get(recipe.model.builder)
     with progress.stage("bundle extras"):
         return builder.bundle_extras(bundle, states.models, data,
-                                     builder.Config.model_validate(recipe.model.params))
+                                     recipe.model.params)
 
 
 def build_report(plan: ProofPlan, heldout_file: str, stages: list[StageResult],

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.data import Dataset
+from edgekit.device.formats import Format, Precision
 from edgekit.errors import EdgekitError
 from edgekit.footprint import Footprint, StageFootprint
 from edgekit.progress import Progress
@@ -47,7 +48,8 @@ from edgekit.recipe.schema import Recipe
 FREE_DISK_ENV = "EDGEKIT_FREE_DISK_BYTES"
 # Stored bytes per fp32 weight byte, by export precision (rounded up: int8 keeps float biases
 # and scales, fp16/int8 graphs keep some float tensors).
-PRECISION_FACTOR = {"fp32": 1.0, "fp16": 0.5, "int8": 0.3, "dynamic": 0.3}
+PRECISION_FACTOR = {Precision.FP32: 1.0, Precision.FP16: 0.5, Precision.INT8: 0.3,
+                    Precision.DYNAMIC: 0.3}
 OVERHEAD_BYTES = 2 << 20  # report.json, report.html with its charts, manifest
 _FLOAT = 4
 _OPTIMIZER_COPIES = 4  # weights, gradients, two Adam slots
@@ -97,13 +99,12 @@ def footprints(recipe: Recipe, data: Dataset) -> tuple[dict[str, Footprint], lis
     from edgekit.stages import STAGES
 
     builder = MODELS.get(recipe.model.builder)
-    models = {"reference": builder.footprint(builder.Config.model_validate(recipe.model.params),
-                                             data)}
+    models = {"reference": builder.footprint(recipe.model.params, data)}
     stages = []
     current = models["reference"]
     for entry in recipe.compression:
         stage = STAGES.get(entry.stage)
-        got = stage.footprint(stage.Config.model_validate(entry.params), current, data)
+        got = stage.footprint(entry.params, current, data)
         stages.append(got)
         models[entry.stage] = current = got.model
     models["final"] = current
@@ -150,14 +151,14 @@ def estimate_disk_and_memory(recipe: Recipe, data: Dataset) -> Expected:
                     parameters={k: v.params for k, v in models.items()})
 
 
-def calibration_bytes(fmt: str, precision: str, model: Footprint) -> int:
+def calibration_bytes(fmt: Format, precision: Precision, model: Footprint) -> int:
     """What static int8 calibration holds: ONNX Runtime's MinMax calibrator (ONNX int8, and
     OpenVINO int8, which imports that QDQ model) keeps the outputs it watches for every
     calibration example until it computes ranges (an upper bound: all activations). TFLite's
     calibrator keeps running min/max only."""
     from edgekit.exporters.onnx import CALIBRATION_EXAMPLES
 
-    if precision != "int8" or fmt not in ("onnx", "openvino"):
+    if precision != Precision.INT8 or fmt not in (Format.ONNX, Format.OPENVINO):
         return 0
     return CALIBRATION_EXAMPLES * model.activations * _FLOAT
 

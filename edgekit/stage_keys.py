@@ -133,6 +133,7 @@ class PipelineCache:
                       exporter_code_key(exp.format, self.recipe.family))
 
     def export(self, exp: ExportEntry, dest: Path, compute: Callable[[], Any]) -> Any:
+        from edgekit.device.formats import Format, Precision
         from edgekit.exporters import ExportedArtifact
 
         def run() -> tuple[list[Path], dict[str, Any]]:
@@ -142,8 +143,9 @@ class PipelineCache:
 
         files, facts, _ = self.cache.files_stage(f"export-{dest.name}", self.export_key(exp, dest),
                                                  _dump(exp), dest, run)
-        return ExportedArtifact(format=facts["format"], precision=facts["precision"],
-                                files=files, notes=facts.get("notes", {}))
+        return ExportedArtifact(format=Format(facts["format"]),
+                                precision=Precision(facts["precision"]), files=files,
+                                notes=facts.get("notes", {}))
 
     def proof(self, exp: ExportEntry, dest: Path, threads: int, device: Any,
               compute: Callable[[], Any]) -> Any:

@@ -56,9 +56,13 @@ def describe_validation_error(err: ValidationError, prefix: str = "") -> tuple[s
 
 
 def validate_model(model: type[BaseModel], data: Any, *, where: Path | str, prefix: str = "") -> Any:
+    """``model.model_validate(data)``, a failure one line; a validator's error may name its
+    own fix (a ``fix`` in the error's context, e.g. the names to choose from)."""
     try:
         return model.model_validate(data)
     except ValidationError as err:
         field, msg = describe_validation_error(err, prefix)
+        fix = (err.errors()[0].get("ctx") or {}).get("fix")
         raise EdgekitError(f"field '{field}': {msg}", where=where,
-                           fix=f"correct '{field}' (see the recipe reference in README.md)") from None
+                           fix=str(fix) if fix else
+                           f"correct '{field}' (see the recipe reference in README.md)") from None

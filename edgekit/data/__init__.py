@@ -9,11 +9,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
+from edgekit.plugin_config import PluginConfig
 from edgekit.registry import Registry
 
 if TYPE_CHECKING:
@@ -40,6 +40,37 @@ class Split:
         return {k: v[i:i + 1] for k, v in self.x.items()}
 
 
+class DatasetExtra(TypedDict, total=False):
+    """What a loader knows about its data beyond the splits, key by key: each loader fills the
+    keys of its kind, every key is optional. A ``TypedDict`` so that type checkers check each
+    key and its type, while the facts stay the plain mapping the report and the bundle copy.
+    """
+
+    # every loader that splits: what the split found about duplicates (DuplicateReport.to_json)
+    split: dict[str, Any]
+    # classification: the name of each class id
+    label_names: list[str]  # text loaders (the data's own label names)
+    class_names: list[str]  # image, graph and word-id loaders
+    # text for a BERT tokenizer (:mod:`edgekit.data.text`)
+    seq_len: int  # tokens per example, padded or truncated to it (also word-id loaders)
+    seq_len_rule: str  # how seq_len was chosen
+    tokenizer_dir: str  # the tokenizer's files, copied into the bundle
+    truncated_train_share: float  # share of training texts longer than seq_len
+    test_texts: list[str]  # the held-out texts, raw, for a device runner's own tokenisation
+    # word ids (:mod:`edgekit.data.rotten_tomatoes_words`)
+    vocab_size: int
+    # images (:mod:`edgekit.data._images`)
+    image_shape: list[int]  # of a generated image (task generation)
+    anomaly_class: int  # the class held out as the anomaly (task anomaly)
+    # tables
+    feature_names: list[str]
+    # graphs
+    normalization: str  # how the adjacency input was normalised
+    # series: the standardisation the targets were given
+    mean: float
+    std: float
+
+
 @dataclass(frozen=True)
 class Dataset:
     name: str
@@ -49,7 +80,7 @@ class Dataset:
     test: Split
     num_classes: int | None
     source: str  # provenance: where the data came from
-    extra: dict[str, object] = field(default_factory=dict)
+    extra: DatasetExtra = field(default_factory=DatasetExtra)  # facts by kind: see DatasetExtra
 
     @property
     def input_names(self) -> list[str]:
@@ -62,8 +93,11 @@ class Dataset:
         return {k: v.dtype for k, v in self.test.x.items()}
 
 
-class LoaderConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class LoaderConfig(PluginConfig):
+    """A loader's ``data.params``: each loader subclasses it with its own fields."""
+
+
+C = TypeVar("C", bound=LoaderConfig)
 
 
 @dataclass(frozen=True)
@@ -88,16 +122,19 @@ class Splits(tuple):  # type: ignore[type-arg]
         return obj
 
 
-class DatasetLoader(ABC):
-    name: ClassVar[str]
-    description: ClassVar[str]
-    Config: ClassVar[type[LoaderConfig]] = LoaderConfig
+class DatasetLoader(ABC, Generic[C]):
+    """Loads one data source; generic over its config class, as model builders are
+    (``class CSVTable(DatasetLoader[CSVConfig])`` with ``Config = CSVConfig``)."""
+
+    name: str  # plain attributes, so one class may serve several sources (_tabular, _series)
+    description: str
+    Config: type[C]  # the class ``data.params`` is validated into (ClassVar cannot be generic)
 
     @abstractmethod
-    def load(self, config: LoaderConfig, plan: SplitPlan) -> Dataset: ...
+    def load(self, config: C, plan: SplitPlan) -> Dataset: ...
 
 
-DATASETS: Registry[DatasetLoader] = Registry("dataset", "edgekit.data")
+DATASETS: Registry[DatasetLoader[Any]] = Registry("dataset", "edgekit.data")
 
 
 def _class_counts(y: np.ndarray) -> str:

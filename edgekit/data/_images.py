@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from edgekit.data import Dataset, LoaderConfig, Split, SplitPlan, stratified_split
+from edgekit.data import Dataset, DatasetExtra, LoaderConfig, Split, SplitPlan, stratified_split
 
 
 class ImageTaskConfig(LoaderConfig):
@@ -39,7 +39,7 @@ def image_dataset(name: str, images: np.ndarray, labels: np.ndarray, config: Ima
          else images[..., None]}
     parts = stratified_split(x, labels, plan)  # identical images grouped by their bytes
     train, val, test = parts
-    extra: dict[str, object] = {"class_names": class_names} if class_names else {}
+    extra: DatasetExtra = {"class_names": class_names} if class_names else {}
     extra["split"] = parts.report.to_json()
     if config.task == "generation":
         rng = np.random.default_rng(plan.seed)

@@ -78,7 +78,7 @@ def forecasting_dataset(name: str, series: np.ndarray, config: SeriesConfig, pla
                    extra={"mean": float(mean), "std": float(std)})
 
 
-class StatsmodelsSeries(DatasetLoader):
+class StatsmodelsSeries(DatasetLoader[SeriesConfig]):
     """One column of a CSV bundled in statsmodels' wheel as a forecasting data set; each
     series module registers one instance."""
 
@@ -86,10 +86,10 @@ class StatsmodelsSeries(DatasetLoader):
 
     def __init__(self, name: str, description: str, relative: str, column: str,
                  source: str) -> None:
-        self.name, self.description = name, description  # type: ignore[misc]
+        self.name, self.description = name, description
         self.relative, self.column, self.source = relative, column, source
 
-    def load(self, config: SeriesConfig, plan: SplitPlan) -> Dataset:  # type: ignore[override]
+    def load(self, config: SeriesConfig, plan: SplitPlan) -> Dataset:
         path = package_file("statsmodels", self.relative)
         return forecasting_dataset(self.name, read_column(path, self.column), config, plan,
                                    self.source)

@@ -67,17 +67,17 @@ class TableConfig(LoaderConfig):
     input_name: str = "features"
 
 
-class SklearnTable(DatasetLoader):
+class SklearnTable(DatasetLoader[TableConfig]):
     """A table bundled in scikit-learn (``sklearn.datasets.<fetch>``); each table module
     registers one instance."""
 
     Config = TableConfig
 
     def __init__(self, name: str, description: str, fetch: str, source: str) -> None:
-        self.name, self.description = name, description  # type: ignore[misc]
+        self.name, self.description = name, description
         self.fetch, self.source = fetch, source
 
-    def load(self, config: TableConfig, plan: SplitPlan) -> Dataset:  # type: ignore[override]
+    def load(self, config: TableConfig, plan: SplitPlan) -> Dataset:
         import sklearn.datasets
 
         return sklearn_table(self.name, getattr(sklearn.datasets, self.fetch),

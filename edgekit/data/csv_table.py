@@ -59,12 +59,12 @@ def _index(header: list[str], col: str | int, path: Path, config: CSVConfig) -> 
     raise EdgekitError(f"no column {col!r} (columns: {shown})", where=path, fix=fix)
 
 
-class CSVTable(DatasetLoader):
+class CSVTable(DatasetLoader[CSVConfig]):
     name = "csv"
     description = "a local CSV file: numeric features, integer class label"
     Config = CSVConfig
 
-    def load(self, config: CSVConfig, plan: SplitPlan) -> Dataset:  # type: ignore[override]
+    def load(self, config: CSVConfig, plan: SplitPlan) -> Dataset:
         path = Path(config.path)
         header, rows = _read(path, config)
         label = config.label_column

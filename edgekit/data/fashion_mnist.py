@@ -49,12 +49,12 @@ def read_fashion_mnist(root: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(images), np.concatenate(labels).astype(np.int64)
 
 
-class FashionMNIST(DatasetLoader):
+class FashionMNIST(DatasetLoader[FashionMNISTConfig]):
     name = "fashion_mnist"
     description = "Fashion-MNIST, 70,000 real 28x28 product photos, 10 classes (Debian package)"
     Config = FashionMNISTConfig
 
-    def load(self, config: FashionMNISTConfig, plan: SplitPlan) -> Dataset:  # type: ignore[override]
+    def load(self, config: FashionMNISTConfig, plan: SplitPlan) -> Dataset:
         images, labels = read_fashion_mnist(Path(config.root))
         if config.limit is not None and config.limit < len(labels):
             from sklearn.model_selection import train_test_split

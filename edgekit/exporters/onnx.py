@@ -20,14 +20,14 @@ from pydantic import Field
 
 from edgekit import _tf
 from edgekit.data import Split
-from edgekit.device.formats import FORMATS
+from edgekit.device.formats import FORMATS, Format, Precision
 from edgekit.errors import EdgekitError
 from edgekit.exporters._fallback import FallbackOptions
 from edgekit.exporters._onnx_fallback import quantize_with_fallback
 from edgekit.exporters._onnx_fp16 import convert_to_fp16
 from edgekit.families import FamilySpec
 from edgekit.quiet import known_advice, native_stderr, working_directory
-from edgekit.exporters import (EXPORTERS, ExportedArtifact, Exporter, ExportOptions,
+from edgekit.exporters import (EXPORTERS, ExportedArtifact, Exporter,
                                keras_input_specs)
 from edgekit.exporters.graphs import writer_for
 
@@ -177,20 +177,20 @@ def fuse_transformer(src: Path, dest: Path, options: ONNXOptions) -> dict[str, i
     return {k: int(v) for k, v in optimized.get_fused_operator_statistics().items() if v}
 
 
-class ONNXExporter(Exporter):
-    format = "onnx"
-    precisions = frozenset({"fp32", "fp16", "int8", "dynamic"})
+class ONNXExporter(Exporter[ONNXOptions]):
+    format = Format.ONNX
+    precisions = frozenset({Precision.FP32, Precision.FP16, Precision.INT8, Precision.DYNAMIC})
     runtime = "onnxruntime"
     suffix = FORMATS[format].suffix
     Options = ONNXOptions
 
-    def export(self, model: Any, precision: str, dest: Path, calibration: Split,
-               options: ExportOptions | None = None,
+    def export(self, model: Any, precision: Precision, dest: Path, calibration: Split,
+               options: ONNXOptions | None = None,
                family: FamilySpec | None = None, tuning: Split | None = None) -> ExportedArtifact:
-        opts = options if isinstance(options, ONNXOptions) else ONNXOptions()
+        opts = options if options is not None else ONNXOptions()
         return self.build(model, precision, dest, calibration, opts, family, tuning, self.runtime)
 
-    def build(self, model: Any, precision: str, dest: Path, calibration: Split,
+    def build(self, model: Any, precision: Precision, dest: Path, calibration: Split,
               opts: ONNXOptions, family: FamilySpec | None, tuning: Split | None,
               judge_runtime: str) -> ExportedArtifact:
         """:meth:`export`, with the runtime that judges the int8 fallback named: a format
@@ -251,4 +251,4 @@ def _dynamic(src: Path, dest: Path, exclude: list[str], calibration: Split,
                           reduce_range=reduce_range)
 
 
-EXPORTERS.register(ONNXExporter.format, ONNXExporter())
+EXPORTERS.register(ONNXExporter.format.value, ONNXExporter())

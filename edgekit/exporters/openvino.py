@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.data import Split
-from edgekit.device.formats import FORMATS
+from edgekit.device.formats import FORMATS, Format, Precision
 from edgekit.families import FamilySpec
-from edgekit.exporters import EXPORTERS, ExportedArtifact, Exporter, ExportOptions
+from edgekit.exporters import EXPORTERS, ExportedArtifact, Exporter
 from edgekit.exporters.onnx import Int8Options, ONNXExporter, ONNXOptions
 from edgekit.exporters._onnx_weights import quantize_lookup_tables
 
@@ -26,19 +26,19 @@ class OpenVINOOptions(Int8Options):
     """int8 options, applied to the QDQ ONNX model OpenVINO imports."""
 
 
-class OpenVINOExporter(Exporter):
-    format = "openvino"
-    precisions = frozenset({"fp32", "fp16", "int8"})
+class OpenVINOExporter(Exporter[OpenVINOOptions]):
+    format = Format.OPENVINO
+    precisions = frozenset({Precision.FP32, Precision.FP16, Precision.INT8})
     runtime = "openvino"
     suffix = FORMATS[format].suffix
     Options = OpenVINOOptions
 
-    def export(self, model: Any, precision: str, dest: Path, calibration: Split,
-               options: ExportOptions | None = None,
+    def export(self, model: Any, precision: Precision, dest: Path, calibration: Split,
+               options: OpenVINOOptions | None = None,
                family: FamilySpec | None = None, tuning: Split | None = None) -> ExportedArtifact:
         import openvino as ov
 
-        opts = options if isinstance(options, OpenVINOOptions) else OpenVINOOptions()
+        opts = options if options is not None else OpenVINOOptions()
         with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".tmp-") as tmpdir:
             onnx_path = Path(tmpdir) / "model.onnx"
             # The family's graph writer where it has one (plain ONNX ops; never ORT's fusion,
@@ -46,8 +46,9 @@ class OpenVINOExporter(Exporter):
             # 6 s and 1.2 GB peak where tf2onnx takes 26 s and 5.2 GB. The int8 fallback is
             # judged on OpenVINO itself.
             onnx_art = ONNXExporter().build(
-                model, "int8" if precision == "int8" else "fp32", onnx_path, calibration,
-                ONNXOptions(**opts.model_dump()), family, tuning, self.runtime)
+                model, Precision.INT8 if precision == Precision.INT8 else Precision.FP32,
+                onnx_path, calibration, ONNXOptions(**opts.model_dump()), family, tuning,
+                self.runtime)
             tables: list[str] = []
             if precision == "int8":
                 tables = quantize_lookup_tables(onnx_path, onnx_path)
@@ -66,4 +67,4 @@ class OpenVINOExporter(Exporter):
                                  **notes})
 
 
-EXPORTERS.register(OpenVINOExporter.format, OpenVINOExporter())
+EXPORTERS.register(OpenVINOExporter.format.value, OpenVINOExporter())

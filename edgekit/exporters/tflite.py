@@ -24,13 +24,13 @@ import numpy as np
 from edgekit import _tf
 from edgekit.atomic import write_bytes
 from edgekit.data import Split
-from edgekit.device.formats import FORMATS
+from edgekit.device.formats import FORMATS, Format, Precision
 from edgekit.errors import EdgekitError
 from edgekit.exporters._fallback import FallbackOptions
 from edgekit.exporters._tflite_fallback import quantize_with_fallback
 from edgekit.families import FamilySpec
 from edgekit.quiet import native_stderr
-from edgekit.exporters import (EXPORTERS, ExportedArtifact, Exporter, ExportOptions,
+from edgekit.exporters import (EXPORTERS, ExportedArtifact, Exporter,
                                keras_input_specs)
 
 CALIBRATION_EXAMPLES = 200
@@ -40,17 +40,17 @@ class TFLiteOptions(FallbackOptions):
     """``fallback_*``: full-integer ``int8`` only (edgekit.exporters._tflite_fallback)."""
 
 
-class TFLiteExporter(Exporter):
-    format = "tflite"
-    precisions = frozenset({"fp32", "fp16", "dynamic", "int8"})
+class TFLiteExporter(Exporter[TFLiteOptions]):
+    format = Format.TFLITE
+    precisions = frozenset({Precision.FP32, Precision.FP16, Precision.DYNAMIC, Precision.INT8})
     runtime = "litert"
     suffix = FORMATS[format].suffix
     Options = TFLiteOptions
 
-    def export(self, model: Any, precision: str, dest: Path, calibration: Split,
-               options: ExportOptions | None = None,
+    def export(self, model: Any, precision: Precision, dest: Path, calibration: Split,
+               options: TFLiteOptions | None = None,
                family: FamilySpec | None = None, tuning: Split | None = None) -> ExportedArtifact:
-        opts = options if isinstance(options, TFLiteOptions) else TFLiteOptions()
+        opts = options if options is not None else TFLiteOptions()
         with _conversion(precision, dest):
             if precision == "int8" and opts.fallback_min_agreement is not None:
                 # Ops kept float need the float builtins beside the int8 ones.
@@ -107,4 +107,4 @@ def _representative(specs: list[tuple[str, tuple[int, ...], Any]], calib: Split)
         yield [calib.x[name][i:i + 1].astype(dtype) for name, _, dtype in specs]
 
 
-EXPORTERS.register(TFLiteExporter.format, TFLiteExporter())
+EXPORTERS.register(TFLiteExporter.format.value, TFLiteExporter())

@@ -1,15 +1,33 @@
 """Model builders: one module per architecture, each registering a :class:`ModelBuilder`.
 
 Builders return tf-keras (Keras 2) models because TFMOT's pruning and QAT only work on those.
+
+A builder is generic over its config class, so its methods take that class and type-check
+without casts: the recipe loader validates ``model.params`` against ``Config`` once, and the
+pipeline hands the builder that very object::
+
+    class LeNet5Config(BuilderConfig):
+        filters: tuple[int, int] = (6, 16)
+
+    class LeNet5(ModelBuilder[LeNet5Config]):
+        name = "lenet5"
+        family = "cnn"
+        Config = LeNet5Config
+
+        def build(self, config: LeNet5Config, data: Dataset) -> Any: ...
+
+    MODELS.register(LeNet5.name, LeNet5())
+
+A builder without parameters declares ``ModelBuilder[BuilderConfig]`` and
+``Config = BuilderConfig``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
-
+from edgekit.plugin_config import PluginConfig
 from edgekit.registry import Registry
 
 if TYPE_CHECKING:
@@ -19,26 +37,31 @@ if TYPE_CHECKING:
     from edgekit.footprint import Footprint
 
 
-class BuilderConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class BuilderConfig(PluginConfig):
+    """A builder's ``model.params``: each builder subclasses it with its own fields."""
 
 
-class ModelBuilder(ABC):
-    name: ClassVar[str]
+C = TypeVar("C", bound=BuilderConfig)
+
+
+class ModelBuilder(ABC, Generic[C]):
+    """Builds one architecture from its config ``C`` (validated from ``model.params``)."""
+
+    name: str  # the registry name; a plain attribute so one class may serve several names
     family: ClassVar[str | None]  # None: any family (e.g. a user's own saved model)
-    Config: ClassVar[type[BuilderConfig]] = BuilderConfig
+    Config: type[C]  # the class ``model.params`` is validated into (ClassVar cannot be generic)
 
     @abstractmethod
-    def build(self, config: BuilderConfig, data: "Dataset") -> Any:
+    def build(self, config: C, data: "Dataset") -> Any:
         """Return an uncompiled tf-keras model whose inputs are named as the dataset's."""
 
     def bundle_extras(self, bundle: "Path", models: dict[str, Any], data: "Dataset",
-                      config: BuilderConfig) -> dict[str, Any]:
+                      config: C) -> dict[str, Any]:
         """Write files beyond the artifacts that a device or user needs to use them (e.g. a
         tokenizer); return facts for the report. Default: nothing."""
         return {}
 
-    def footprint(self, config: BuilderConfig, data: "Dataset") -> "Footprint":
+    def footprint(self, config: C, data: "Dataset") -> "Footprint":
         """Size of the untrained model, for the run's up-front disk and memory estimate
         (:mod:`edgekit.resources`). Default: build it, count, and drop it (clearing Keras'
         name counters so the model trained next is named as it would have been). Override
@@ -64,4 +87,4 @@ class ModelBuilder(ABC):
         return {}
 
 
-MODELS: Registry[ModelBuilder] = Registry("model builder", "edgekit.models")
+MODELS: Registry[ModelBuilder[Any]] = Registry("model builder", "edgekit.models")

@@ -5,7 +5,7 @@ Message passing is a batched matrix product ``adjacency @ H`` (keras ``Dot``), w
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import Field
 
@@ -44,17 +44,21 @@ def read_node(node: Any, h: Any) -> Any:
     return _tf.keras().layers.Dot(axes=(1, 1), name="logits")([node, h])
 
 
-class MessagePassingBuilder(ModelBuilder):
+G = TypeVar("G", bound=GraphConfig)
+
+
+class MessagePassingBuilder(ModelBuilder[G]):
     """``layers`` message-passing layers from the node features, the last one producing class
-    scores, then the selected node's row. Subclasses write one layer."""
+    scores, then the selected node's row. Subclasses write one layer; generic over their
+    config, which extends :class:`GraphConfig`."""
 
     family = "graph"
 
     def layer(self, h: Any, adjacency: Any, units: int, index: int, last: bool,
-              config: GraphConfig) -> Any:
+              config: G) -> Any:
         raise NotImplementedError
 
-    def build(self, config: GraphConfig, data: Dataset) -> Any:  # type: ignore[override]
+    def build(self, config: G, data: Dataset) -> Any:
         keras = _tf.keras()
         inp = graph_inputs(data, self.name)
         h = inp["features"]

@@ -37,12 +37,12 @@ class AlexNetConfig(BuilderConfig):
                            "the paper")
 
 
-class AlexNet(ModelBuilder):
+class AlexNet(ModelBuilder[AlexNetConfig]):
     name = "alexnet"
     family = "cnn"
     Config = AlexNetConfig
 
-    def build(self, config: AlexNetConfig, data: Dataset) -> Any:  # type: ignore[override]
+    def build(self, config: AlexNetConfig, data: Dataset) -> Any:
         keras = _tf.keras()
         L = keras.layers
         input_name, shape = single_input(data, self.name)

@@ -53,12 +53,12 @@ def resolved_config(config: BertClassifierConfig, data: Dataset) -> Any:
         raise EdgekitError(str(exc), where=folder / "config.json", fix="check the overrides") from None
 
 
-class BertClassifier(ModelBuilder):
+class BertClassifier(ModelBuilder[BertClassifierConfig]):
     name = "bert_classifier"
     family = "bert"
     Config = BertClassifierConfig
 
-    def build(self, config: BertClassifierConfig, data: Dataset) -> Any:  # type: ignore[override]
+    def build(self, config: BertClassifierConfig, data: Dataset) -> Any:
         from edgekit.models.bert.checkpoint import assign_hf_weights, load_hf_checkpoint
         from edgekit.models.bert.encoder import build_bert
 
@@ -78,7 +78,7 @@ class BertClassifier(ModelBuilder):
                               allow_missing=("classifier.", "pooler."))
         return model
 
-    def footprint(self, config: BertClassifierConfig, data: Dataset) -> Any:  # type: ignore[override]
+    def footprint(self, config: BertClassifierConfig, data: Dataset) -> Any:
         """From the checkpoint's config.json alone: reading its weights would cost as much
         as the estimate is meant to warn about."""
         from edgekit.models.bert.encoder import footprint

@@ -62,12 +62,12 @@ def mbconv(x: Any, filters: int, stride: int, expand: int, name: str) -> Any:
     return y
 
 
-class CoAtNet(ModelBuilder):
+class CoAtNet(ModelBuilder[CoAtNetConfig]):
     name = "coatnet"
     family = "hybrid"
     Config = CoAtNetConfig
 
-    def build(self, config: CoAtNetConfig, data: Dataset) -> Any:  # type: ignore[override]
+    def build(self, config: CoAtNetConfig, data: Dataset) -> Any:
         keras = _tf.keras()
         L = keras.layers
         if config.dim % config.heads:

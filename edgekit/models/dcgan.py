@@ -64,12 +64,12 @@ def _trainer_class() -> type:
     return GeneratorWithCritic
 
 
-class DCGANGenerator(ModelBuilder):
+class DCGANGenerator(ModelBuilder[DCGANConfig]):
     name = "dcgan"
     family = "generative"
     Config = DCGANConfig
 
-    def build(self, config: DCGANConfig, data: Dataset) -> Any:  # type: ignore[override]
+    def build(self, config: DCGANConfig, data: Dataset) -> Any:
         keras = _tf.keras()
         L = keras.layers
         z, pixels = latent_input(data, config, self.name)

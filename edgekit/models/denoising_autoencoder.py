@@ -18,12 +18,12 @@ class DenoisingConfig(AutoencoderConfig):
     noise_std: float = Field(0.2, gt=0, description="std of the training-time input noise")
 
 
-class DenoisingAutoencoder(ModelBuilder):
+class DenoisingAutoencoder(ModelBuilder[DenoisingConfig]):
     name = "denoising_autoencoder"
     family = "autoencoder"
     Config = DenoisingConfig
 
-    def build(self, config: DenoisingConfig, data: Dataset) -> Any:  # type: ignore[override]
+    def build(self, config: DenoisingConfig, data: Dataset) -> Any:
         noise = _tf.keras().layers.GaussianNoise(config.noise_std, name="train_noise")
         return build_autoencoder(self.name, data, config, corrupt=noise)
 

@@ -10,12 +10,12 @@ from edgekit.models import MODELS, ModelBuilder
 from edgekit.models._autoencoder import AutoencoderConfig, build_autoencoder
 
 
-class DenseAutoencoder(ModelBuilder):
+class DenseAutoencoder(ModelBuilder[AutoencoderConfig]):
     name = "dense_autoencoder"
     family = "autoencoder"
     Config = AutoencoderConfig
 
-    def build(self, config: AutoencoderConfig, data: Dataset) -> Any:  # type: ignore[override]
+    def build(self, config: AutoencoderConfig, data: Dataset) -> Any:
         return build_autoencoder(self.name, data, config)
 
 

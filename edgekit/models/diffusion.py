@@ -113,12 +113,12 @@ def _trainer_class() -> type:
     return SamplerWithDenoiserLoss
 
 
-class Diffusion(ModelBuilder):
+class Diffusion(ModelBuilder[DiffusionConfig]):
     name = "diffusion"
     family = "generative"
     Config = DiffusionConfig
 
-    def build(self, config: DiffusionConfig, data: Dataset) -> Any:  # type: ignore[override]
+    def build(self, config: DiffusionConfig, data: Dataset) -> Any:
         z, pixels = latent_input(data, config, self.name)
         if pixels != config.code:
             raise EdgekitError(f"diffusion starts from noise as wide as the image ({pixels}), "

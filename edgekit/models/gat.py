@@ -49,12 +49,12 @@ def attention_layer(units: int, heads: int, name: str) -> Any:
     return GraphAttention(name=name)
 
 
-class GAT(MessagePassingBuilder):
+class GAT(MessagePassingBuilder[GATConfig]):
     name = "gat"
     Config = GATConfig
 
     def layer(self, h: Any, adjacency: Any, units: int, index: int, last: bool,
-              config: GATConfig) -> Any:  # type: ignore[override]
+              config: GATConfig) -> Any:
         h = attention_layer(units, 1 if last else config.heads, f"gat{index}")([h, adjacency])
         return h if last else _tf.keras().layers.ELU(name=f"gat{index}_elu")(h)
 

@@ -10,7 +10,7 @@ from edgekit.models import MODELS
 from edgekit.models._graph import GraphConfig, MessagePassingBuilder, propagate
 
 
-class GCN(MessagePassingBuilder):
+class GCN(MessagePassingBuilder[GraphConfig]):
     name = "gcn"
     Config = GraphConfig
 

@@ -10,7 +10,7 @@ from edgekit.models import MODELS
 from edgekit.models._graph import GraphConfig, MessagePassingBuilder, propagate
 
 
-class GraphSAGE(MessagePassingBuilder):
+class GraphSAGE(MessagePassingBuilder[GraphConfig]):
     name = "graphsage"
     Config = GraphConfig
 

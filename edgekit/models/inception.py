@@ -33,12 +33,12 @@ def inception_block(x: Any, width: int, name: str) -> Any:
     return layers.Concatenate(name=f"{name}_concat")([b1, b3, b5, bp])
 
 
-class InceptionNet(ModelBuilder):
+class InceptionNet(ModelBuilder[InceptionConfig]):
     name = "inception"
     family = "cnn"
     Config = InceptionConfig
 
-    def build(self, config: InceptionConfig, data: Dataset) -> Any:  # type: ignore[override]
+    def build(self, config: InceptionConfig, data: Dataset) -> Any:
         def body(x: Any) -> Any:
             for i, width in enumerate(config.blocks):
                 x = inception_block(x, width, f"inc{i}")

@@ -24,12 +24,12 @@ class KerasFileConfig(BuilderConfig):
     path: str = Field(description="path to a tf-keras .keras file")
 
 
-class KerasFile(ModelBuilder):
+class KerasFile(ModelBuilder[KerasFileConfig]):
     name = "keras_file"
     family = None
     Config = KerasFileConfig
 
-    def build(self, config: KerasFileConfig, data: Dataset) -> Any:  # type: ignore[override]
+    def build(self, config: KerasFileConfig, data: Dataset) -> Any:
         path = Path(config.path)
         if path.suffix != ".keras":
             raise EdgekitError("only .keras model files are loaded (h5/SavedModel can carry "

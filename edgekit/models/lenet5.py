@@ -18,12 +18,12 @@ class LeNet5Config(BuilderConfig):
                                                 "relu trains faster and quantizes as well")
 
 
-class LeNet5(ModelBuilder):
+class LeNet5(ModelBuilder[LeNet5Config]):
     name = "lenet5"
     family = "cnn"
     Config = LeNet5Config
 
-    def build(self, config: LeNet5Config, data: Dataset) -> Any:  # type: ignore[override]
+    def build(self, config: LeNet5Config, data: Dataset) -> Any:
         keras = _tf.keras()
         (input_name, shape), = data.input_shapes().items()
         x = inp = keras.Input(shape=shape, name=input_name)

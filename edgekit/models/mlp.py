@@ -18,12 +18,12 @@ class MLPConfig(BuilderConfig):
     dropout: float = Field(0.1, ge=0, lt=1)
 
 
-class MLP(ModelBuilder):
+class MLP(ModelBuilder[MLPConfig]):
     name = "mlp"
     family = "feedforward"
     Config = MLPConfig
 
-    def build(self, config: MLPConfig, data: Dataset) -> Any:  # type: ignore[override]
+    def build(self, config: MLPConfig, data: Dataset) -> Any:
         keras = _tf.keras()
         name, shape = single_input(data, self.name)
         inp = keras.Input(shape=shape, name=name)

@@ -29,12 +29,12 @@ def _width(filters: int, alpha: float) -> int:
     return max(8, int(round(filters * alpha / 8)) * 8)
 
 
-class MobileNet(ModelBuilder):
+class MobileNet(ModelBuilder[MobileNetConfig]):
     name = "mobilenet"
     family = "cnn"
     Config = MobileNetConfig
 
-    def build(self, config: MobileNetConfig, data: Dataset) -> Any:  # type: ignore[override]
+    def build(self, config: MobileNetConfig, data: Dataset) -> Any:
         keras = _tf.keras()
         L = keras.layers
         name, shape = single_input(data, self.name)

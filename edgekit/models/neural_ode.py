@@ -66,12 +66,12 @@ def rk4_block(config: NeuralODEConfig, name: str) -> Any:
     return RK4ODEBlock(name=name)
 
 
-class NeuralODE(ModelBuilder):
+class NeuralODE(ModelBuilder[NeuralODEConfig]):
     name = "neural_ode"
     family = "hybrid"
     Config = NeuralODEConfig
 
-    def build(self, config: NeuralODEConfig, data: Dataset) -> Any:  # type: ignore[override]
+    def build(self, config: NeuralODEConfig, data: Dataset) -> Any:
         keras = _tf.keras()
         L = keras.layers
         if data.task != "regression":

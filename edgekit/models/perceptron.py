@@ -14,7 +14,7 @@ from edgekit.models import MODELS, BuilderConfig, ModelBuilder
 from edgekit.models._common import require_classes, single_input
 
 
-class Perceptron(ModelBuilder):
+class Perceptron(ModelBuilder[BuilderConfig]):
     name = "perceptron"
     family = "feedforward"
     Config = BuilderConfig

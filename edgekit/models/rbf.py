@@ -56,12 +56,12 @@ def rbf_layer_class() -> type:
     return RBF
 
 
-class RBFNetwork(ModelBuilder):
+class RBFNetwork(ModelBuilder[RBFConfig]):
     name = "rbf_network"
     family = "feedforward"
     Config = RBFConfig
 
-    def build(self, config: RBFConfig, data: Dataset) -> Any:  # type: ignore[override]
+    def build(self, config: RBFConfig, data: Dataset) -> Any:
         keras = _tf.keras()
         name, shape = single_input(data, self.name)
         train = data.train.x[name].reshape(len(data.train), -1)

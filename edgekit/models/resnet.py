@@ -31,12 +31,12 @@ def basic_block(x: Any, filters: int, stride: int, name: str) -> Any:
     return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([y, shortcut]))
 
 
-class ResNet(ModelBuilder):
+class ResNet(ModelBuilder[ResNetConfig]):
     name = "resnet"
     family = "cnn"
     Config = ResNetConfig
 
-    def build(self, config: ResNetConfig, data: Dataset) -> Any:  # type: ignore[override]
+    def build(self, config: ResNetConfig, data: Dataset) -> Any:
         def body(x: Any) -> Any:
             for s, (filters, blocks) in enumerate(config.stages):
                 for b in range(blocks):

@@ -44,12 +44,12 @@ def gaussian_code(x: Any, code: int, beta: float) -> Any:
     return sampling_layer(beta, "z")([mean, log_var])
 
 
-class VAE(ModelBuilder):
+class VAE(ModelBuilder[VAEConfig]):
     name = "vae"
     family = "autoencoder"
     Config = VAEConfig
 
-    def build(self, config: VAEConfig, data: Dataset) -> Any:  # type: ignore[override]
+    def build(self, config: VAEConfig, data: Dataset) -> Any:
         return build_autoencoder(self.name, data, config,
                                  bottleneck=lambda x: gaussian_code(x, config.code, config.beta))
 

@@ -57,12 +57,12 @@ def _trainer_class() -> type:
     return DecoderWithEncoder
 
 
-class VAEDecoder(ModelBuilder):
+class VAEDecoder(ModelBuilder[VAEDecoderConfig]):
     name = "vae_decoder"
     family = "generative"
     Config = VAEDecoderConfig
 
-    def build(self, config: VAEDecoderConfig, data: Dataset) -> Any:  # type: ignore[override]
+    def build(self, config: VAEDecoderConfig, data: Dataset) -> Any:
         keras = _tf.keras()
         L = keras.layers
         z, pixels = latent_input(data, config, self.name)

@@ -55,12 +55,12 @@ def encoder_block(x: Any, config: ViTConfig, i: int) -> Any:
     return L.Add(name=f"block{i}_res2")([x, h])
 
 
-class ViT(ModelBuilder):
+class ViT(ModelBuilder[ViTConfig]):
     name = "vit"
     family = "transformer"
     Config = ViTConfig
 
-    def build(self, config: ViTConfig, data: Dataset) -> Any:  # type: ignore[override]
+    def build(self, config: ViTConfig, data: Dataset) -> Any:
         keras = _tf.keras()
         L = keras.layers
         (input_name, shape), = data.input_shapes().items()

@@ -17,6 +17,7 @@ import yaml
 from edgekit import catalog
 from edgekit.errors import EdgekitError
 from edgekit.paths import check_name
+from edgekit.plugin_config import PluginConfig
 from edgekit.recipe.schema import Recipe
 from edgekit.yamlio import read_yaml_mapping, validate_model
 
@@ -62,7 +63,16 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+def _written(params: PluginConfig) -> dict[str, Any]:
+    """A section's parameters as written (unset defaults left out), to be checked again by the
+    plug-in's own class: once when loaded, or again when a resolved recipe is resolved anew."""
+    return params.model_dump(exclude_unset=True)
+
+
 def _resolve_plugins(recipe: Recipe, where: Path) -> Recipe:
+    """Check every name the recipe gives against its registry, and replace each plug-in's
+    :class:`~edgekit.recipe.schema.UncheckedParams` by that plug-in's validated config, which
+    the pipeline, the resource estimate and the cache keys then read as it is."""
     from edgekit.data import DATASETS
     from edgekit.devices import load_device
     from edgekit.exporters import EXPORTERS
@@ -84,16 +94,16 @@ def _resolve_plugins(recipe: Recipe, where: Path) -> Recipe:
         raise EdgekitError(f"field 'family': builder '{builder.name}' is of family "
                            f"'{builder.family}', not '{recipe.family}'", where=where,
                            fix=f"set family: {builder.family}")
-    recipe.model.params = validate_model(builder.Config, recipe.model.params, where=where,
-                                         prefix="model.params").model_dump(mode="json")
+    recipe.model.params = validate_model(builder.Config, _written(recipe.model.params),
+                                         where=where, prefix="model.params")
     loader = lookup(DATASETS, recipe.data.dataset, "data.dataset")
-    recipe.data.params = validate_model(loader.Config, recipe.data.params, where=where,
-                                        prefix="data.params").model_dump(mode="json")
+    recipe.data.params = validate_model(loader.Config, _written(recipe.data.params), where=where,
+                                        prefix="data.params")
     lookup(STRATEGIES, recipe.train.strategy, "train.strategy")
     for i, entry in enumerate(recipe.compression):
         stage = lookup(STAGES, entry.stage, f"compression[{i}].stage")
-        entry.params = validate_model(stage.Config, entry.params, where=where,
-                                      prefix=f"compression[{i}]").model_dump(mode="json")
+        entry.params = validate_model(stage.Config, _written(entry.params), where=where,
+                                      prefix=f"compression[{i}]")
     models = {"reference", "final", *(e.stage for e in recipe.compression)}
     files: dict[tuple[str, str], int] = {}
     for i, exp in enumerate(recipe.export):
@@ -102,8 +112,8 @@ def _resolve_plugins(recipe: Recipe, where: Path) -> Recipe:
             raise EdgekitError(f"field 'export[{i}].precision': {exp.format} has no precision "
                                f"'{exp.precision}'", where=where,
                                fix=f"use one of: {', '.join(sorted(exporter.precisions))}")
-        exp.options = validate_model(exporter.Options, exp.options, where=where,
-                                     prefix=f"export[{i}].options").model_dump(mode="json")
+        exp.options = validate_model(exporter.Options, _written(exp.options), where=where,
+                                     prefix=f"export[{i}].options")
         if exp.model not in models:
             raise EdgekitError(f"field 'export[{i}].model': '{exp.model}' is not a model of this "
                                "recipe", where=where, fix=f"use one of: {', '.join(sorted(models))}")

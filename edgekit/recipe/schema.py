@@ -1,30 +1,61 @@
 """The recipe schema.
 
-Sections are static pydantic classes (type checkers see them); plug-in parameters (a model
-builder's, a dataset's, a stage's) are kept as mappings here and validated by the loader
-against the plug-in's own static ``Config`` class, so an error names e.g.
-``compression[0].target_sparsity``.
+Sections are static pydantic classes (type checkers see them). A plug-in's parameters (a model
+builder's ``model.params``, a dataset's ``data.params``, a stage's entry, an export's
+``options``) are read here as an :class:`UncheckedParams`, since which class checks them
+depends on the plug-in named; the loader then validates them against that plug-in's static
+``Config`` (or ``Options``) class and puts the validated object in their place, so an error
+names e.g. ``compression[0].target_sparsity`` and everything downstream reads typed fields.
+Formats and precisions are the enumerations of :mod:`edgekit.device.formats`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PositiveFloat, PositiveInt,
+                      SerializeAsAny, ValidationInfo, field_validator, model_validator)
+from pydantic_core import PydanticCustomError
+
+from edgekit.device.formats import Format, Precision
+from edgekit.plugin_config import PluginConfig
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class UncheckedParams(PluginConfig):
+    """A plug-in's parameters as written, before the loader knows which plug-in's class
+    checks them (:func:`edgekit.recipe.loader.load_recipe` replaces it by that class)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+def _as_unchecked(value: Any) -> Any:
+    if isinstance(value, PluginConfig):
+        return value
+    if not isinstance(value, dict):
+        raise PydanticCustomError("dict_type", "Input should be a valid dictionary")
+    return UncheckedParams.model_validate(value)
+
+
+#: a plug-in's parameters: serialised as the plug-in's own class (every field, defaults filled)
+Params = Annotated[SerializeAsAny[PluginConfig], BeforeValidator(_as_unchecked)]
+
+
+def _no_params() -> PluginConfig:
+    return UncheckedParams()
+
+
 class ModelSection(_Strict):
     builder: str = Field(description="name of a registered model builder")
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: Params = Field(default_factory=_no_params, description="the builder's Config")
 
 
 class DataSection(_Strict):
     dataset: str = Field(description="name of a registered dataset loader")
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: Params = Field(default_factory=_no_params, description="the loader's Config")
     test_fraction: float = Field(0.2, gt=0, lt=1, description="held-out split, never trained on")
     val_fraction: float = Field(0.1, ge=0, lt=1)
     seed: int = 0
@@ -47,7 +78,7 @@ class StageEntry(_Strict):
     """One compression stage: ``{stage: prune, target_sparsity: 0.5, ...}`` in YAML."""
 
     stage: str
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: Params = Field(default_factory=_no_params, description="the stage's Config")
 
     @model_validator(mode="before")
     @classmethod
@@ -59,16 +90,38 @@ class StageEntry(_Strict):
 
 
 class ExportEntry(_Strict):
-    format: str = Field(description="tflite | onnx | openvino")
-    precision: str = Field("fp32", description="fp32 | fp16 | int8 | dynamic (format-dependent)")
+    format: Format = Field(description="tflite | onnx | openvino")
+    precision: Precision = Field(Precision.FP32, description="fp32 | fp16 | int8 | dynamic "
+                                 "(format-dependent)")
     model: str = Field("final", description="which model to export: 'reference', 'final' or the "
                        "name of a compression stage")
-    options: dict[str, Any] = Field(default_factory=dict, description="format-specific options, "
-                                    "e.g. onnx {fusion: bert}")
+    options: Params = Field(default_factory=_no_params, description="format-specific options, "
+                            "e.g. onnx {fusion: bert}: the exporter's Options")
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100,
                              description="artifact file name without suffix; default "
                              "RECIPE-MODEL-PRECISION. Needed when two entries share format, "
                              "model and precision (e.g. with and without fusion)")
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _known_format(cls, value: Any) -> Any:
+        if isinstance(value, str) and value not in {f.value for f in Format}:
+            raise PydanticCustomError("unknown_name", "unknown name '{name}'",
+                                      {"name": value, "fix": "use one of: "
+                                       + ", ".join(sorted(f.value for f in Format))})
+        return value
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _known_precision(cls, value: Any, info: ValidationInfo) -> Any:
+        # which precisions a format offers is its exporter's to say (the loader checks that);
+        # a name no format has is refused here, in the same words
+        if isinstance(value, str) and value not in {p.value for p in Precision}:
+            raise PydanticCustomError("unknown_precision", "{format} has no precision '{name}'",
+                                      {"name": value, "format": str(info.data.get("format", "?")),
+                                       "fix": "use one of: "
+                                       + ", ".join(sorted(p.value for p in Precision))})
+        return value
 
     def stem(self, recipe_name: str) -> str:
         """The artifact's file name without suffix."""

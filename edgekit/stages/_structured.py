@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, TypeVar
 
 import numpy as np
 from pydantic import Field
@@ -90,21 +90,23 @@ def recover(pruned: Any, teacher: Any, config: RecoveryConfig,
         cache.close()
 
 
-class StructuredPrune(Stage):
-    """Run a :class:`Plan`: build the smaller BERT, copy the kept weights, recover."""
+R = TypeVar("R", bound=RecoveryConfig)
 
-    Config: ClassVar[type[RecoveryConfig]] = RecoveryConfig
+
+class StructuredPrune(Stage[R]):
+    """Run a :class:`Plan`: build the smaller BERT, copy the kept weights, recover. Generic
+    over the subclass's config, which extends :class:`RecoveryConfig`."""
 
     @abstractmethod
-    def plan(self, model: Any, cfg: Any, config: Any, ctx: TrainContext) -> Plan:
+    def plan(self, model: Any, cfg: Any, config: R, ctx: TrainContext) -> Plan:
         """What to keep of ``model`` (whose config is ``cfg``) under the stage's ``config``."""
 
     @abstractmethod
-    def smaller(self, cfg: Any, config: Any) -> Any:
+    def smaller(self, cfg: Any, config: R) -> Any:
         """The pruned model's BertConfig: known from the configs alone, before any weight
         is scored, so the run's resource estimate can size it up front."""
 
-    def footprint(self, config: RecoveryConfig, model: Any, data: Any) -> Any:  # type: ignore[override]
+    def footprint(self, config: R, model: Any, data: Any) -> Any:
         """The smaller BERT; recovery caches the unpruned model's logits."""
         t = model.arch
         if t is None or "seq_len" not in data.extra:
@@ -112,7 +114,7 @@ class StructuredPrune(Stage):
         return bert_stage_footprint(model, self.smaller(t, config), data,
                                     t.num_labels if config.epochs else 0)
 
-    def run(self, model: Any, config: RecoveryConfig, ctx: TrainContext) -> StageResult:  # type: ignore[override]
+    def run(self, model: Any, config: R, ctx: TrainContext) -> StageResult:
         from edgekit.models.bert.introspect import config_of
 
         require_bert(model, self.name,

@@ -33,12 +33,12 @@ class DistilBertConfig(StageConfig):
     batch_size: int | None = Field(None, ge=1, description="default: the recipe's")
 
 
-class DistilBert(Stage):
+class DistilBert(Stage[DistilBertConfig]):
     name = "distilbert"
     description = "DistilBERT distillation: half-depth student, soft + hard + cosine losses"
     Config = DistilBertConfig
 
-    def footprint(self, config: DistilBertConfig, model: Any, data: Any) -> Any:  # type: ignore[override]
+    def footprint(self, config: DistilBertConfig, model: Any, data: Any) -> Any:
         """Half-depth student; the teacher cache holds logits and the last hidden states."""
         from edgekit.models.bert.encoder import make_student_config
 
@@ -49,7 +49,7 @@ class DistilBert(Stage):
         cached = t.num_labels + int(data.extra["seq_len"]) * t.hidden_size
         return bert_stage_footprint(model, student, data, cached)
 
-    def run(self, model: Any, config: DistilBertConfig, ctx: TrainContext) -> StageResult:  # type: ignore[override]
+    def run(self, model: Any, config: DistilBertConfig, ctx: TrainContext) -> StageResult:
         tf = _tf.tf()
         from edgekit.models.bert.encoder import build_bert, init_student_from_teacher, make_student_config
         from edgekit.models.bert.introspect import config_of, seq_len_of

@@ -61,15 +61,15 @@ def copy_pruned_ffn(src: Any, dst: Any, layers: int, count: int) -> None:
     copy_selected(src, dst, ffn_selection(src, layers, count))
 
 
-class FfnPrune(StructuredPrune):
+class FfnPrune(StructuredPrune[FfnPruneConfig]):
     name = "ffn_prune"
     description = "structured pruning of BERT FFN neurons (smaller dense matrices), then recovery"
     Config = FfnPruneConfig
 
-    def smaller(self, cfg: Any, config: FfnPruneConfig) -> Any:  # type: ignore[override]
+    def smaller(self, cfg: Any, config: FfnPruneConfig) -> Any:
         return replace(cfg, intermediate_size=max(1, round(cfg.intermediate_size * config.keep)))
 
-    def plan(self, model: Any, cfg: Any, config: FfnPruneConfig, ctx: TrainContext) -> Plan:  # type: ignore[override]
+    def plan(self, model: Any, cfg: Any, config: FfnPruneConfig, ctx: TrainContext) -> Plan:
         small = self.smaller(cfg, config)
         count = small.intermediate_size
         return Plan(small,

@@ -95,15 +95,15 @@ def top_heads(scores: np.ndarray, count: int) -> list[list[int]]:
     return [sorted(np.argsort(-row, kind="stable")[:count].tolist()) for row in scores]
 
 
-class HeadPrune(StructuredPrune):
+class HeadPrune(StructuredPrune[HeadPruneConfig]):
     name = "head_prune"
     description = "structured pruning of BERT attention heads (narrower Q/K/V), then recovery"
     Config = HeadPruneConfig
 
-    def smaller(self, cfg: Any, config: HeadPruneConfig) -> Any:  # type: ignore[override]
+    def smaller(self, cfg: Any, config: HeadPruneConfig) -> Any:
         return replace(cfg, num_heads=config.count(cfg.num_heads), attention_head_size=cfg.head_size)
 
-    def plan(self, model: Any, cfg: Any, config: HeadPruneConfig, ctx: TrainContext) -> Plan:  # type: ignore[override]
+    def plan(self, model: Any, cfg: Any, config: HeadPruneConfig, ctx: TrainContext) -> Plan:
         from edgekit.models.bert.heads import head_selection
 
         small = self.smaller(cfg, config)

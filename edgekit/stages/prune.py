@@ -37,19 +37,19 @@ def kernel_sparsity(model: Any) -> float:
     return zeros / total if total else 0.0
 
 
-class Prune(Stage):
+class Prune(Stage[PruneConfig]):
     name = "prune"
     description = "magnitude pruning (TFMOT polynomial schedule) with fine-tuning"
     Config = PruneConfig
 
-    def footprint(self, config: PruneConfig, model: Any, data: Any) -> Any:  # type: ignore[override]
+    def footprint(self, config: PruneConfig, model: Any, data: Any) -> Any:
         """Same size out; while fine-tuning, the wrappers keep a mask per weight beside the
         model given and its wrapped copy."""
         from edgekit.footprint import StageFootprint
 
         return StageFootprint(model=model, held_params=2 * model.params)
 
-    def run(self, model: Any, config: PruneConfig, ctx: TrainContext) -> StageResult:  # type: ignore[override]
+    def run(self, model: Any, config: PruneConfig, ctx: TrainContext) -> StageResult:
         tfmot = _tf.tfmot()
         sparsity = tfmot.sparsity.keras
         steps = ctx.steps_per_epoch() * config.epochs

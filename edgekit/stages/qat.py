@@ -89,12 +89,12 @@ def calibrate_activation_ranges(qat: Any, float_model: Any, calibration: Split) 
     return count // 2
 
 
-class QAT(Stage):
+class QAT(Stage[QATConfig]):
     name = "qat"
     description = "quantization-aware training (int8 fake-quant), sparsity-preserving"
     Config = QATConfig
 
-    def run(self, model: Any, config: QATConfig, ctx: TrainContext) -> StageResult:  # type: ignore[override]
+    def run(self, model: Any, config: QATConfig, ctx: TrainContext) -> StageResult:
         tfmot = _tf.tfmot()
         q = tfmot.quantization.keras
         sparse = kernel_sparsity(model) > 0.05

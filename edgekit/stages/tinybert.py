@@ -58,12 +58,12 @@ def mimicked_blocks(teacher_layers: int, student_layers: int) -> list[int]:
     return [(m + 1) * teacher_layers // student_layers - 1 for m in range(student_layers)]
 
 
-class TinyBert(Stage):
+class TinyBert(Stage[TinyBertConfig]):
     name = "tinybert"
     description = "TinyBERT distillation: narrower, shallower student; hidden/attention then logits"
     Config = TinyBertConfig
 
-    def footprint(self, config: TinyBertConfig, model: Any, data: Any) -> Any:  # type: ignore[override]
+    def footprint(self, config: TinyBertConfig, model: Any, data: Any) -> Any:
         """Narrower, shallower student; the teacher cache holds logits, the embeddings and
         each mimicked block's hidden states and attention scores."""
         from edgekit.models.bert.encoder import make_student_config
@@ -80,7 +80,7 @@ class TinyBert(Stage):
                   + layers * t.num_heads * seq * seq)
         return bert_stage_footprint(model, student, data, cached)
 
-    def run(self, model: Any, config: TinyBertConfig, ctx: TrainContext) -> StageResult:  # type: ignore[override]
+    def run(self, model: Any, config: TinyBertConfig, ctx: TrainContext) -> StageResult:
         tf, keras = _tf.tf(), _tf.keras()
         from edgekit.models.bert.encoder import build_bert, make_student_config
         from edgekit.models.bert.introspect import config_of, seq_len_of

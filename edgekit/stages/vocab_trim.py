@@ -155,12 +155,12 @@ def unk_share(split: Split, kept: np.ndarray, vocab: int) -> float:
     return float(counts[dropped].sum() / total) if total else 0.0
 
 
-class VocabTrim(Stage):
+class VocabTrim(Stage[VocabTrimConfig]):
     name = "vocab_trim"
     description = "keep only the word embeddings of tokens the task's data uses"
     Config = VocabTrimConfig
 
-    def run(self, model: Any, config: VocabTrimConfig, ctx: TrainContext) -> StageResult:  # type: ignore[override]
+    def run(self, model: Any, config: VocabTrimConfig, ctx: TrainContext) -> StageResult:
         from dataclasses import replace
 
         from edgekit.models.bert import names
