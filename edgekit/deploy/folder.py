@@ -93,10 +93,19 @@ PYTHONDONTWRITEBYTECODE=1 exec "$PY" "$HERE/predict.py" "$@"
 # (``python -m`` would put the current directory first).
 BOOTSTRAP = """\
 \"\"\"Runs edgekit.device.predict from this folder: python3 predict.py --help.\"\"\"
+import json
 import sys
+from pathlib import Path
 
-from edgekit.device.predict import main
-
+try:
+    from edgekit.device.predict import main
+except ImportError as exc:  # NumPy itself is missing on this Python: say what to install
+    install = json.loads((Path(__file__).parent / "deploy.json").read_text())["install"]
+    if "--check" in sys.argv:
+        print(json.dumps({"passed": False, "missing_runtime": True, "error": str(exc),
+                          "install": install}))
+        sys.exit(1)
+    sys.exit(f"error: {exc} (fix: {install})")
 sys.exit(main())
 """
 

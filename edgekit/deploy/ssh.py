@@ -75,7 +75,7 @@ def how_to_call_by_hand(device: DeviceProfile, out: Path, dest: str) -> str:
 
 def _run(device: DeviceProfile, command: str, what: str) -> tuple[int, str]:
     """``command`` on the device; its exit status (echoed last) and output."""
-    out = _target(device).ssh(device, f"{command}; echo edgekit-exit=$?", what)
+    out = _target(device).ssh(device, f"( {command} ); echo edgekit-exit=$?", what)
     lines = out.strip().splitlines()
     code = next((int(ln.split("=", 1)[1]) for ln in reversed(lines)
                  if ln.startswith("edgekit-exit=")), 255)
