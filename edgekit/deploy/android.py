@@ -19,6 +19,8 @@ from typing import Any
 from edgekit.atomic import write_text
 from edgekit.deploy.choose import Choice, choose
 from edgekit.deploy.folder import Written, copy_artifact, requirements
+from edgekit.deploy.out import write_out
+from edgekit.deploy.result import Deployed, chosen_line, describe
 from edgekit.device.predict import CONFIG, SCHEMA
 from edgekit.devices import DeviceProfile
 from edgekit.errors import EdgekitError
@@ -126,24 +128,22 @@ docs/targets.md) when `adb devices` lists a phone.
 """
 
 
-def deploy(bundle: Path, report: dict[str, Any], device: DeviceProfile, *,
-           artifact: Path | None, out: Path | None) -> "Deployed":
-    from edgekit.deploy import Deployed, check_deploy_folder, describe
-    from edgekit.outdir import bundle_folder
-
+def deploy_to(bundle: Path, report: dict[str, Any], device: DeviceProfile, *,
+              artifact: Path | None, out: Path | None, dest: str | None = None) -> Deployed:
+    """Write the folder (to ``out``, else a temporary one), then push and benchmark it where a
+    phone is attached; without one, skip that with the reason (or, with no ``out`` either,
+    refuse in one line: there would be nothing to show for the run)."""
     choice = choose(bundle, report, device, artifact)
     target = target_for(device)
     missing = target.missing(device)
     if out is None and missing:
         raise EdgekitError(f"no phone reachable: {missing}",
                            fix="pass --out DIR to write the folder for your app")
-    lines = [f"artifact: {choice.file} on {choice.runtime} ({choice.reason})"]
+    lines = [chosen_line(choice)]
     with tempfile.TemporaryDirectory(prefix="edgekit-deploy-") as tmp:
         if out is not None:
-            check_deploy_folder(out)
-            with bundle_folder(out) as building:
-                written = write_android_folder(building, bundle, report, choice, device)
-            written = Written(Path(out), written.config, written.requirements)
+            written = write_out(out, lambda folder: write_android_folder(folder, bundle, report,
+                                                                         choice, device))
             lines.append(f"wrote {out} ({describe(written)})")
         else:
             written = write_android_folder(Path(tmp), bundle, report, choice, device)
@@ -154,7 +154,7 @@ def deploy(bundle: Path, report: dict[str, Any], device: DeviceProfile, *,
         result = target.run(device, RunRequest(files=(model,), runtime=choice.runtime,
                                                inputs=heldout(bundle, report), runs=10, warmup=2,
                                                threads=device.threads, want_outputs=False))
-        p50 = result.info["latency_ms"].get("p50") or result.info["latency_ms"].get("mean")
-        lines.append(f"pushed to {device.remote.workdir} and ran with benchmark_model there: "
-                     f"{p50} ms per inference")
+        latency = result.info["latency_ms"]
+        lines.append(f"pushed to {device.remote.workdir} and ran there with benchmark_model: "
+                     f"{latency.get('p50') or latency.get('mean')} ms per inference")
         return Deployed(choice, written, dest=device.remote.workdir, lines=lines)

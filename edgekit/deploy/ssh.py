@@ -11,28 +11,33 @@ from __future__ import annotations
 
 import json
 import shlex
+import tempfile
 import uuid
 from pathlib import Path
+from typing import Any
 
-from edgekit.deploy.choose import Choice
-from edgekit.deploy.folder import Written
+from edgekit.deploy.choose import Choice, choose
+from edgekit.deploy.folder import Written, write_folder
+from edgekit.deploy.out import deploy_out
+from edgekit.deploy.result import Deployed, chosen_line
 from edgekit.devices import DeviceProfile
 from edgekit.errors import EdgekitError
 from edgekit.targets import target_for
 from edgekit.targets._proc import TargetUnreachable
+from edgekit.targets.ssh import SSHTarget, parse
 
 _BY_HAND = "pass --out DIR to write the folder and copy it to the device by hand"
 
 
-def _target(device: DeviceProfile):  # the registered SSH target (edgekit.targets.ssh)
+def _target(device: DeviceProfile) -> SSHTarget:
+    """The registered SSH target, its tools checked (ssh, scp, the identity file)."""
     target = target_for(device)
+    assert isinstance(target, SSHTarget)
     target.ensure(device)
     return target
 
 
 def login(device: DeviceProfile) -> tuple[str, int]:
-    from edgekit.targets.ssh import parse
-
     addr = parse(device.connection)
     return addr.login, addr.port
 
@@ -65,8 +70,6 @@ def how_to_call(device: DeviceProfile, dest: str, kind: str) -> str:
 
 
 def how_to_call_by_hand(device: DeviceProfile, out: Path, dest: str) -> str:
-    if device.scheme != "ssh":
-        return f"call it: {out}/predict --help"
     user_host, port = login(device)
     port_flag = f"-P {port} " if port != 22 else ""
     return (f"copy it: scp -r {port_flag}{out} {user_host}:{shown(dest)} ; then call it: "
@@ -82,9 +85,27 @@ def _run(device: DeviceProfile, command: str, what: str) -> tuple[int, str]:
     return code, "\n".join(ln for ln in lines if not ln.startswith("edgekit-exit="))
 
 
-def push(written: Written, choice: Choice, device: DeviceProfile, dest: str) -> "Deployed":
-    from edgekit.deploy import Deployed
+def deploy_to(bundle: Path, report: dict[str, Any], device: DeviceProfile, *,
+              artifact: Path | None, out: Path | None, dest: str) -> Deployed:
+    """With ``out``: the folder only, and how to copy it by hand. Else: reach the device
+    (refused in one line, naming ``--out``, when it does not answer), build the folder in a
+    temporary one here and :func:`push` it."""
+    if out is not None:
+        return deploy_out(bundle, report, device, artifact=artifact, out=out,
+                          how_to_call=how_to_call_by_hand(device, out, dest))
+    choice = choose(bundle, report, device, artifact)
+    reach(device)
+    kind = "text" if (bundle / "text.json").is_file() else "tensor"
+    with tempfile.TemporaryDirectory(prefix="edgekit-deploy-") as tmp:
+        folder = Path(tmp) / bundle.resolve().name
+        folder.mkdir()
+        written = write_folder(folder, bundle, report, choice, device,
+                               how_to_call(device, dest, kind))
+        return push(written, choice, device, dest)
 
+
+def push(written: Written, choice: Choice, device: DeviceProfile, dest: str) -> Deployed:
+    """Copy the folder next to ``dest``, check it there, and swap it in (module docstring)."""
     target = _target(device)
     user_host, port = login(device)
     final = remote_path(dest.rstrip("/"))
@@ -116,8 +137,7 @@ def push(written: Written, choice: Choice, device: DeviceProfile, dest: str) -> 
     if code != 0:
         raise EdgekitError(f"cannot move the folder into place on {user_host}: "
                            f"{out.strip()[-200:]}")
-    lines = [f"artifact: {choice.file} on {choice.runtime} ({choice.reason})",
-             f"copied to {user_host}:{shown(final)} (port {port})"]
+    lines = [chosen_line(choice), f"copied to {user_host}:{shown(final)} (port {port})"]
     if check.get("missing_runtime"):
         lines.append(f"the runtime does not import there: {check['error']}; install it with: "
                      f"{_ssh_cmd(device)} '{device.remote.python} -m {check['install']}'")
@@ -129,7 +149,7 @@ def push(written: Written, choice: Choice, device: DeviceProfile, dest: str) -> 
     return Deployed(choice, written, check, shown(final), lines)
 
 
-def _parse_check(out: str) -> dict | None:
+def _parse_check(out: str) -> dict[str, Any] | None:
     for line in reversed(out.strip().splitlines()):
         if line.startswith("{"):
             try:
@@ -139,7 +159,7 @@ def _parse_check(out: str) -> dict | None:
     return None
 
 
-def _describe(check: dict) -> str:
+def _describe(check: dict[str, Any]) -> str:
     parts = [f"max |Δ| vs this machine {check['max_abs_diff_vs_host']:.3g}"
              + (f" (≤ {check['atol']:g})" if check.get("atol") is not None else "")]
     if check.get("agreement_with_host") is not None:
@@ -149,5 +169,5 @@ def _describe(check: dict) -> str:
     return ", ".join(parts)
 
 
-def _describe_failed(check: dict | None) -> str | None:
+def _describe_failed(check: dict[str, Any] | None) -> str | None:
     return _describe(check) if check and "max_abs_diff_vs_host" in check else None
