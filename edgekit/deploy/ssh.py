@@ -43,13 +43,19 @@ def login(device: DeviceProfile) -> tuple[str, int]:
 
 
 def remote_path(dest: str) -> str:
-    """``~/x`` as ``x`` (ssh and scp start in the home folder): no ``~`` to expand."""
+    """``~/x`` as ``x`` (ssh and scp start in the home folder): no ``~`` to expand. A path
+    under this machine's home is read the same way: ``--dest ~/models/x`` typed unquoted
+    reaches us expanded by the local shell, and the user meant the device's home."""
+    home = str(Path.home())
+    if dest.startswith(home + "/"):
+        dest = "~" + dest[len(home):]
     return dest[2:] if dest.startswith("~/") else dest
 
 
 def shown(dest: str) -> str:
     """The destination as a user types it in a remote command (``~`` kept)."""
-    return dest if dest.startswith(("/", "~")) else f"~/{dest}"
+    path = remote_path(dest)
+    return path if path.startswith(("/", "~")) else f"~/{path}"
 
 
 def reach(device: DeviceProfile) -> None:
