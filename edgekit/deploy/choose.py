@@ -4,11 +4,15 @@ Why a rule and not the first file: a bundle holds several artifacts of one model
 ONNX, fp32 and int8); the one to ship is the fastest that *passed* its budgets among those the
 device's runtimes can load. Speed is the bundle's own measurement (report.json's p50 on the
 machine that proved it): the ranking of formats on one CPU is the best evidence a bundle has.
-A user's ``--artifact`` overrides the rule, but must be one of the bundle's proven files.
+Where the bundle was also validated on that device (``edgekit validate --target``, saved in
+``targets/<device>.json``), an artifact that failed there is not a candidate, and the runtime
+version that passed there is the one ``requirements.txt`` pins. A user's ``--artifact``
+overrides the rule, but must be one of the bundle's proven files.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +21,7 @@ from typing import Any
 from edgekit.device.runtimes import RUNTIMES
 from edgekit.devices import DeviceProfile
 from edgekit.errors import EdgekitError
+from edgekit.paths import inside
 from edgekit.validation.ondevice import runtime_for
 
 
@@ -27,6 +32,7 @@ class Choice:
     entry: dict[str, Any]
     runtime: str
     reason: str  # why this one, for the console
+    on_device: dict[str, Any] | None = None  # its entry in targets/<device>.json, if validated
 
     @property
     def file(self) -> str:
@@ -38,8 +44,12 @@ class Choice:
 
     @property
     def runtime_version(self) -> str | None:
-        """``"<package> <version>"`` the artifact was proven with, when proven on this runtime;
-        else this machine's version of the runtime (None where it is not installed here)."""
+        """``"<package> <version>"`` the artifact was proven with on this runtime: on the device
+        itself when it passed there, else where the bundle was proven; else this machine's
+        version of the runtime (None where it is not installed here)."""
+        there = self.on_device or {}
+        if there.get("passed") and there.get("runtime") == self.runtime and there.get("runtime_version"):
+            return str(there["runtime_version"])
         if self.entry.get("runtime") == self.runtime and self.entry.get("runtime_version"):
             return str(self.entry["runtime_version"])
         rt = RUNTIMES.get(self.runtime)
@@ -62,9 +72,25 @@ def _given(bundle: Path, report: dict[str, Any], artifact: Path) -> dict[str, An
                        fix=f"pass one of: {names}")
 
 
+def device_results(bundle: Path, device: DeviceProfile) -> dict[str, dict[str, Any]]:
+    """``targets/<device>.json`` (what ``edgekit validate`` found there) by artifact file;
+    empty when the bundle was not validated on this device."""
+    path = inside(bundle, f"targets/{device.name}.json", what="validation result",
+                  fix="give the device profile a plain name")
+    if not path.is_file():
+        return {}
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))["artifacts"]
+    except (ValueError, KeyError, TypeError):
+        raise EdgekitError("not a validation result", where=path,
+                           fix=f"run 'edgekit validate BUNDLE --target {device.name}' again") from None
+    return {r["file"]: r for r in results if isinstance(r, dict) and "file" in r}
+
+
 def choose(bundle: Path, report: dict[str, Any], device: DeviceProfile,
            artifact: Path | None = None) -> Choice:
     """The artifact to deploy (see the module docstring); a one-line error when none fits."""
+    there = device_results(bundle, device)
     if artifact is not None:
         entry = _given(bundle, report, artifact)
         runtime = runtime_for(entry, device)
@@ -73,8 +99,10 @@ def choose(bundle: Path, report: dict[str, Any], device: DeviceProfile,
                                f"(it runs {', '.join(device.runtimes)})", where=artifact,
                                fix="pick an artifact in a format the device runs")
         note = "" if entry.get("passed") else " (it did not pass its budgets)"
-        return Choice(entry, runtime, f"chosen with --artifact{note}")
-    loadable = [(e, runtime_for(e, device)) for e in report["artifacts"] if e.get("passed")]
+        return Choice(entry, runtime, f"chosen with --artifact{note}", there.get(entry["file"]))
+    failed_there = {f for f, r in there.items() if r.get("passed") is False}
+    loadable = [(e, runtime_for(e, device)) for e in report["artifacts"]
+                if e.get("passed") and e["file"] not in failed_there]
     loadable = [(e, r) for e, r in loadable if r is not None]
     if not loadable:
         formats = sorted({e["format"] for e in report["artifacts"] if e.get("passed")})
@@ -85,5 +113,6 @@ def choose(bundle: Path, report: dict[str, Any], device: DeviceProfile,
     entry, runtime = min(loadable, key=lambda pair: _p50(pair[0]))
     p50 = _p50(entry)
     speed = f", p50 {p50:g} ms where it was proven" if p50 != float("inf") else ""
+    validated = f"; {len(failed_there)} failed on {device.name}" if failed_there else ""
     return Choice(entry, runtime, f"fastest passing artifact for {device.name}'s runtimes"
-                  f" ({len(loadable)} candidates{speed})")
+                  f" ({len(loadable)} candidates{speed}{validated})", there.get(entry["file"]))

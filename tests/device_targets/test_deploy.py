@@ -297,3 +297,39 @@ def test_out_folder_runs_in_a_fresh_venv_with_only_its_requirements(small_bundle
     check = subprocess.run([str(out / "predict"), "--check"], capture_output=True, text=True,
                            env=env, cwd=tmp_path, timeout=300)
     assert json.loads(check.stdout)["passed"], check.stdout + check.stderr
+
+
+def test_an_artifact_that_failed_on_the_device_is_not_chosen(small_bundle: Path,
+                                                             tmp_path: Path) -> None:
+    """``targets/<device>.json`` (edgekit validate there): a failure there removes the fastest
+    candidate, and a pass there pins the runtime version the device ran."""
+    from edgekit.deploy.choose import choose
+    from edgekit.devices import load_device
+    from edgekit.verify import refresh_manifest
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(small_bundle, bundle)
+    report = read_report(bundle)
+    rpi4 = load_device("rpi4")
+    fastest = choose(bundle, report, rpi4)
+    others = [a for a in report["artifacts"] if a["passed"] and a["format"] in ("tflite", "onnx")
+              and a["file"] != fastest.file]
+    runner_up = min(others, key=lambda a: a["latency_ms"]["p50"])
+    results = [{"file": fastest.file, "passed": False},
+               {"file": runner_up["file"], "passed": True, "runtime": runner_up["runtime"],
+                "runtime_version": f"{runner_up['runtime_version'].split()[0]} 0.0.1-on-the-pi"}]
+    (bundle / "targets").mkdir()
+    (bundle / "targets" / "rpi4.json").write_text(json.dumps({"artifacts": results}))
+    refresh_manifest(bundle, [bundle / "targets" / "rpi4.json"])
+    chosen = choose(bundle, report, rpi4)
+    assert chosen.file == runner_up["file"] and "1 failed on rpi4" in chosen.reason
+    assert chosen.runtime_version.endswith("0.0.1-on-the-pi")
+
+
+def test_home_relative_destinations() -> None:
+    from edgekit.deploy.ssh import remote_path, shown
+
+    assert remote_path("~/models/reviews") == "models/reviews"
+    assert remote_path(str(Path.home() / "models" / "reviews")) == "models/reviews"  # shell-expanded ~
+    assert remote_path("/opt/models") == "/opt/models"
+    assert shown("models/x") == "~/models/x" and shown("/opt/x") == "/opt/x"
