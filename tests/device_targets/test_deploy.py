@@ -333,3 +333,12 @@ def test_home_relative_destinations() -> None:
     assert remote_path(str(Path.home() / "models" / "reviews")) == "models/reviews"  # shell-expanded ~
     assert remote_path("/opt/models") == "/opt/models"
     assert shown("models/x") == "~/models/x" and shown("/opt/x") == "/opt/x"
+
+
+def test_deploy_does_not_import_tensorflow(small_bundle: Path, tmp_path: Path) -> None:
+    """Deploying reads a bundle and runs one runtime: seconds, not TensorFlow's start-up."""
+    code = ("import sys; from pathlib import Path; from edgekit.deploy import deploy; "
+            f"deploy(Path({str(small_bundle)!r}), 'rpi4', out=Path({str(tmp_path / 'o')!r})); "
+            "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
