@@ -33,10 +33,10 @@ TEMPLATE = Path(__file__).parent / "templates" / "Predict.kt"
 _TEXT_BODY = """\
     /** Token ids from the vocabulary (vocab.txt, WordPiece; pad or cut to {seq_len}). */
     fun predict(inputIds: IntArray, attentionMask: IntArray, tokenTypeIds: IntArray): Pair<String, FloatArray> {{
-        val inputs = mapOf("input_ids" to arrayOf(inputIds), "attention_mask" to arrayOf(attentionMask),
-                           "token_type_ids" to arrayOf(tokenTypeIds))
+        val inputs = mapOf<String, Any>("input_ids" to arrayOf(inputIds), "attention_mask" to arrayOf(attentionMask),
+                                        "token_type_ids" to arrayOf(tokenTypeIds))
         val logits = Array(1) {{ FloatArray(labels.size) }}
-        interpreter.runSignature(inputs, mapOf("{output}" to logits))
+        interpreter.runSignature(inputs, mapOf<String, Any>("{output}" to logits), "{signature}")
         val p = softmax(logits[0])
         return labels[p.indices.maxBy {{ p[it] }}] to p
     }}
@@ -64,20 +64,33 @@ def labels_of(bundle: Path, report: dict[str, Any], text: dict[str, Any] | None)
     return [str(i) for i in range(width)]
 
 
+def signature(model: Path) -> tuple[str, str]:
+    """The model's first signature and its first output name, as LiteRT reads them (what
+    ``runSignature`` takes); LiteRT's defaults where it is not installed here."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        return "serving_default", "output_0"
+    signatures = Interpreter(model_path=str(model)).get_signature_list()
+    name = next(iter(signatures), "serving_default")
+    outputs = signatures.get(name, {}).get("outputs") or ["output_0"]
+    return name, outputs[0]
+
+
 def kotlin_example(choice: Choice, model: str, text: dict[str, Any] | None,
                    report: dict[str, Any], bundle: Path, device: DeviceProfile) -> str:
     if text:
-        body = _TEXT_BODY.format(seq_len=text["seq_len"], output="output_0")
+        name, output = signature(bundle / choice.file)
+        body = _TEXT_BODY.format(seq_len=text["seq_len"], output=output, signature=name)
     else:
         from edgekit.device.heldout import open_arrays
 
         x = next(iter(open_arrays(heldout(bundle, report)).inputs().values()))
         body = _TENSOR_BODY.format(shape=f"(1, {', '.join(map(str, x.shape[1:]))})",
                                    dtype=x.dtype)
-    version = (choice.runtime_version or "litert x").split()[-1]
     return (TEMPLATE.read_text(encoding="utf-8")
             .replace("{artifact}", choice.file).replace("{model}", model)
-            .replace("{litert_version}", version).replace("{threads}", str(device.threads))
+            .replace("{proven}", choice.runtime_version or "LiteRT").replace("{threads}", str(device.threads))
             .replace("{vocab_note}", ", vocab.txt" if text else "").replace("{body}", body))
 
 

@@ -1,13 +1,14 @@
 // An EXAMPLE of calling the deployed model with LiteRT's Interpreter API on Android.
 // Written by 'edgekit deploy' for {artifact}; it is documentation, not built or tested here.
 //
-// build.gradle:  implementation("com.google.ai.edge.litert:litert:{litert_version}")
+// build.gradle:  implementation("com.google.ai.edge.litert:litert:<version>")
+// (edgekit proved it with {proven} on the host; use a current LiteRT release.)
 // Put {model} (and labels.txt{vocab_note}) under app/src/main/assets/.
 
 package com.example.edgekit
 
 import android.content.Context
-import com.google.ai.edge.litert.Interpreter  // org.tensorflow.lite.Interpreter in older releases
+import org.tensorflow.lite.Interpreter  // LiteRT keeps TensorFlow Lite's Interpreter API and package
 import java.io.FileInputStream
 import java.nio.MappedByteBuffer
 import java.nio.channels.FileChannel
