@@ -35,6 +35,10 @@ MANIFEST = "manifest.json"  # every file's sha256 (edgekit.manifest/1)
 CHECK = "check"  # held-out examples, the host's outputs for them, the bundle's reference outputs
 
 
+class RuntimeMissing(EdgekitError):
+    """The folder's runtime (or ``tokenizers``) does not import on this Python."""
+
+
 def read_config(folder: Path) -> dict[str, Any]:
     path = folder / CONFIG
     if not path.is_file():
@@ -62,13 +66,15 @@ class Predictor:
         self.runtime = RUNTIMES.get(self.config["runtime"])
         reason = self.runtime.missing()
         if reason:
-            raise EdgekitError(f"{self.config['runtime']}: {reason}",
-                               fix=self.config["install"])
+            raise RuntimeMissing(f"{self.config['runtime']}: {reason}", fix=self.config["install"])
         threads = threads or int(self.config.get("threads", 1))
         self.labels: list[str] | None = self.config.get("labels")
         self.text = self.config["kind"] == "text"
         if self.text:
-            from edgekit.device.text_classify import TextClassifier
+            try:
+                from edgekit.device.text_classify import TextClassifier
+            except ImportError as exc:  # tokenizers
+                raise RuntimeMissing(str(exc), fix=self.config["install"]) from None
 
             self.classifier = TextClassifier(folder, self.config["artifact"], threads,
                                              self.config["runtime"])
@@ -163,6 +169,14 @@ def check_outputs(predictor: Predictor) -> np.ndarray:
     return predictor.outputs(predictor.as_batch(held))
 
 
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def verify_hashes(folder: Path) -> str | None:
     """None when every file ``manifest.json`` lists is there with its sha256 and nothing else
     sits in the folder (bytecode caches aside), else the first problem."""
@@ -172,8 +186,7 @@ def verify_hashes(folder: Path) -> str | None:
         path = folder / e["path"]
         if not path.is_file():
             return f"{e['path']}: listed in manifest.json but missing"
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if digest != e["sha256"]:
+        if _sha256(path) != e["sha256"]:
             return f"{e['path']}: sha256 differs from manifest.json"
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).as_posix()
@@ -196,9 +209,9 @@ def self_check(folder: Path) -> dict[str, Any]:
         return {**out, "passed": False, "error": problem}
     try:
         predictor = Predictor(folder)
-    except (EdgekitError, ImportError) as exc:
-        return {**out, "passed": False, "error": str(exc).splitlines()[0],
-                "missing_runtime": True, "install": config["install"]}
+    except RuntimeMissing as exc:
+        return {**out, "passed": False, "error": exc.message, "missing_runtime": True,
+                "install": config["install"]}
     out |= {"runtime": predictor.runtime.name, "runtime_version": predictor.runtime.version()}
     got = check_outputs(predictor)
     expected = np.load(folder / CHECK / "expected.npy", allow_pickle=False)

@@ -231,8 +231,10 @@ def test_ssh_device_without_the_runtime_gets_the_pip_line(small_bundle: Path, ss
                           python=bare)
     proc = run_cli("deploy", str(small_bundle), "--target", str(pi), "--dest", str(tmp_path / "d"))
     assert proc.returncode == 3, proc.stderr
-    assert "does not import" in proc.stdout and "pip install ai-edge-litert==" in proc.stdout
     assert (tmp_path / "d" / "deploy.json").is_file()  # in place, waiting for its runtime
+    pinned = (tmp_path / "d" / "requirements.txt").read_text().split()
+    assert "does not import" in proc.stdout and "numpy" in proc.stdout
+    assert f"{bare} -m pip install {' '.join(pinned)}" in proc.stdout
 
 
 # ---- elsewhere: ARM64 and a fresh virtual environment ------------------------------------------
