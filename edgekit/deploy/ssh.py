@@ -127,15 +127,21 @@ def push(written: Written, choice: Choice, device: DeviceProfile, dest: str) -> 
     if code != 0:
         raise EdgekitError(f"cannot create {shown(final)} on {user_host}: {out.strip()[-200:]}")
     written.folder.chmod(0o755)
-    target.scp(device, [str(written.folder)], f"{user_host}:{tmp}", "copying the folder")
-    code, out = _run(device, f"{shlex.quote(tmp)}/predict --check", "predict --check")
-    check = _parse_check(out)
-    if check is None or (not check["passed"] and not check.get("missing_runtime")):
-        _run(device, f"rm -rf {shlex.quote(tmp)}", "cleanup")
-        why = (check or {}).get("error") or _describe_failed(check) or out.strip()[-300:]
-        raise EdgekitError(f"the deployed folder failed its check on {user_host}: {why}",
-                           fix="the previous deployment (if any) is unchanged; run 'edgekit "
-                               "validate' on this device to see more")
+    try:
+        target.scp(device, [str(written.folder)], f"{user_host}:{tmp}", "copying the folder")
+        code, out = _run(device, f"{shlex.quote(tmp)}/predict --check", "predict --check")
+        check = _parse_check(out)
+        if check is None or (not check["passed"] and not check.get("missing_runtime")):
+            why = (check or {}).get("error") or _describe_failed(check) or out.strip()[-300:]
+            raise EdgekitError(f"the deployed folder failed its check on {user_host}: {why}",
+                               fix="the previous deployment (if any) is unchanged; run 'edgekit "
+                                   "validate' on this device to see more")
+    except BaseException:  # a failed check, a dropped connection, Ctrl-C: no partial copy left
+        try:
+            _run(device, f"rm -rf {shlex.quote(tmp)}", "cleanup")
+        except EdgekitError:
+            pass  # best effort: the device may be the reason we are here
+        raise
     swap = (f"if [ -e {q} ]; then mv {q} {shlex.quote(old)} || exit 1; fi; "
             f"mv {shlex.quote(tmp)} {q} || {{ mv {shlex.quote(old)} {q}; exit 1; }}; "
             f"rm -rf {shlex.quote(old)}")
