@@ -258,6 +258,35 @@ def profile(
     _run(debug, go)
 
 
+@app.command()
+def deploy(
+    bundle: Annotated[Path, typer.Argument(help="bundle folder written by 'edgekit compress'")],
+    target: Annotated[str, typer.Option(help="device profile name or YAML path (see 'edgekit devices')")] = "rpi4",
+    artifact: Annotated[Optional[Path], typer.Option(
+        help="the artifact to deploy (default: the fastest passing one the device runs)")] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        help="write the folder here only (no device contacted), to copy by hand")] = None,
+    dest: Annotated[Optional[str], typer.Option(
+        help="folder on the device (default: ~/edgekit-deploy/<bundle name>)")] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Put a bundle's artifact on a device, ready to answer: a self-contained folder with a
+    `predict` entry point, copied and checked over SSH, pushed with adb, or written to --out.
+
+    Exit 0: deployed (or written); 3: it did not pass its check on the device (or its runtime
+    is not installed there: the line says what to install); 2: bad input or no device reached."""
+
+    def go() -> None:
+        from edgekit.deploy import deploy as run_deploy
+
+        done = run_deploy(bundle, target, artifact=artifact, out=out, dest=dest)
+        typer.echo("\n".join(done.lines))
+        if not done.passed:
+            raise typer.Exit(3)
+
+    _run(debug, go)
+
+
 targets_app = typer.Typer(help="Targets: how each device is reached, and one-time setup.",
                           invoke_without_command=True)
 app.add_typer(targets_app, name="targets")
