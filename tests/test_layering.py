@@ -42,7 +42,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("exporters", ("edgekit.exporters",)),
     ("recipe", ("edgekit.recipe", "edgekit.resources")),
     ("proof", ("edgekit.validation", "edgekit.report")),
-    ("pipeline", ("edgekit.pipeline", "edgekit.stage_keys")),
+    ("pipeline", ("edgekit.pipeline", "edgekit.stage_keys", "edgekit.deploy")),
     ("cli", ("edgekit.cli", "edgekit.__main__")),
 )
 

@@ -21,7 +21,7 @@ from edgekit.deploy.out import deploy_out
 from edgekit.deploy.result import Deployed
 from edgekit.devices import DeviceProfile, load_device
 from edgekit.errors import EdgekitError
-from edgekit.verify import read_report, verify_bundle
+from edgekit.bundle_integrity import read_report, verify_bundle
 
 DEFAULT_TARGET = "rpi4"
 

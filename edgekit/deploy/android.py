@@ -26,7 +26,7 @@ from edgekit.devices import DeviceProfile
 from edgekit.errors import EdgekitError
 from edgekit.targets import RunRequest, target_for
 from edgekit.validation.ondevice import heldout
-from edgekit.verify import member_path, write_manifest
+from edgekit.bundle_integrity import member_path, write_manifest
 
 TEMPLATE = Path(__file__).parent / "templates" / "Predict.kt"
 

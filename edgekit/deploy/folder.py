@@ -39,7 +39,7 @@ from edgekit.device.predict import CHECK, CONFIG, SCHEMA, Predictor, check_outpu
 from edgekit.devices import DeviceProfile
 from edgekit.targets import copy_payload
 from edgekit.validation.ondevice import heldout
-from edgekit.verify import member_path, write_manifest
+from edgekit.bundle_integrity import member_path, write_manifest
 
 CHECK_EXAMPLES = 8  # held-out examples the device runs in predict --check
 TEXT_MANIFEST = "text.json"

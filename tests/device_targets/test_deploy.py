@@ -25,7 +25,7 @@ from edgekit.deploy import deploy
 from edgekit.device.heldout import open_arrays
 from edgekit.device.runtimes import RUNTIMES
 from edgekit.errors import EdgekitError
-from edgekit.verify import read_report, verify_bundle
+from edgekit.bundle_integrity import read_report, verify_bundle
 
 from .sshd_helpers import free_port, write_ssh_device
 
@@ -307,7 +307,7 @@ def test_an_artifact_that_failed_on_the_device_is_not_chosen(small_bundle: Path,
     candidate, and a pass there pins the runtime version the device ran."""
     from edgekit.deploy.choose import choose
     from edgekit.devices import load_device
-    from edgekit.verify import refresh_manifest
+    from edgekit.bundle_integrity import refresh_manifest
 
     bundle = tmp_path / "bundle"
     shutil.copytree(small_bundle, bundle)
