@@ -42,6 +42,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("recipe", ("edgekit.recipe", "edgekit.resources")),
     ("proof", ("edgekit.validation", "edgekit.report")),
     ("pipeline", ("edgekit.pipeline", "edgekit.stage_keys")),
+    ("search", ("edgekit.optimize",)),
     ("cli", ("edgekit.cli", "edgekit.__main__")),
 )
 
