@@ -135,3 +135,27 @@ def test_bad_optimize_section_is_one_line(tmp_path: Path, space: str, said: str)
     assert res.exit_code == 2
     lines = res.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and said in lines[0], res.output
+
+
+def test_unreachable_target_gives_labelled_estimate(searched: dict[str, Any],
+                                                    tmp_path: Path) -> None:
+    """adb is not installed here (nor a phone attached): the latency is the roofline estimate,
+    and the trial says so."""
+    from edgekit.devices import load_device
+    from edgekit.optimize.score import ESTIMATED, target_latency
+    from edgekit.targets import target_for
+
+    android = load_device("android")
+    if target_for(android).missing(android) is None:
+        pytest.skip("an Android device is reachable here: the latency would be measured")
+    from edgekit.data import DATASETS, SplitPlan
+
+    loader = DATASETS.get("sklearn_digits")
+    data = loader.load(loader.Config.model_validate({"image_size": 32}), SplitPlan(0.25, 0.1, 0))
+    import shutil
+
+    art = tmp_path / Path(searched["result"]["chosen"]["file"]).name  # a loose copy: profile
+    shutil.copy(searched["out"] / searched["result"]["chosen"]["file"], art)  # saves into bundles
+    lat = target_latency(art, None, android, data.val, tmp_path)  # type: ignore[arg-type]
+    assert lat.source == ESTIMATED and lat.ms is not None and lat.ms > 0
+    assert "roofline" in lat.detail

@@ -26,6 +26,7 @@ from edgekit.devices import DeviceProfile, load_device
 from edgekit.errors import EdgekitError
 from edgekit.optimize.chart import add_section, pareto_chart, section
 from edgekit.optimize.front import OBJECTIVES, choose, front_line, pareto_front
+from edgekit.optimize.score import proves_here
 from edgekit.optimize.search import STRATEGIES, search
 from edgekit.optimize.space import (Space, candidate_key, candidate_overrides, label, space_of)
 from edgekit.optimize.trials import COMPLETE, PRUNED, Trial, TrialLog, search_folder
@@ -100,7 +101,7 @@ def make_plan(request: OptimizeRequest) -> Plan:
     space = space_of(recipe.optimize, where)
     raw = yaml.safe_load(recipe_to_yaml(recipe))
     raw.setdefault("budgets", {})["max_metric_drop"] = request.max_drop
-    if target.scheme == "local":  # the proofs run here: with the target's threads
+    if proves_here(target):  # the proofs run here: with the target's threads
         raw.setdefault("validation", {})["device"] = target.name
     plan = Plan(recipe, raw, space, target, where)
     _check_space(plan)

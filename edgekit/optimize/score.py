@@ -77,11 +77,17 @@ def score_artifact(path: Path, precision: str, runtime: Any, val: Split, *, task
     return score, proof
 
 
+def proves_here(target: DeviceProfile) -> bool:
+    """Whether the target is this machine's CPU, where every proof runs: then the proof's own
+    timing is the target's latency (a local GPU profile is not: the proofs do not run there)."""
+    return target.scheme == "local" and not target.accelerator and not target.execution_providers
+
+
 def target_latency(path: Path, proof: Proof, target: DeviceProfile, val: Split,
                    scratch: Path) -> Latency:
     """The artifact's p50 on ``target``: the proof's own timing when the target is this
     machine, else ``profile`` on it (validation inputs), else the labelled estimate."""
-    if target.scheme == "local":
+    if proves_here(target):
         return Latency(proof.latency.p50, MEASURED, f"on {target.name}, {proof.latency.runs} runs")
     inputs = scratch / "val_inputs.npz"
     if not inputs.is_file():
