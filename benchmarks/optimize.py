@@ -40,6 +40,10 @@ def best(result: dict[str, Any], objective: str) -> float:
     return float(objective_value(Trial(**chosen), objective))  # type: ignore[arg-type]
 
 
+def _fmt(value: float, unit: str) -> str:
+    return f"{value:.4g}" if unit == "ms" else f"{value:,.0f}"
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("recipe")
@@ -66,7 +70,7 @@ def main() -> None:
     rows = [("strategy", "grid (every candidate)", f"TPE, {args.trials} trials"),
             ("trials", len(grid["trials"]), len(search["trials"])),
             ("chosen", grid["chosen"]["file"], search["chosen"]["file"]),
-            (f"chosen {args.objective} ({unit})", f"{g:,.4g}", f"{s:,.4g}"),
+            (f"chosen {args.objective} ({unit})", _fmt(g, unit), _fmt(s, unit)),
             ("chosen validation metric", grid["trials"][grid["chosen"]["trial"]]["validation"]["metric"],
              search["trials"][search["chosen"]["trial"]]["validation"]["metric"]),
             ("held-out metric / passed",
@@ -75,7 +79,7 @@ def main() -> None:
             ("search wall (s)", grid["search_wall_s"], search["search_wall_s"]),
             ("total wall incl. held-out proof (s)", grid["total_wall_s"], search["total_wall_s"])]
     goals = [(f"chosen {args.objective} within 10% of the grid's best", within,
-              f"{s:,.4g} vs {g:,.4g} {unit} ({s / g - 1:+.1%})"),
+              f"{_fmt(s, unit)} vs {_fmt(g, unit)} {unit} ({s / g - 1:+.1%})"),
              ("at most 1/3 of the grid's wall time", ratio <= 1 / 3, f"{ratio:.2f} of it"),
              ("held-out metric within budget", bool(held["passed"]),
               f"{held['metric']['value']:.4f}, baseline {held['baseline']['metric']:.4f}")]

@@ -54,4 +54,4 @@ def front_line(front: Sequence[Trial], metric: str) -> str:
     parts = sorted(f"#{t.number} {metric} {t.validation['metric']:.4f} "  # type: ignore[index]
                    f"{t.latency_ms if t.latency_ms is not None else float('nan'):.3f} ms "
                    f"{(t.size_bytes or 0) / 1024:.1f} KiB" for t in front)
-    return "front: " + "; ".join(parts)
+    return "front: " + ("; ".join(parts) if parts else "(none yet: no trial scored)")
