@@ -159,3 +159,45 @@ def test_unreachable_target_gives_labelled_estimate(searched: dict[str, Any],
     lat = target_latency(art, None, android, data.val, tmp_path)  # type: ignore[arg-type]
     assert lat.source == ESTIMATED and lat.ms is not None and lat.ms > 0
     assert "roofline" in lat.detail
+
+
+def test_knobs_apply_only_where_they_mean_something() -> None:
+    """An exporter option applies only to a format that has it, a stage knob adds or drops
+    the stage, and stages after what a candidate ships are not trained: two samples that
+    differ only in a knob that does not apply are one candidate."""
+    from edgekit.optimize.run import (OptimizeRequest, option_fields, distinct_candidates,
+                                      make_plan)
+    from edgekit.optimize.space import candidate_key, candidate_overrides
+
+    plan = make_plan(OptimizeRequest("distilbert", quick=True))
+    space = plan.space
+    labels = {k.path: k.labels for k in space.knobs}
+    first = {k.path: k.labels[0] for k in space.knobs}  # tflite fp32, prunes off
+    ov_int8 = next(lab for lab in labels["export"] if "openvino" in lab and "int8" in lab)
+    fb = labels["export.options.fallback_min_agreement"]
+
+    def derive(**changes: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        params = {**first, **{k.replace("__", "."): v for k, v in changes.items()}}
+        return candidate_overrides(plan.raw, space, params, option_fields)
+
+    a = derive(export__options__fallback_min_agreement=fb[0])
+    b = derive(export__options__fallback_min_agreement=fb[1])
+    assert candidate_key(a[1]) == candidate_key(b[1])  # the tflite fp32 entry sets no fallback
+    c = derive(export=ov_int8, export__options__fallback_min_agreement="0.97")
+    assert c[0]["export"][0]["options"]["fallback_min_agreement"] == 0.97
+    on = next(lab for lab in labels["compression.ffn_prune"] if lab != "false")
+    d = derive(compression__ffn_prune=on)
+    assert [e["stage"] for e in d[0]["compression"]] == ["distilbert", "ffn_prune"]
+    assert [e["stage"] for e in a[0]["compression"]] == ["distilbert"]
+    assert distinct_candidates(plan) < space.size
+
+
+def test_budget_durations() -> None:
+    from edgekit.errors import EdgekitError
+    from edgekit.optimize.run import parse_budget
+
+    assert parse_budget("45m") == 2700 and parse_budget("90s") == 90
+    assert parse_budget("1.5h") == 5400 and parse_budget("30") == 30
+    for bad in ("soon", "-5m", "0"):
+        with pytest.raises(EdgekitError):
+            parse_budget(bad)

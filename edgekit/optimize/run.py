@@ -77,7 +77,9 @@ def parse_budget(text: str) -> float:
     return value
 
 
-def _option_fields(fmt: Any) -> set[str]:
+def option_fields(fmt: Any) -> set[str]:
+    """The option names ``fmt``'s exporter accepts (none for an unknown format: the loader
+    names that one)."""
     from edgekit.exporters import EXPORTERS
 
     return set(EXPORTERS.get(fmt).Options.model_fields) if fmt in EXPORTERS else set()
@@ -125,7 +127,7 @@ def _check_space(plan: Plan) -> None:
         for knob in plan.space.knobs:
             for lab in knob.labels:
                 cand, _ = candidate_overrides(plan.raw, plan.space, {**first, knob.path: lab},
-                                              _option_fields)
+                                              option_fields)
                 try:
                     load_candidate(cand, Path(tmp))
                 except EdgekitError as exc:
@@ -148,7 +150,7 @@ def load_candidate(raw: dict[str, Any], folder: Path) -> Recipe:
 def distinct_candidates(plan: Plan) -> int:
     """Combinations that differ in a knob that applies (a fallback threshold on an fp32 file
     does not): the trials an exhaustive grid costs."""
-    return len({candidate_key(candidate_overrides(plan.raw, plan.space, p, _option_fields)[1])
+    return len({candidate_key(candidate_overrides(plan.raw, plan.space, p, option_fields)[1])
                 for p in plan.space.grid()})
 
 
@@ -198,7 +200,7 @@ def _optimize(request: OptimizeRequest, plan: Plan, out: Path, folder: Path,
     higher = [True]
 
     def evaluate(params: dict[str, str]) -> tuple[Trial, bool]:
-        cand, applied = candidate_overrides(plan.raw, plan.space, params, _option_fields)
+        cand, applied = candidate_overrides(plan.raw, plan.space, params, option_fields)
         key = candidate_key(applied)
         if key in by_key:
             return by_key[key], False
@@ -249,7 +251,7 @@ def _optimize(request: OptimizeRequest, plan: Plan, out: Path, folder: Path,
                            f"validation split", where=folder / "optimize.json",
                            fix="allow a larger --max-drop, or widen the optimize: space")
     recipe = load_candidate(candidate_overrides(plan.raw, plan.space, chosen.params,
-                                                      _option_fields)[0], folder)
+                                                      option_fields)[0], folder)
     progress.note(f"chosen: trial #{chosen.number} ({_trial_line(chosen, metric_name[0])}); "
                   "proving it once on the held-out split")
     t0 = time.monotonic()

@@ -5,8 +5,9 @@ A knob is a dotted path with a list of values. Four kinds, by path:
 
 * ``export``: export entries; a candidate exports exactly the one chosen (one artifact per
   candidate, so every trial's size and latency are one file's);
-* ``export.options.NAME``: an exporter option, applied only where the chosen format has it
-  (a fallback threshold means nothing to an fp32 file), else the knob does not apply;
+* ``export.options.NAME``: overrides the option NAME in the export choices that set it
+  themselves (a fallback threshold means something to the int8 entry that names it, nothing
+  to an fp32 file of the same format), else the knob does not apply;
 * ``compression.STAGE``: ``off`` (the stage is left out) or the stage's parameters (it is
   added, after the recipe's own stages, in the order the knobs are listed);
   ``compression.STAGE.PARAM``: a parameter of a stage the candidate has, else it does not apply;
@@ -102,9 +103,10 @@ def candidate_overrides(raw: dict[str, Any], space: Space, params: dict[str, str
             out["export"] = [dict(value)]
         elif parts[:2] == ["export", "options"] and len(parts) == 3:
             entry = out["export"][0]
-            if parts[2] not in option_fields(entry.get("format")):
+            options = entry.get("options") or {}
+            if parts[2] not in options or parts[2] not in option_fields(entry.get("format")):
                 continue
-            entry.setdefault("options", {})[parts[2]] = value
+            options[parts[2]] = value
         elif parts[0] == "compression" and len(parts) == 2:
             stages = out.setdefault("compression", [])
             idx = _stage_index(out, parts[1])

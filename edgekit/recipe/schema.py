@@ -105,7 +105,7 @@ class ValidationSection(_Strict):
 class OptimizeSection(_Strict):
     """``edgekit optimize``'s search space: each knob is a dotted path into the recipe with
     the values it may take. ``export`` takes export entries (one artifact per candidate);
-    ``export.options.X`` sets an exporter option where the chosen format has it;
+    ``export.options.X`` overrides option X in the export choices that set it;
     ``compression.STAGE`` takes ``off`` or a stage's parameters (the stage is dropped or added);
     ``compression.STAGE.PARAM`` sets a parameter of a stage the candidate has; any other path
     is set as ``--set`` would (e.g. ``validation.threads``)."""
