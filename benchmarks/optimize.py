@@ -53,6 +53,7 @@ def main() -> None:
     p.add_argument("--trials", type=int, default=6)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--set", action="append", default=[])
+    p.add_argument("--name", help="results file stem (default optimize-RECIPE-OBJECTIVE)")
     args = p.parse_args()
     common = dict(target=args.target, max_drop=args.max_drop, objective=args.objective,
                   quick=args.quick, overrides=parse_overrides(args.set))
@@ -86,7 +87,8 @@ def main() -> None:
     cmd = ("PYTHONPATH=. python benchmarks/optimize.py " + args.recipe
            + f" --objective {args.objective} --target {args.target} --max-drop {args.max_drop:g}"
            + f" --trials {args.trials}" + (" --quick" if args.quick else "")
-           + "".join(f" --set '{s_}'" for s_ in args.set))
+           + "".join(f" --set '{s_}'" for s_ in args.set)
+           + (f" --name {args.name}" if args.name else ""))
     lines = [f"# edgekit optimize: {args.recipe}, --objective {args.objective}, grid vs search", "",
              f"Command: `{cmd}`", "",
              f"Space: {plan.space.size} combinations, {distinct_candidates(plan)} distinct "
@@ -97,7 +99,7 @@ def main() -> None:
              *(f"| {a} | {b} | {c} |" for a, b, c in rows), "", "## Goals", "",
              *(f"- {'MET' if ok else 'NOT MET'}: {name} ({detail})" for name, ok, detail in goals)]
     RESULTS.mkdir(exist_ok=True)
-    stem = RESULTS / f"optimize-{args.recipe}-{args.objective}"
+    stem = RESULTS / (args.name or f"optimize-{args.recipe}-{args.objective}")
     stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
     stem.with_suffix(".json").write_text(json.dumps({"grid": grid, "search": search}, indent=2))
     print("\n".join(lines))

@@ -292,7 +292,14 @@ def optimize(
         from edgekit.progress import RichProgress
 
         dest = out or Path("export") / f"{plan.recipe.name}-optimized"
-        result = run_optimize(request, dest, RichProgress(), plan=plan)
+        try:
+            result = run_optimize(request, dest, RichProgress(), plan=plan)
+        except KeyboardInterrupt:
+            from edgekit.optimize.trials import search_folder
+
+            typer.echo(f"interrupted: finished trials are kept in {search_folder(dest)}; the "
+                       "same command resumes the search", err=True)
+            raise typer.Exit(130) from None
         held = result["chosen"]["heldout"]
         typer.echo(f"wrote {dest}: trial #{result['chosen']['trial']} ({result['chosen']['file']}), "
                    f"held-out {result['metric']} {held['metric']['value']:.4f}: "
