@@ -185,7 +185,7 @@ def _settings(request: OptimizeRequest, plan: Plan) -> dict[str, Any]:
 def _optimize(request: OptimizeRequest, plan: Plan, out: Path, folder: Path,
               progress: Progress) -> dict[str, Any]:
     from edgekit.optimize.candidate import DataMemo, run_candidate
-    from edgekit.pipeline import budget_metric_for, compress
+    from edgekit.pipeline import compress
 
     log = TrialLog(out, _settings(request, plan))
     known = log.read()
@@ -196,8 +196,8 @@ def _optimize(request: OptimizeRequest, plan: Plan, out: Path, folder: Path,
     want = min(request.trials or distinct_candidates(plan), distinct_candidates(plan))
     quiet = SilentProgress()
     started = time.monotonic()
-    metric_name = ["metric"]
-    higher = [True]
+    metric = memo.get(plan.recipe, quiet).metric  # candidates share the data: loaded once
+    metric_name, higher = metric.name, metric.higher_is_better
 
     def evaluate(params: dict[str, str]) -> tuple[Trial, bool]:
         cand, applied = candidate_overrides(plan.raw, plan.space, params, option_fields)
@@ -209,8 +209,6 @@ def _optimize(request: OptimizeRequest, plan: Plan, out: Path, folder: Path,
         t0 = time.perf_counter()
         with progress.stage(f"trial {len(known) + 1}/{want}", shown):
             outcome = run_candidate(recipe, out, plan.target, memo, folder / "scratch", quiet)
-        held = memo.get(recipe, quiet)
-        metric_name[0], higher[0] = held.metric.name, held.metric.higher_is_better
         trial = Trial(number=len(known), params=params, applied=applied,
                       status=PRUNED if outcome.pruned else COMPLETE,
                       keras_drop=outcome.keras_drop,
@@ -223,23 +221,20 @@ def _optimize(request: OptimizeRequest, plan: Plan, out: Path, folder: Path,
         log.append(trial)
         known.append(trial)
         by_key[key] = trial
-        progress.note(_trial_line(trial, metric_name[0]))
-        progress.note(front_line(pareto_front(known, higher[0]), metric_name[0]))
+        progress.note(_trial_line(trial, metric_name))
+        progress.note(front_line(pareto_front(known, higher), metric_name))
         return trial, True
 
     search(plan.space, evaluate, known, strategy=request.strategy, trials=want,
            timeout_s=request.budget_s, objective=request.objective,
-           higher_is_better=higher[0], seed=request.seed)
+           higher_is_better=higher, seed=request.seed)
     search_s = time.monotonic() - started
-    if known and metric_name[0] == "metric":  # every trial came from the log
-        held = memo.get(plan.recipe, quiet)
-        metric_name[0], higher[0] = held.metric.name, held.metric.higher_is_better
-    front = pareto_front(known, higher[0])
-    chosen = choose(known, request.objective, higher[0])
+    front = pareto_front(known, higher)
+    chosen = choose(known, request.objective, higher)
     result: dict[str, Any] = {
         "schema": SCHEMA, "recipe": plan.recipe.name, "target": plan.target.name,
         "objective": request.objective, "max_drop": request.max_drop,
-        "metric": metric_name[0], "baseline": plan.recipe.budgets.baseline,
+        "metric": metric_name, "baseline": plan.recipe.budgets.baseline,
         "strategy": request.strategy, "scored_on": "validation split",
         "space": {k.path: list(k.labels) for k in plan.space.knobs},
         "space_size": plan.space.size, "search_wall_s": round(search_s, 3),
@@ -252,7 +247,7 @@ def _optimize(request: OptimizeRequest, plan: Plan, out: Path, folder: Path,
                            fix="allow a larger --max-drop, or widen the optimize: space")
     recipe = load_candidate(candidate_overrides(plan.raw, plan.space, chosen.params,
                                                       option_fields)[0], folder)
-    progress.note(f"chosen: trial #{chosen.number} ({_trial_line(chosen, metric_name[0])}); "
+    progress.note(f"chosen: trial #{chosen.number} ({_trial_line(chosen, metric_name)}); "
                   "proving it once on the held-out split")
     t0 = time.monotonic()
     report = compress(recipe, out, progress)
