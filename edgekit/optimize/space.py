@@ -33,7 +33,7 @@ OFF = ("off", None, False)
 
 def label(value: Any) -> str:
     """A knob value as the short text optuna and the console show."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
 @dataclass(frozen=True)

@@ -123,7 +123,7 @@ class OptimizeSection(_Strict):
                 raise ValueError(f"knob '{path}' is not a dotted path (e.g. train.epochs)")
             if not choices:
                 raise ValueError(f"knob '{path}' has no values")
-            labels = [json.dumps(c, sort_keys=True) for c in choices]
+            labels = [json.dumps(c, sort_keys=True, default=str) for c in choices]
             if len(set(labels)) != len(labels):
                 raise ValueError(f"knob '{path}' lists a value twice")
         return self
