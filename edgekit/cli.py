@@ -287,6 +287,58 @@ def deploy(
     _run(debug, go)
 
 
+@app.command()
+def optimize(
+    recipe: Annotated[str, typer.Argument(help="built-in recipe name or path to a recipe YAML with an 'optimize:' section")],
+    target: Annotated[str, typer.Option(help="device profile the latency is for (see 'edgekit devices')")] = "cpu",
+    max_drop: Annotated[float, typer.Option(help="allowed metric loss vs the recipe's budgets.baseline, on the validation split (0.01 = 1 point)")] = 0.01,
+    objective: Annotated[str, typer.Option(help="what the chosen artifact minimises: latency | size")] = "latency",
+    budget: Annotated[Optional[str], typer.Option(help="wall time for the search, e.g. 45m, 90s, 2h")] = None,
+    trials: Annotated[Optional[int], typer.Option(min=1, help="distinct candidates to try (default: the whole space)")] = None,
+    strategy: Annotated[str, typer.Option(help="tpe (optuna) | grid (every candidate)")] = "tpe",
+    out: Annotated[Optional[Path], typer.Option(help="bundle folder of the chosen artifact (default: export/<recipe>-optimized)")] = None,
+    quick: Annotated[bool, typer.Option(help="apply the recipe's 'quick' overrides")] = False,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a field: section.field=value (repeatable)")] = None,
+    dry_run: Annotated[bool, typer.Option(help="print the search space and its size and exit")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Search RECIPE's 'optimize:' space for the artifact best on --objective within --max-drop
+    (scored on the validation split), prove it once on held-out, write it as a bundle."""
+
+    def go() -> None:
+        from edgekit.optimize.run import (OptimizeRequest, dry_run_lines, make_plan,
+                                          optimize as run_optimize, parse_budget)
+        from edgekit.recipe.loader import parse_overrides
+
+        request = OptimizeRequest(recipe, target=target, max_drop=max_drop, objective=objective,
+                                  trials=trials, strategy=strategy, quick=quick,
+                                  budget_s=parse_budget(budget) if budget else None,
+                                  overrides=parse_overrides(set_ or []))
+        plan = make_plan(request)
+        if dry_run:
+            typer.echo("\n".join(dry_run_lines(plan, request)))
+            return
+        from edgekit.progress import RichProgress
+
+        dest = out or Path("export") / f"{plan.recipe.name}-optimized"
+        try:
+            result = run_optimize(request, dest, RichProgress(), plan=plan)
+        except KeyboardInterrupt:
+            from edgekit.optimize.trials import search_folder
+
+            typer.echo(f"interrupted: finished trials are kept in {search_folder(dest)}; the "
+                       "same command resumes the search", err=True)
+            raise typer.Exit(130) from None
+        held = result["chosen"]["heldout"]
+        typer.echo(f"wrote {dest}: trial #{result['chosen']['trial']} ({result['chosen']['file']}), "
+                   f"held-out {result['metric']} {held['metric']['value']:.4f}: "
+                   f"{'passed' if held['passed'] else 'FAILED'}; every trial in {dest}/optimize.json")
+        if not held["passed"]:
+            raise typer.Exit(3)
+
+    _run(debug, go)
+
+
 targets_app = typer.Typer(help="Targets: how each device is reached, and one-time setup.",
                           invoke_without_command=True)
 app.add_typer(targets_app, name="targets")

@@ -43,6 +43,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("recipe", ("edgekit.recipe", "edgekit.resources")),
     ("proof", ("edgekit.validation", "edgekit.report")),
     ("pipeline", ("edgekit.pipeline", "edgekit.stage_keys", "edgekit.deploy")),
+    ("search", ("edgekit.optimize",)),
     ("cli", ("edgekit.cli", "edgekit.__main__")),
 )
 

@@ -194,6 +194,8 @@ def recipe_to_yaml(recipe: Recipe) -> str:
     data = recipe.model_dump(mode="json")
     for entry in data["compression"]:
         entry.update(entry.pop("params"))
+    if data.get("optimize") is None:  # an absent search space is not a setting to reproduce
+        data.pop("optimize", None)
     return yaml.safe_dump(data, sort_keys=False)
 
 

@@ -11,6 +11,7 @@ Formats and precisions are the enumerations of :mod:`edgekit.device.formats`.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PositiveFloat, PositiveInt,
@@ -154,6 +155,33 @@ class ValidationSection(_Strict):
                                              "through each artifact")
 
 
+class OptimizeSection(_Strict):
+    """``edgekit optimize``'s search space: each knob is a dotted path into the recipe with
+    the values it may take. ``export`` takes export entries (one artifact per candidate);
+    ``export.options.X`` overrides option X in the export choices that set it;
+    ``compression.STAGE`` takes ``off`` or a stage's parameters (the stage is dropped or added);
+    ``compression.STAGE.PARAM`` sets a parameter of a stage the candidate has; any other path
+    is set as ``--set`` would (e.g. ``validation.threads``)."""
+
+    space: dict[str, list[Any]] = Field(min_length=1, description="dotted recipe path -> the "
+                                        "values it may take, e.g. {export.options."
+                                        "fallback_min_agreement: [0.97, 0.99]}")
+
+    @model_validator(mode="after")
+    def _choices(self) -> "OptimizeSection":
+        import json
+
+        for path, choices in self.space.items():
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*", path):
+                raise ValueError(f"knob '{path}' is not a dotted path (e.g. train.epochs)")
+            if not choices:
+                raise ValueError(f"knob '{path}' has no values")
+            labels = [json.dumps(c, sort_keys=True, default=str) for c in choices]
+            if len(set(labels)) != len(labels):
+                raise ValueError(f"knob '{path}' lists a value twice")
+        return self
+
+
 class Recipe(_Strict):
     name: str
     family: str
@@ -168,6 +196,8 @@ class Recipe(_Strict):
     validation: ValidationSection = Field(default_factory=ValidationSection)
     quick: dict[str, Any] = Field(default_factory=dict, description="dotted overrides applied "
                                   "by --quick, e.g. {'train.epochs': 2}")
+    optimize: OptimizeSection | None = Field(None, description="the search space of "
+                                             "'edgekit optimize'")
 
     @model_validator(mode="after")
     def _unique_stage_names(self) -> "Recipe":

@@ -1,0 +1,129 @@
+"""One candidate: a derived recipe run through ``compress``'s own steps (data, train, stages,
+export) against the run folder of the bundle being optimized, so every stage another candidate
+already finished comes from the stage cache (the reference and a distilled student are trained
+once for the whole search) and the final ``compress`` of the chosen one reuses them too.
+
+What differs from ``compress``: the artifact is proven on the **validation** split
+(:mod:`edgekit.optimize.score` says why), and a candidate whose float model is already out of
+budget on validation stops before its export (a prune that lost the points is not worth
+converting).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekit import _tf
+from edgekit.devices import DeviceProfile, load_device
+from edgekit.exporters import EXPORTERS
+from edgekit.families import FAMILIES
+from edgekit.optimize.score import (Latency, ValidationScore, keras_drop, score_artifact,
+                                    target_latency)
+from edgekit.paths import inside
+from edgekit.pipeline import HeldOutData, ModelStates, load_step, stages_step, train_step
+from edgekit.progress import Progress
+from edgekit.recipe.schema import Recipe
+from edgekit.stage_keys import PipelineCache
+from edgekit.strategy import make_strategy
+from edgekit.device.runtimes import RUNTIMES
+from edgekit.tasks import TASKS
+from edgekit.threads import settled_device
+from edgekit.training import TrainContext, predict
+from edgekit.validation.prove import Baseline, ProofSettings
+
+
+@dataclass
+class Outcome:
+    """What one candidate came to: ``pruned`` (stopped before export) with the float model's
+    drop, or a validation score, latency and size."""
+
+    pruned: bool
+    keras_drop: float
+    score: ValidationScore | None = None
+    latency: Latency | None = None
+    size_bytes: int | None = None
+    artifact: str | None = None
+
+
+class DataMemo:
+    """The data step's result per data section: candidates that share it load it once."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, HeldOutData] = {}
+
+    def get(self, recipe: Recipe, progress: Progress) -> HeldOutData:
+        key = recipe.data.model_dump_json()
+        if key not in self._held:
+            self._held[key] = load_step(recipe, progress)
+        return self._held[key]
+
+
+def baseline_on(recipe: Recipe, model_name: str, metric: Any, val_out: dict[str, np.ndarray],
+                val: Any) -> Baseline:
+    """The budget's baseline on validation: the same model ``ProofPlan.baseline_for`` picks."""
+    order = ["reference", *(e.stage for e in recipe.compression)]
+    idx = order.index(order[-1] if model_name == "final" else model_name)
+    name = order[min(idx, order.index(recipe.budgets.baseline))]
+    return Baseline(name, metric.evaluate(val_out[name], val), val_out[name])
+
+
+def run_candidate(recipe: Recipe, out: Path, target: DeviceProfile, memo: DataMemo,
+                  scratch: Path, progress: Progress) -> Outcome:
+    """Train/reuse, compress/reuse, and (unless hopeless) export/reuse and score the one
+    artifact ``recipe.export[0]``."""
+    _tf.set_seed(recipe.train.seed)
+    held = memo.get(recipe, progress)
+    ctx = TrainContext(data=held.data, train=recipe.train,
+                       strategy=make_strategy(recipe.train.strategy))
+    cache = PipelineCache.open(recipe, out, held.data, held.test, fresh=False, progress=progress)
+    states = ModelStates()
+    # both steps also note held-out figures of the float models; the search reads none of them
+    train_step(recipe, held, ctx, cache, states, progress)
+    val = held.data.val
+    # each model is run on validation right after its step: a later stage may train its
+    # source in place (pruning wrappers share their layers' weights)
+    val_out = {"reference": predict(states.models["reference"], val)}
+    reference_key = cache.model_keys["reference"]
+    for i, entry in enumerate(recipe.compression):  # earlier stages come from the cache
+        upto = recipe.model_copy(update={"compression": recipe.compression[:i + 1]})
+        cache.model_keys = {"reference": reference_key}  # each pass chains from the reference
+        stages_step(upto, held, ctx, cache, states, progress)
+        val_out[entry.stage] = predict(states.models[entry.stage], val)
+    if not recipe.compression:
+        stages_step(recipe, held, ctx, cache, states, progress)  # 'final' is the reference
+    val_out["final"] = val_out[recipe.compression[-1].stage] if recipe.compression \
+        else val_out["reference"]
+    exp = recipe.export[0]
+    baseline = baseline_on(recipe, exp.model, held.metric, val_out, val)
+    float_drop = keras_drop(held.metric, baseline, val_out[exp.model], val)
+    if float_drop > recipe.budgets.max_metric_drop:
+        return Outcome(pruned=True, keras_drop=float_drop)
+    exporter = EXPORTERS.get(exp.format)
+    runtime = RUNTIMES.get(exporter.runtime)
+    family = FAMILIES.get(recipe.family)
+    dest = inside(scratch, f"artifacts/{exp.stem(recipe.name)}{exporter.suffix}",
+                  what="artifact file", fix="give the export a plain 'name:'")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with progress.stage(f"export {dest.name}"):
+        art = cache.export(exp, dest, lambda: exporter.export(
+            states.models[exp.model], exp.precision, dest, held.data.train,
+            exporter.Options.model_validate(exp.options), family=family, tuning=val))
+    size = sum(f.stat().st_size for f in art.files)
+    device = settled_device(load_device(recipe.validation.device), recipe.validation.threads)
+    v = recipe.validation
+    settings = ProofSettings(threads=device.threads, warmup=v.warmup, runs=v.runs,
+                             target=device.name)
+    with progress.stage(f"score {dest.name}", "on the validation split"):
+        score, proof = score_artifact(
+            art.path, art.precision, runtime, val, task=TASKS.get(held.data.task),
+            metric=held.metric, reference_out=val_out["reference"],
+            source_out=val_out[exp.model], baseline=baseline, budgets=recipe.budgets,
+            size=size, settings=settings, atol_table=family.conversion_atol)
+        latency = target_latency(art.path, proof, settled_device(target, recipe.validation.threads),
+                                 val, scratch)
+    return Outcome(pruned=False, keras_drop=float_drop, score=score, latency=latency,
+                   size_bytes=size, artifact=dest.name)

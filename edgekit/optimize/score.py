@@ -1,0 +1,101 @@
+"""A candidate's score: its artifact run over the **validation** split and judged against the
+budgets, plus its latency on the target and its size.
+
+Why validation, never held-out: the search picks the best of many candidates, and a figure used
+to pick is optimistic by the picking (the winner is partly the luckiest on those examples).
+Only the chosen artifact meets the held-out split, once, in the final ``compress`` run, so its
+held-out figure is an honest estimate of what the device will see.
+
+Latency comes from the target when it is reachable: this machine's proof timing for a local
+target, ``edgekit profile`` for a remote one; otherwise the roofline estimate (``profile``'s own
+fallback). Every trial says which (``measured`` or ``estimated``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekit.data import Split
+from edgekit.device import heldout
+from edgekit.devices import DeviceProfile
+from edgekit.recipe.schema import Budgets
+from edgekit.tasks import Metric, Task
+from edgekit.validation.profile import profile
+from edgekit.validation.prove import Baseline, Proof, ProofSettings, prove
+
+MEASURED, ESTIMATED = "measured", "estimated"
+
+
+@dataclass(frozen=True)
+class ValidationScore:
+    metric: float
+    baseline: str
+    baseline_metric: float
+    drop: float
+    agreement: float | None
+    passed: bool
+    failures: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"metric": self.metric, "baseline": self.baseline,
+                "baseline_metric": self.baseline_metric, "drop": self.drop,
+                "agreement": self.agreement, "passed": self.passed,
+                "failures": list(self.failures)}
+
+
+@dataclass(frozen=True)
+class Latency:
+    ms: float | None
+    source: str  # MEASURED or ESTIMATED
+    detail: str
+
+
+def keras_drop(metric: Metric, baseline: Baseline, outputs: np.ndarray, val: Split) -> float:
+    """How far the (float) model to be exported already is from the baseline on validation:
+    quantizing it will not win the points back, so a prune beyond the budget stops here."""
+    return metric.drop(baseline.metric, metric.evaluate(outputs, val))
+
+
+def score_artifact(path: Path, precision: str, runtime: Any, val: Split, *, task: Task,
+                   metric: Metric, reference_out: np.ndarray, source_out: np.ndarray,
+                   baseline: Baseline, budgets: Budgets, size: int, settings: ProofSettings,
+                   atol_table: Any) -> tuple[ValidationScore, Proof]:
+    """The same proof ``compress`` runs, over the validation split instead of held-out."""
+    proof = prove(path, precision, runtime, val, task=task,
+                  reference_metric=metric.evaluate(reference_out, val),
+                  reference_out=reference_out, source_out=source_out, budgets=budgets,
+                  conversion_atol=None, size_bytes=size, settings=settings, baseline=baseline,
+                  atol_table=atol_table)
+    score = ValidationScore(
+        metric=proof.metric, baseline=baseline.name, baseline_metric=baseline.metric,
+        drop=metric.drop(baseline.metric, proof.metric), agreement=proof.baseline_agreement,
+        passed=proof.verdict.passed, failures=tuple(c.sentence for c in proof.verdict.failures))
+    return score, proof
+
+
+def proves_here(target: DeviceProfile) -> bool:
+    """Whether the target is this machine's CPU, where every proof runs: then the proof's own
+    timing is the target's latency (a local GPU profile is not: the proofs do not run there)."""
+    return target.scheme == "local" and not target.accelerator and not target.execution_providers
+
+
+def target_latency(path: Path, proof: Proof, target: DeviceProfile, val: Split,
+                   scratch: Path) -> Latency:
+    """The artifact's p50 on ``target``: the proof's own timing when the target is this
+    machine, else ``profile`` on it (validation inputs), else the labelled estimate."""
+    if proves_here(target):
+        return Latency(proof.latency.p50, MEASURED, f"on {target.name}, {proof.latency.runs} runs")
+    inputs = scratch / "val_inputs.npz"
+    if not inputs.is_file():
+        np.savez(inputs, **{f"{heldout.INPUT_PREFIX}{k}": v for k, v in val.x.items()})
+    result = profile(path, target.name, inputs=inputs, threads=target.threads)
+    measured = (result.get("measured") or {}).get("latency_ms", {}).get("p50")
+    if measured:
+        return Latency(float(measured), MEASURED, f"edgekit profile on {target.name}")
+    est = result.get("estimate") or {}
+    why = result.get("unavailable", "not measured")
+    return Latency(est.get("latency_ms"), ESTIMATED, f"roofline estimate ({why})")

@@ -1,0 +1,105 @@
+"""Which candidates to try: optuna's TPE sampler (multi-objective: the objective down and the
+validation metric up, with the budgets as a constraint), or every combination (``grid``, the
+benchmark's yardstick).
+
+TPE, not NSGA-II: NSGA-II needs a population of tens per generation before it improves on
+random sampling, more trials than a search of minutes gets; TPE models good and bad regions
+from the first few. optuna is an optional dependency (``pip install 'edgekit[optimize]'``),
+imported only here, when a search runs.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from edgekit.errors import EdgekitError
+from edgekit.optimize.front import objective_value
+from edgekit.optimize.space import Space
+from edgekit.optimize.trials import PRUNED, Trial
+
+STRATEGIES = ("tpe", "grid")
+CONSTRAINT = "budget"  # optuna's constraint name: > 0 when out of budget on validation
+
+#: evaluate(params) -> (the trial, whether it was computed now rather than found)
+Evaluate = Callable[[dict[str, str]], tuple[Trial, bool]]
+
+
+def _optuna() -> Any:
+    try:
+        import optuna
+    except ImportError:
+        raise EdgekitError("the search needs optuna, which is not installed",
+                           fix="pip install 'edgekit[optimize]' (or pip install optuna), "
+                           "or use --strategy grid") from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+def _constraint(t: Trial) -> float:
+    """optuna's constraint value: <= 0 is feasible."""
+    if t.feasible:
+        return 0.0
+    if t.validation is None:
+        return max(t.keras_drop, 1e-6)
+    return max(t.validation["drop"], 1e-6) if t.validation["drop"] > 0 else 1e-6
+
+
+def _values(t: Trial, objective: str, higher_is_better: bool) -> list[float]:
+    value = objective_value(t, objective)
+    assert t.validation is not None
+    return [value if value is not None else float("inf"), t.validation["metric"]]
+
+
+def _stop(started: float, timeout_s: float | None) -> bool:
+    return timeout_s is not None and time.monotonic() - started >= timeout_s
+
+
+def search(space: Space, evaluate: Evaluate, known: list[Trial], *, strategy: str,
+           trials: int | None, timeout_s: float | None, objective: str,
+           higher_is_better: bool, seed: int = 0) -> None:
+    """Evaluate candidates until ``trials`` distinct ones are known (those of an earlier,
+    interrupted run count; at most the space's distinct candidates), every combination was
+    tried or ``timeout_s`` has passed."""
+    started = time.monotonic()
+    want = min(trials or space.size, space.size)
+    if strategy == "grid":
+        for params in space.grid():
+            if len(known) >= want or _stop(started, timeout_s):
+                return
+            evaluate(params)
+        return
+    optuna = _optuna()
+    dists = {k.path: optuna.distributions.CategoricalDistribution(list(k.labels))
+             for k in space.knobs}
+    with warnings.catch_warnings():  # multivariate TPE is marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=max(2, min(10, want // 3)), multivariate=True)
+    directions = ["minimize", "maximize" if higher_is_better else "minimize"]
+    study = optuna.create_study(directions=directions, sampler=sampler)
+    for t in known:  # a resumed search starts from what the interrupted one learned
+        study.add_trial(_frozen(optuna, t, dists, objective, higher_is_better))
+    attempts = 0
+    while len(known) < want and not _stop(started, timeout_s) and attempts < 20 * space.size:
+        attempts += 1
+        ot = study.ask(dists)
+        trial, _ = evaluate({k: str(v) for k, v in ot.params.items()})
+        ot.set_constraint(CONSTRAINT, _constraint(trial))
+        if trial.status == PRUNED:
+            study.tell(ot, state=optuna.trial.TrialState.PRUNED)
+        else:
+            study.tell(ot, _values(trial, objective, higher_is_better))
+
+
+def _frozen(optuna: Any, t: Trial, dists: dict[str, Any], objective: str,
+            higher_is_better: bool) -> Any:
+    state = optuna.trial.TrialState
+    c = _constraint(t)
+    common = {"params": t.params, "distributions": dists,
+              "system_attrs": {f"constraints:{CONSTRAINT}": c}}
+    if t.status == PRUNED:
+        return optuna.trial.create_trial(state=state.PRUNED, **common)
+    return optuna.trial.create_trial(values=_values(t, objective, higher_is_better), **common)

@@ -1,0 +1,203 @@
+"""``edgekit optimize`` end to end on a tiny LeNet-5 search: candidates through the pipeline's
+steps, scored on validation, the choice proven once on held-out as a normal bundle, and an
+interrupted search resumed without recomputing a finished trial."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+pytest.importorskip("optuna", reason="optuna is missing: pip install 'edgekit[optimize]'")
+
+from edgekit.cli import app  # noqa: E402
+
+SPACE = ("optimize.space={export: [{format: tflite, precision: fp32, model: prune}, "
+         "{format: tflite, precision: int8, model: prune}, "
+         "{format: onnx, precision: fp32, model: prune}], "
+         "compression.prune.target_sparsity: [0.5]}")
+TINY = {"train.epochs": 5, "compression.0.epochs": 1, "validation.runs": 10,
+        "validation.warmup": 2, "budgets.min_agreement": 0.9}
+
+
+class Recording:
+    """A Progress that records what it was told, and stops the run (as Ctrl-C would) once
+    ``stop_after`` trials have finished."""
+
+    def __init__(self, stop_after: int | None = None) -> None:
+        self.timings: dict[str, float] = {}
+        self.stages: list[str] = []
+        self.notes: list[str] = []
+        self.stop_after = stop_after
+
+    @contextmanager
+    def stage(self, name: str, detail: str = "") -> Iterator[None]:
+        self.stages.append(name)
+        yield
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+        fronts = sum(n.startswith("front:") for n in self.notes)
+        if self.stop_after is not None and fronts >= self.stop_after:
+            raise KeyboardInterrupt
+
+
+def _request(trials: int) -> Any:
+    import yaml
+
+    from edgekit.optimize.run import OptimizeRequest
+
+    space = yaml.safe_load(SPACE.split("=", 1)[1])
+    return OptimizeRequest("lenet5", target="cpu", max_drop=0.03, objective="size",
+                           trials=trials, quick=True,
+                           overrides={**TINY, "optimize.space": space})
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from edgekit.optimize.run import optimize
+
+    out = tmp_path_factory.mktemp("opt") / "lenet5-opt"
+    first = Recording(stop_after=2)
+    with pytest.raises(KeyboardInterrupt):  # interrupted after 2 finished trials
+        optimize(_request(3), out, first)
+    second = Recording()
+    result = optimize(_request(3), out, second)
+    return {"out": out, "result": result, "first": first, "second": second}
+
+
+def test_interrupted_search_resumes_without_recomputing(searched: dict[str, Any]) -> None:
+    first, second = searched["first"], searched["second"]
+    assert sum(s.startswith("trial ") for s in first.stages) == 2
+    assert any(n.startswith("resuming: 2 trials") for n in second.notes)
+    assert sum(s.startswith("trial ") for s in second.stages) == 1  # only the third
+    trials = searched["result"]["trials"]
+    assert [t["number"] for t in trials] == [0, 1, 2]
+    assert len({json.dumps(t["applied"], sort_keys=True) for t in trials}) == 3
+
+
+def test_choice_is_on_front_within_budget_and_proven_once(searched: dict[str, Any]) -> None:
+    from edgekit.bundle_integrity import verify_bundle
+    from edgekit.stage_records import run_folder
+
+    out, result = searched["out"], searched["result"]
+    assert json.loads((out / "optimize.json").read_text()) == result
+    chosen = result["chosen"]
+    assert chosen["trial"] in result["front"]
+    trial = result["trials"][chosen["trial"]]
+    assert trial["validation"]["passed"] and trial["validation"]["drop"] <= 0.03
+    assert trial["latency_source"] == "measured"
+    sizes = [t["size_bytes"] for t in result["trials"] if t["validation"]["passed"]]
+    assert trial["size_bytes"] == min(sizes)  # --objective size
+    # proven once on held-out: one artifact in the bundle, one proof record in the run folder
+    report = json.loads((out / "report.json").read_text())
+    assert [a["file"] for a in report["artifacts"]] == [chosen["file"]]
+    proofs = [p for p in run_folder(out).iterdir() if p.name.startswith("prove-")]
+    assert len(proofs) == 1
+    assert chosen["heldout"]["metric"]["value"] == report["artifacts"][0]["metric"]["value"]
+    verify_bundle(out)  # optimize.json and the plot are covered by the manifest
+    assert 'id="optimize"' in (out / "report.html").read_text()
+
+
+def test_bundle_is_accepted_by_validate_and_profile(searched: dict[str, Any]) -> None:
+    out = searched["out"]
+    file = searched["result"]["chosen"]["file"]
+    runner = CliRunner()
+    res = runner.invoke(app, ["verify", str(out)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["profile", str(out / file), "--runs", "5"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["measured"]["latency_ms"]["p50"] > 0
+    res = runner.invoke(app, ["validate", str(out)])
+    assert res.exit_code in (0, 3), res.output  # it ran; the verdict is the held-out one
+
+
+def test_dry_run_prints_space_and_size() -> None:
+    res = CliRunner().invoke(app, ["optimize", "lenet5", "--quick", "--objective", "size",
+                                   "--dry-run"])
+    assert res.exit_code == 0, res.output
+    assert "compression.prune.target_sparsity: 0.5, 0.75 (2)" in res.stdout
+    assert "18 combinations" in res.stdout
+
+
+@pytest.mark.parametrize("space, said", [
+    ("{export: []}", "has no values"),
+    ("{compression.prunee.keep: [0.5]}", "no stage named 'prunee'"),
+    ("{train.epochz: [1, 2]}", "epochz"),
+])
+def test_bad_optimize_section_is_one_line(tmp_path: Path, space: str, said: str) -> None:
+    res = CliRunner().invoke(app, ["optimize", "lenet5", "--dry-run", "--set",
+                                   f"optimize.space={space}"])
+    assert res.exit_code == 2
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and said in lines[0], res.output
+
+
+def test_unreachable_target_gives_labelled_estimate(searched: dict[str, Any],
+                                                    tmp_path: Path) -> None:
+    """adb is not installed here (nor a phone attached): the latency is the roofline estimate,
+    and the trial says so."""
+    from edgekit.devices import load_device
+    from edgekit.optimize.score import ESTIMATED, target_latency
+    from edgekit.targets import target_for
+
+    android = load_device("android")
+    if target_for(android).missing(android) is None:
+        pytest.skip("an Android device is reachable here: the latency would be measured")
+    from edgekit.data import DATASETS, SplitPlan
+
+    loader = DATASETS.get("sklearn_digits")
+    data = loader.load(loader.Config.model_validate({"image_size": 32}), SplitPlan(0.25, 0.1, 0))
+    import shutil
+
+    art = tmp_path / Path(searched["result"]["chosen"]["file"]).name  # a loose copy: profile
+    shutil.copy(searched["out"] / searched["result"]["chosen"]["file"], art)  # saves into bundles
+    lat = target_latency(art, None, android, data.val, tmp_path)  # type: ignore[arg-type]
+    assert lat.source == ESTIMATED and lat.ms is not None and lat.ms > 0
+    assert "roofline" in lat.detail
+
+
+def test_knobs_apply_only_where_they_mean_something() -> None:
+    """An exporter option applies only to a format that has it, a stage knob adds or drops
+    the stage, and stages after what a candidate ships are not trained: two samples that
+    differ only in a knob that does not apply are one candidate."""
+    from edgekit.optimize.run import (OptimizeRequest, option_fields, distinct_candidates,
+                                      make_plan)
+    from edgekit.optimize.space import candidate_key, candidate_overrides
+
+    plan = make_plan(OptimizeRequest("distilbert", quick=True))
+    space = plan.space
+    labels = {k.path: k.labels for k in space.knobs}
+    first = {k.path: k.labels[0] for k in space.knobs}  # tflite fp32, prunes off
+    ov_int8 = next(lab for lab in labels["export"] if "openvino" in lab and "int8" in lab)
+    fb = labels["export.options.fallback_min_agreement"]
+
+    def derive(**changes: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        params = {**first, **{k.replace("__", "."): v for k, v in changes.items()}}
+        return candidate_overrides(plan.raw, space, params, option_fields)
+
+    a = derive(export__options__fallback_min_agreement=fb[0])
+    b = derive(export__options__fallback_min_agreement=fb[1])
+    assert candidate_key(a[1]) == candidate_key(b[1])  # the tflite fp32 entry sets no fallback
+    c = derive(export=ov_int8, export__options__fallback_min_agreement="0.97")
+    assert c[0]["export"][0]["options"]["fallback_min_agreement"] == 0.97
+    on = next(lab for lab in labels["compression.ffn_prune"] if lab != "false")
+    d = derive(compression__ffn_prune=on)
+    assert [e["stage"] for e in d[0]["compression"]] == ["distilbert", "ffn_prune"]
+    assert [e["stage"] for e in a[0]["compression"]] == ["distilbert"]
+    assert distinct_candidates(plan) < space.size
+
+
+def test_budget_durations() -> None:
+    from edgekit.errors import EdgekitError
+    from edgekit.optimize.run import parse_budget
+
+    assert parse_budget("45m") == 2700 and parse_budget("90s") == 90
+    assert parse_budget("1.5h") == 5400 and parse_budget("30") == 30
+    for bad in ("soon", "-5m", "0"):
+        with pytest.raises(EdgekitError):
+            parse_budget(bad)
