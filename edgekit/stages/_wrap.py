@@ -4,6 +4,12 @@ Wrapping the whole model fails for graphs with raw TF ops (BERT's attention matm
 ``TFOpLambda`` layers that TFMOT cannot wrap), so stages clone the model and wrap only layers
 with kernels that the technique applies to. Weights are copied back by layer name, because
 ``clone_model`` may rebuild layers with fresh initial values.
+
+Every layer of the clone is a new object built from the original's config: a ``clone_function``
+that returned the original layer (or wrapped it) would share it, so fine-tuning the wrapped copy
+would also change the model given (pruning used to retrain the reference in place, kernels and
+BatchNorm statistics alike, and a later export of ``model: reference`` would not be the
+reference any more).
 """
 
 from __future__ import annotations
@@ -27,7 +33,8 @@ def wrap_kernel_layers(model: Any, wrap: Callable[[Any], Any]) -> Any:
     weights = {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
 
     def clone(layer: Any) -> Any:
-        return wrap(layer) if isinstance(layer, kinds) else layer
+        fresh = layer.__class__.from_config(layer.get_config())
+        return wrap(fresh) if isinstance(layer, kinds) else fresh
 
     wrapped = keras.models.clone_model(model, clone_function=clone)
     for layer in wrapped.layers:
