@@ -2,13 +2,16 @@
 
     PYTHONPATH=$PWD .venv/bin/python benchmarks/arm64_validate.py BUNDLE [--name tinybert-sst2]
 
-The goal (issue 22): the SST-2 TinyBERT bundle (``edgekit compress tinybert --quick``) validates
-under emulation in under 10 minutes on 2 cores, every artifact judged. Records the wall time
-of the whole run and of each artifact, the CPU seconds of the emulated runners (the children's
-rusage: proot reaps qemu), and the load average before and after (the dev machine is shared:
-wall time under load says little; CPU seconds / 2 is the time on 2 idle cores). Works on a
-copy of the bundle (validate writes ``targets/`` into it). Writes
-``benchmarks/results/<name>-arm64-validate.{json,md}``.
+The goal (issue 22): the SST-2 TinyBERT bundle (``benchmarks/distil_sst2.py --stage tinybert
+--train-examples 4000 --keep BUNDLE``: 8 artifacts, 872 held-out sentences) validates under
+emulation in under 10 minutes on 2 cores, every artifact judged. Records the wall time of the
+whole run and of each artifact, the CPU seconds of the emulated runners (the children's rusage:
+proot reaps qemu) and of this process (verification, the host runs each device run is compared
+with, judging), per artifact too, and the load average before and after. The dev machine is
+shared: wall time under load says little, so the goal is judged on all CPU seconds (runners
+and host side) / 2, the time on 2 idle cores if both were kept busy; the wall time is the
+measurement when the load stayed low. Works on a copy of the bundle (validate writes
+``targets/`` into it). Writes ``benchmarks/results/<name>-arm64-validate.{json,md}``.
 """
 
 from __future__ import annotations
@@ -22,16 +25,33 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from edgekit.validation.ondevice import validate
+from edgekit.validation import ondevice
 
 RESULTS = Path(__file__).resolve().parent / "results"
 GOAL_S = 600
+CORES = 2  # the goal's machine
 
 
-def children_cpu_s() -> float:
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+def cpu_s(who: int) -> float:
+    r = resource.getrusage(who)
     return r.ru_utime + r.ru_stime
+
+
+def timed_artifacts(costs: dict[str, dict[str, float]]) -> None:
+    """Record each artifact's runner and host CPU seconds in ``costs`` (validate() runs its
+    artifacts through ``ondevice.validate_artifact``; this wraps it, it changes nothing)."""
+    inner = ondevice.validate_artifact
+
+    def measured(bundle: Path, artifact: dict[str, Any], *rest: Any) -> dict[str, Any]:
+        runner0, host0 = cpu_s(resource.RUSAGE_CHILDREN), cpu_s(resource.RUSAGE_SELF)
+        entry = inner(bundle, artifact, *rest)
+        costs[artifact["file"]] = {"runner_cpu_s": round(cpu_s(resource.RUSAGE_CHILDREN) - runner0, 1),
+                                   "host_cpu_s": round(cpu_s(resource.RUSAGE_SELF) - host0, 1)}
+        return entry
+
+    ondevice.validate_artifact = measured  # type: ignore[assignment]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,57 +63,80 @@ def main(argv: list[str] | None = None) -> int:
                    help="per artifact (default: the device's remote.timeout_s); raise it on a "
                         "loaded machine to measure rather than time out")
     args = p.parse_args(argv)
+    costs: dict[str, dict[str, float]] = {}
+    timed_artifacts(costs)
     with tempfile.TemporaryDirectory(prefix="arm64-validate-") as tmp:
         bundle = Path(tmp) / "bundle"
         shutil.copytree(args.bundle, bundle)
         load_before = os.getloadavg()
-        cpu0, t0 = children_cpu_s(), time.monotonic()
-        result = validate(bundle, args.target, timeout_s=args.timeout_s)
-        wall, cpu = time.monotonic() - t0, children_cpu_s() - cpu0
+        runner0, host0, t0 = cpu_s(resource.RUSAGE_CHILDREN), cpu_s(resource.RUSAGE_SELF), time.monotonic()
+        result = ondevice.validate(bundle, args.target, timeout_s=args.timeout_s)
+        wall = time.monotonic() - t0
+        runner = cpu_s(resource.RUSAGE_CHILDREN) - runner0
+        host = cpu_s(resource.RUSAGE_SELF) - host0
         load_after = os.getloadavg()
     judged = [a for a in result["artifacts"] if "skipped" not in a and "timed_out" not in a]
+    on_idle = (runner + host) / CORES
+    every_judged = not result["timed_out"] and bool(judged)
     out = {"command": f"PYTHONPATH=$PWD .venv/bin/python benchmarks/arm64_validate.py {args.bundle}"
                       f" --name {args.name} --target {args.target}"
                       + (f" --timeout-s {args.timeout_s:g}" if args.timeout_s else ""),
            "bundle": str(args.bundle), "target": args.target, "cores": os.cpu_count(),
-           "wall_s": round(wall, 1), "runner_cpu_s": round(cpu, 1),
+           "wall_s": round(wall, 1), "runner_cpu_s": round(runner, 1), "host_cpu_s": round(host, 1),
+           "cpu_s_over_2_cores": round(on_idle, 1),
            "load_average_before": [round(x, 2) for x in load_before],
            "load_average_after": [round(x, 2) for x in load_after],
            "goal_s": GOAL_S, "wall_within_goal": wall < GOAL_S,
-           "runner_cpu_s_per_core_within_goal": cpu / 2 < GOAL_S,
-           "sample": result["sample"], "passed": result["passed"],
-           "timed_out": result["timed_out"],
-           "every_runnable_artifact_judged": not result["timed_out"] and bool(judged),
+           "cpu_over_2_cores_within_goal": on_idle < GOAL_S,
+           "goal_met": on_idle < GOAL_S and every_judged,
+           "sample": result["sample"], "reference_sample": result.get("reference_sample"),
+           "passed": result["passed"], "timed_out": result["timed_out"],
+           "every_runnable_artifact_judged": every_judged,
            "artifacts": [{k: a.get(k) for k in ("file", "runtime", "precision", "seconds", "passed",
                                                 "skipped", "timed_out")}
-                         | {"metric": (a.get("metric") or {}).get("value"),
+                         | costs.get(a["file"], {})
+                         | {"examples": (a.get("sample") or result["sample"])["examples"]
+                            if "skipped" not in a else None,
+                            "metric": (a.get("metric") or {}).get("value"),
                             "host_agreement": a.get("host_agreement"),
+                            "max_abs_diff_vs_host": a.get("max_abs_diff_vs_host"),
                             "text_ids_match": (a.get("text_path") or {}).get("ids_match_host_tokenizer")}
                          for a in result["artifacts"]]}
     RESULTS.mkdir(exist_ok=True)
     stem = RESULTS / f"{args.name}-arm64-validate"
     stem.with_suffix(".json").write_text(json.dumps(out, indent=2) + "\n")
+    sample, ref = result["sample"], result.get("reference_sample")
     lines = [f"# `edgekit validate` of the {args.name} bundle on {args.target}", "",
              f"Command: `{out['command']}`", "",
-             f"- wall time {out['wall_s']} s (goal < {GOAL_S} s on 2 cores); emulated runners' CPU "
-             f"time {out['runner_cpu_s']} s (= {cpu / 2:.0f} s on 2 idle cores)",
-             f"- load average before {out['load_average_before']}, after {out['load_average_after']}"
-             f" on {out['cores']} cores (a shared machine)",
-             f"- sample: {result['sample']['examples']} of {result['sample']['of']} held-out "
-             f"examples, seed {result['sample']['seed']} ({result['sample']['why']})",
+             f"- **goal (< {GOAL_S} s on {CORES} cores, every artifact judged): "
+             f"{'met' if out['goal_met'] else 'NOT met'}**: {runner:.0f} s CPU in the emulated "
+             f"runners + {host:.0f} s CPU on the host side = {on_idle:.0f} s on {CORES} idle cores "
+             f"(all CPU seconds / {CORES}: exact only if both cores stayed busy; single-threaded "
+             "stretches such as Python start-up under qemu make the real figure somewhat higher)",
+             f"- wall time {out['wall_s']} s, load average before {out['load_average_before']}, "
+             f"after {out['load_average_after']} on {out['cores']} cores (a machine shared by 6 "
+             "engineers: the wall time includes their work)",
+             f"- sample: {sample['examples']} of {sample['of']} held-out examples, seed "
+             f"{sample['seed']} ({sample['why']})",
+             *([f"- reference export: {ref['examples']} of them ({ref['why']})"] if ref else []),
              f"- passed: {result['passed']}; timed out: {result['timed_out'] or 'none'}", "",
-             "| artifact | runtime | s | metric | host agreement | text ids match | result |",
-             "|---|---|---|---|---|---|---|"]
+             "| artifact | runtime | examples | wall s | runner CPU s | host CPU s | metric | "
+             "host agreement | max abs diff vs host | text ids match | result |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+
+    def cell(v: Any, fmt: str = "") -> str:
+        return "-" if v is None else format(v, fmt)
+
     for a in out["artifacts"]:
         state = ("skipped: " + a["skipped"] if a["skipped"] else "TIMED OUT" if a["timed_out"]
                  else "pass" if a["passed"] else "FAIL")
-        metric = f"{a['metric']:.4f}" if a["metric"] is not None else "-"
-        lines.append(f"| {a['file']} | {a.get('runtime') or '-'} | {a['seconds']} | {metric} | "
-                     f"{a['host_agreement'] if a['host_agreement'] is not None else '-'} | "
-                     f"{a['text_ids_match'] if a['text_ids_match'] is not None else '-'} | {state} |")
+        lines.append(f"| {a['file']} | {a.get('runtime') or '-'} | {cell(a['examples'])} | "
+                     f"{a['seconds']} | {cell(a.get('runner_cpu_s'))} | {cell(a.get('host_cpu_s'))} | "
+                     f"{cell(a['metric'], '.4f')} | {cell(a['host_agreement'])} | "
+                     f"{cell(a['max_abs_diff_vs_host'], '.3g')} | {cell(a['text_ids_match'])} | {state} |")
     stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-    return 0 if result["passed"] else 1
+    return 0 if result["passed"] and out["goal_met"] else 1
 
 
 if __name__ == "__main__":

@@ -171,7 +171,8 @@ def validate(
     target: TargetOpt = "cpu",
     examples: Annotated[Optional[int], typer.Option(
         min=1, help="held-out examples to run (default: all on real devices; under emulation a "
-                    "seeded sample just large enough to resolve the budget)")] = None,
+                    "seeded sample just large enough to resolve the budget, the reference export "
+                    "on a seeded subset of it: see docs/targets.md)")] = None,
     seed: Annotated[int, typer.Option(help="seed of the sample, when one is drawn")] = 0,
     timeout_s: Annotated[Optional[float], typer.Option(
         help="seconds each artifact may run on the target (default: the device's remote.timeout_s)")] = None,

@@ -46,6 +46,8 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     if sample and sample.get("sampled"):
         head += f"  sample: {sample['examples']} of {sample['of']} examples (seed {sample['seed']})"
     lines = [head]
+    if result.get("reference_sample"):  # under emulation the reference export runs fewer
+        lines.append(f"  reference export: {result['reference_sample']['why']}")
     for a in result["artifacts"]:
         if "skipped" in a or "timed_out" in a:
             lines.append(f"  {a['file']:<40} {status(a)}")
@@ -187,6 +189,8 @@ def _validations(on_target: dict[str, dict[str, Any]]) -> str:
         if sample.get("sampled"):
             label += (f"; a seeded sample of {sample['examples']} of {sample['of']} held-out "
                       f"examples (seed {sample['seed']})")
+        if res.get("reference_sample"):
+            label += f"; the reference export on {res['reference_sample']['examples']} of them"
         rows = "".join(
             f"<tr id='{row_id(name, a['file'])}' class='{'pass' if a.get('passed') else 'fail'}'>"
             f"<td class='l'><a href='{esc(a['file'], quote=True)}'>{esc(a['file'])}</a></td>"

@@ -32,6 +32,7 @@ from edgekit.paths import inside
 from edgekit.targets import RunRequest, RunResult, TextRequest, target_for
 from edgekit.targets._proc import TargetTimeout, TargetUnreachable
 from edgekit.threads import settle_threads, settled_device
+from edgekit.validation.intervals import wilson
 from edgekit.validation.placement import execution_record
 from edgekit.bundle_integrity import read_report, refresh_manifest, verify_bundle
 
@@ -189,6 +190,50 @@ def plan_sample(device: DeviceProfile, max_metric_drop: float, proven: int,
     return Sample(size, proven, np.sort(rng.choice(proven, size=size, replace=False)), seed, why)
 
 
+def examples_to_show_agreement(min_agreement: float) -> int | None:
+    """The fewest examples on which full agreement's 95% interval (the Wilson interval the
+    agreement check reports) lies at or above ``min_agreement``: fewer, and even a perfect run
+    could not tell the minimum from chance. None when the minimum is 1 (no finite run shows it)."""
+    if min_agreement >= 1:
+        return None
+    n = 1
+    while wilson(n, n).low < min_agreement:
+        n += 1
+    return n
+
+
+def is_reference_export(artifact: dict[str, Any]) -> bool:
+    """The reference model's own export (e.g. a distilled bundle's fp32 teacher)."""
+    return artifact.get("model") == "reference"
+
+
+def plan_reference_sample(sample: Sample, device: DeviceProfile, min_agreement: float,
+                          examples: int | None, seed: int) -> Sample | None:
+    """Under emulation by default, the reference model's own export runs a seeded subset of
+    ``sample`` (None: it runs the whole sample). No other artifact is judged against its run:
+    the bundle stores the reference's outputs, and those (on the whole sample) are what every
+    other artifact's metric drop and agreement are measured against. What its run shows is
+    that the float reference computes on the device what it computes on the host: max |Δ| vs
+    the host run within the conversion tolerance on every example run (an exact check, not a
+    sampled one) and agreement with its stored outputs. So it needs the examples that let
+    that agreement clear ``min_agreement`` (:func:`examples_to_show_agreement`), not the ones
+    that resolve a metric budget, and under emulation it is the costliest artifact (a
+    6-layer, 384-wide teacher is ~8x a TinyBERT student). ``--examples`` and real devices
+    keep one sample for all."""
+    needed = examples_to_show_agreement(min_agreement)
+    if examples is not None or device.emulation is None or needed is None or needed >= sample.size:
+        return None
+    pool = sample.indices if sample.indices is not None else np.arange(sample.of)
+    rng = np.random.default_rng(seed)
+    return Sample(needed, sample.of, np.sort(rng.choice(pool, size=needed, replace=False)), seed,
+                  f"emulated, the reference model's own export: a seeded {needed} of the "
+                  f"{sample.size} sampled examples, the fewest on which full agreement's 95% "
+                  f"interval clears min_agreement {min_agreement:g}; no other artifact is "
+                  "judged against this run (they are judged against the reference's stored "
+                  "outputs on the whole sample), it shows the float reference computes the "
+                  "host's outputs on the device (max |Δ| vs the host on every example run)")
+
+
 @dataclass
 class SampledData:
     """The sample's inputs (for the runner), labels and reference outputs (for the judge)."""
@@ -330,7 +375,8 @@ def run_text_path(bundle: Path, files: tuple[Path, ...], runtime: str, device: D
 def validate(bundle: Path, target: str, *, examples: int | None = None,
              seed: int = DEFAULT_SEED, timeout_s: float | None = None) -> dict[str, Any]:
     """Run every artifact of ``bundle`` on ``target`` over a sample of its held-out examples
-    (:func:`plan_sample`), one artifact at a time, each under the device's
+    (:func:`plan_sample`; under emulation the reference model's own export on a seeded subset
+    of it, :func:`plan_reference_sample`), one artifact at a time, each under the device's
     ``remote.timeout_s`` (or ``timeout_s``); ``targets/<device>.json`` is rewritten after every artifact, so what
     finished is kept however the run ends. Artifacts that ran out of time are listed under
     ``timed_out`` and make the result fail."""
@@ -355,15 +401,28 @@ def validate(bundle: Path, target: str, *, examples: int | None = None,
     # outputs only for the examples proven: judge exactly those.
     drop = report["budgets"]["max_metric_drop"]
     sample = plan_sample(device, drop, len(held["reference"]), examples, seed)
+    reference_sample = plan_reference_sample(sample, device, report["budgets"]["min_agreement"],
+                                             examples, seed)
     out: dict[str, Any] = {"schema": "edgekit.target-validation/1",
                            "target": device.model_dump(mode="json"),
                            "emulated": device.emulation is not None,
-                           "sample": sample.to_json(drop), "artifacts": [], "finished": False}
+                           "sample": sample.to_json(drop),
+                           "reference_sample": reference_sample.to_json(drop)
+                           if reference_sample is not None else None,
+                           "artifacts": [], "finished": False}
     with tempfile.TemporaryDirectory(prefix="edgekit-sample-") as tmp:
         picked = take_sample(held, sample, Path(tmp) / "heldout")
+        picked_reference = (take_sample(held, reference_sample, Path(tmp) / "heldout-reference")
+                            if reference_sample is not None else None)
         for artifact in report["artifacts"]:
             started = time.monotonic()
-            entry = validate_artifact(bundle, artifact, report, device, sample, picked)
+            if picked_reference is not None and is_reference_export(artifact):
+                assert reference_sample is not None
+                entry = validate_artifact(bundle, artifact, report, device, reference_sample,
+                                          picked_reference)
+                entry["sample"] = out["reference_sample"]
+            else:
+                entry = validate_artifact(bundle, artifact, report, device, sample, picked)
             out["artifacts"].append(entry | {"seconds": round(time.monotonic() - started, 2)})
             save(bundle, f"{device.name}.json", _verdict(out, len(report["artifacts"])))
     out["finished"] = True

@@ -92,3 +92,30 @@ def test_timed_out_artifacts_are_listed_written_and_exit_4(small_bundle: Path, t
     assert len(timed) == 4 and saved["timed_out"] == [a["file"] for a in timed]
     assert saved["finished"] and not saved["passed"]
     assert all("timed out after 0.05 s" in a["timed_out"] for a in timed)
+
+
+def test_under_emulation_the_reference_export_runs_a_seeded_subset() -> None:
+    """The reference's own export is judged on the fewest examples on which full agreement's
+    95% interval clears min_agreement (73 for 0.95), drawn from the sample; the students keep
+    the budget-resolving sample; real devices and --examples keep one sample for all."""
+    from edgekit.validation.intervals import wilson
+    from edgekit.validation.ondevice import (examples_to_show_agreement, is_reference_export,
+                                             plan_reference_sample)
+
+    n = examples_to_show_agreement(0.95)
+    assert n == 73 and wilson(n, n).low >= 0.95 > wilson(n - 1, n - 1).low
+    assert examples_to_show_agreement(1.0) is None
+    emulated = load_device("arm64-emulated")
+    sample = plan_sample(emulated, 0.02, 872, None, 0)
+    ref = plan_reference_sample(sample, emulated, 0.95, None, 0)
+    assert ref is not None and ref.size == 73 and ref.of == 872 and ref.seed == 0
+    assert set(ref.indices.tolist()) <= set(sample.indices.tolist())
+    assert list(ref.indices) == sorted(ref.indices) and "min_agreement 0.95" in ref.why
+    assert not ref.to_json(0.02)["resolves_budget"]  # stated, not hidden
+    assert np.array_equal(ref.indices, plan_reference_sample(sample, emulated, 0.95, None, 0).indices)
+    # no subset where it would not save anything or where one sample was asked for
+    assert plan_reference_sample(sample, emulated, 0.999, None, 0) is None
+    assert plan_reference_sample(sample, emulated, 0.95, 200, 0) is None
+    cpu = load_device("cpu")
+    assert plan_reference_sample(plan_sample(cpu, 0.02, 872, None, 0), cpu, 0.95, None, 0) is None
+    assert is_reference_export({"model": "reference"}) and not is_reference_export({"model": "tinybert"})
