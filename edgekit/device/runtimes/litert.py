@@ -42,6 +42,12 @@ class LiteRTSession(Session):
         with engine_errors("litert", self._path, "run"):
             return self._run(inputs)
 
+    def run_outputs(self, inputs: Inputs) -> dict[str, np.ndarray]:
+        with engine_errors("litert", self._path, "run"):
+            self._run(inputs)
+            details = self._it.get_signature_runner().get_output_details()
+            return {name: self._it.get_tensor(d["index"]) for name, d in details.items()}
+
     def _run(self, inputs: Inputs) -> np.ndarray:
         from edgekit.device.runtimes import match_inputs
 
