@@ -65,6 +65,9 @@ class CachedLM:
         self.prefill_session: Session = engine.load(folder / files["prefill"], threads)
         self.decode_session: Session = engine.load(folder / files["decode"], threads)
         self.max_len = int(self.manifest["max_len"])
+        #: what the engine computes in (OpenVINO may run an fp32 pair in bf16)
+        self.executed_precision = self.decode_session.executed_precision(
+            self.manifest["precision"])
 
     def prefill(self, prompt: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Logits after the prompt's last token, and the caches."""
