@@ -123,7 +123,7 @@ class RottenTomatoesLM(DatasetLoader):
         return Dataset(name=self.name, task="language_model", train=train, val=val, test=test,
                        num_classes=None, source=f"{source}, WordPiece windows",
                        extra={"vocab_size": len(vocab), "seq_len": config.seq_len,
-                              "lm_vocab": vocab, "tokenizer_json": tokenizer.to_str(),
+                              "lm_vocab": vocab, "sep_id": SEP, "tokenizer_json": tokenizer.to_str(),
                               "split": parts.report.to_json()})
 
 

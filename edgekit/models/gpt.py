@@ -130,28 +130,30 @@ class GPT(ModelBuilder):
                                "(e.g. rotten_tomatoes_lm) with the gpt model")
         (input_name, (steps,)), = data.input_shapes().items()
         layers = custom_layers()
-        init = keras.initializers.RandomNormal(stddev=0.02)
+        def init() -> Any:  # GPT-2's N(0, 0.02), a fresh initializer per layer
+            return keras.initializers.RandomNormal(stddev=0.02)
+
         inp = keras.Input(shape=(steps,), dtype="int32", name=input_name)
-        x = L.Embedding(int(vocab), config.dim, embeddings_initializer=init,
+        x = L.Embedding(int(vocab), config.dim, embeddings_initializer=init(),
                         name="token_embed")(inp)
         x = layers["Positions"](steps, config.dim, name="positions")(x)
         x = L.Dropout(config.dropout, name="embed_dropout")(x)
         for i in range(1, config.depth + 1):
             n = block_names(i)
             h = L.LayerNormalization(epsilon=1e-5, name=n["ln1"])(x)
-            h = L.Dense(3 * config.dim, kernel_initializer=init, name=n["qkv"])(h)
+            h = L.Dense(3 * config.dim, kernel_initializer=init(), name=n["qkv"])(h)
             h = layers["CausalAttention"](config.heads, name=n["attention"])(h)
-            h = L.Dense(config.dim, kernel_initializer=init, name=n["proj"])(h)
+            h = L.Dense(config.dim, kernel_initializer=init(), name=n["proj"])(h)
             h = L.Dropout(config.dropout, name=f"block{i}_drop1")(h)
             x = L.Add(name=f"block{i}_res1")([x, h])
             h = L.LayerNormalization(epsilon=1e-5, name=n["ln2"])(x)
-            h = L.Dense(config.mlp_dim, activation=erf_gelu(), kernel_initializer=init,
+            h = L.Dense(config.mlp_dim, activation=erf_gelu(), kernel_initializer=init(),
                         name=n["mlp1"])(h)
-            h = L.Dense(config.dim, kernel_initializer=init, name=n["mlp2"])(h)
+            h = L.Dense(config.dim, kernel_initializer=init(), name=n["mlp2"])(h)
             h = L.Dropout(config.dropout, name=f"block{i}_drop2")(h)
             x = L.Add(name=f"block{i}_res2")([x, h])
         x = L.LayerNormalization(epsilon=1e-5, name="final_ln")(x)
-        logits = L.Dense(int(vocab), kernel_initializer=init, name="lm_head")(x)
+        logits = L.Dense(int(vocab), kernel_initializer=init(), name="lm_head")(x)
         return keras.Model(inp, logits, name=self.name)
 
     def custom_objects(self) -> dict[str, Any]:

@@ -18,7 +18,8 @@ Pairs *computed* in fp32 must match the float model exactly (greedy picks are di
 but fp32 runtimes differ by ~1e-5 on logits, far below typical gaps between the top two); a
 quantized pair's, or one a runtime computes in bf16 (OpenVINO on AVX512-BF16/AMX CPUs), is
 reported, not gated: one flipped near-tie changes every token after it. Prompts: the first
-:data:`PROMPT_LEN` tokens of the first :data:`PROMPTS` held-out windows.
+:data:`PROMPT_LEN` tokens of the first :data:`PROMPTS` held-out snippets (read after each
+``[SEP]`` of the held-out windows, so a prompt opens a sentence rather than cutting a word).
 """
 
 from __future__ import annotations
@@ -47,6 +48,23 @@ def keras_greedy(model: Any, prompts: np.ndarray, new_tokens: int) -> np.ndarray
         logits = model(ids, training=False)
         ids[:, t] = np.argmax(np.asarray(logits[:, t - 1]), axis=-1)
     return ids[:, prompts.shape[1]:prompts.shape[1] + new_tokens]
+
+
+def heldout_prompts(windows: np.ndarray, sep: int) -> np.ndarray:
+    """``(<= PROMPTS, PROMPT_LEN)`` int32: the openings of the held-out snippets, each the
+    tokens after a ``[SEP]`` (none crossing the next one); the windows' first tokens when the
+    split has too few snippets."""
+    stream = windows.reshape(-1)
+    found = []
+    for start in np.flatnonzero(stream[:-PROMPT_LEN] == sep) + 1:
+        piece = stream[start:start + PROMPT_LEN]
+        if sep not in piece:
+            found.append(piece)
+        if len(found) == PROMPTS:
+            break
+    if not found:
+        found = list(windows[:PROMPTS, :PROMPT_LEN])
+    return np.asarray(found, dtype=np.int32)
 
 
 def _ms(values: list[float]) -> dict[str, float]:
@@ -89,7 +107,8 @@ def prove_generation(recipe: Any, bundle: Path, models: dict[str, Any], data: An
     vocab = list(data.extra["lm_vocab"])
     steps = int(data.extra["seq_len"])
     new_tokens = min(NEW_TOKENS, steps - PROMPT_LEN)
-    prompts = np.asarray(data.test.x[data.input_names[0]][:PROMPTS, :PROMPT_LEN], dtype=np.int32)
+    prompts = heldout_prompts(np.asarray(data.test.x[data.input_names[0]]), int(data.extra.get(
+        "sep_id", 1)))
     root = bundle / "generation"
     references: dict[str, np.ndarray] = {}
     results: list[dict[str, Any]] = []
