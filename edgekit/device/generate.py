@@ -128,3 +128,37 @@ def detokenize(ids: list[int], vocab: list[str]) -> str:
         else:
             words.append(piece)
     return " ".join(words)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m edgekit.device.generate BUNDLE/generation/PAIR "a prompt"``: encode the
+    prompt with the bundle's tokenizer, generate, print the text and the timings."""
+    import argparse
+
+    from edgekit.device.tokenizer import load_tokenizer
+
+    parser = argparse.ArgumentParser(prog="python -m edgekit.device.generate",
+                                     description=main.__doc__)
+    parser.add_argument("pair", type=Path, help="a KV-cache pair folder (has generation.json)")
+    parser.add_argument("prompt")
+    parser.add_argument("--tokens", type=int, default=20, help="new tokens at most")
+    parser.add_argument("--top-k", type=int, default=None, help="sample among the k best "
+                        "(default: greedy)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--runtime", default=None, help="default: the format's own engine")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    shared = args.pair.parent  # the tokenizer and vocabulary sit beside the pairs
+    vocab = json.loads((shared / "vocab.json").read_text(encoding="utf-8"))
+    prompt = load_tokenizer(shared).encode(args.prompt, add_special_tokens=False).ids
+    lm = CachedLM(args.pair, args.runtime, args.threads)
+    result = lm.generate(prompt, args.tokens, top_k=args.top_k, seed=args.seed,
+                         stop=vocab.index("[SEP]") if "[SEP]" in vocab else None)
+    print(detokenize(prompt, vocab), "→", detokenize(result.tokens, vocab))
+    print(f"{lm.runtime} ({lm.executed_precision}): first token "
+          f"{result.first_token_s * 1e3:.2f} ms, {result.tokens_per_s:.0f} tokens/s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
