@@ -130,3 +130,16 @@ def test_quick_recipe_generates_on_the_device(tmp_path: Path) -> None:
                for key in (("onnx", "fp32"), ("tflite", "fp32"))]
     assert outputs[0] == outputs[1]
     assert detokenize(prompt, vocab) == "the film is"
+    from edgekit.device.generate import main
+
+    assert main([str(bundle / by_runtime[("tflite", "fp32")]["folder"]), "the film is",
+                 "--tokens", "4", "--top-k", "3"]) == 0
+
+
+def test_generate_cli_names_a_wrong_folder(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from edgekit.device.generate import main
+
+    assert main([str(tmp_path), "the film is"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "generation.json: not found" in err and "fix:" in err

@@ -15,12 +15,14 @@ second, measured around the runtime calls.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from edgekit.device.errors import EdgekitError
 from edgekit.device.runtimes import RUNTIMES, Session
 
 MANIFEST = "generation.json"
@@ -149,11 +151,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     shared = args.pair.parent  # the tokenizer and vocabulary sit beside the pairs
-    vocab = json.loads((shared / "vocab.json").read_text(encoding="utf-8"))
-    prompt = load_tokenizer(shared).encode(args.prompt, add_special_tokens=False).ids
-    lm = CachedLM(args.pair, args.runtime, args.threads)
-    result = lm.generate(prompt, args.tokens, top_k=args.top_k, seed=args.seed,
-                         stop=vocab.index("[SEP]") if "[SEP]" in vocab else None)
+    try:
+        for path in (args.pair / MANIFEST, shared / "vocab.json", shared / "tokenizer.json"):
+            if not path.is_file():
+                raise EdgekitError("not found", where=path, fix="pass a KV-cache pair folder of "
+                                   "a gpt bundle, e.g. BUNDLE/generation/final-onnx-fp32")
+        vocab = json.loads((shared / "vocab.json").read_text(encoding="utf-8"))
+        prompt = load_tokenizer(shared).encode(args.prompt, add_special_tokens=False).ids
+        if not prompt:
+            raise EdgekitError("the prompt has no tokens", where="prompt", fix="give some text")
+        lm = CachedLM(args.pair, args.runtime, args.threads)
+        result = lm.generate(prompt, args.tokens, top_k=args.top_k, seed=args.seed,
+                             stop=vocab.index("[SEP]") if "[SEP]" in vocab else None)
+    except (EdgekitError, ImportError, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(detokenize(prompt, vocab), "→", detokenize(result.tokens, vocab))
     print(f"{lm.runtime} ({lm.executed_precision}): first token "
           f"{result.first_token_s * 1e3:.2f} ms, {result.tokens_per_s:.0f} tokens/s")
