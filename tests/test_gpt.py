@@ -143,3 +143,25 @@ def test_generate_cli_names_a_wrong_folder(tmp_path: Path,
     assert main([str(tmp_path), "the film is"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "generation.json: not found" in err and "fix:" in err
+
+
+def test_fp16_tflite_pair_stays_close_and_unknown_pairs_are_named(
+        random_gpt: object, tmp_path: Path) -> None:
+    """fp16 weights: each decode step within 2% of the logits' range of the Keras forward;
+    a pair no writer has is refused with one line naming what exists."""
+    from edgekit.device.generate import CachedLM
+    from edgekit.errors import EdgekitError
+    from edgekit.exporters._kv_cache import write_cached_graphs
+
+    _runtime_or_skip("litert")
+    write_cached_graphs(random_gpt, tmp_path / "fp16", "tflite", "fp16")
+    lm = CachedLM(tmp_path / "fp16")
+    seq = np.array([[*PROMPT, *range(20, 20 + STEPS - len(PROMPT))]], dtype=np.int32)
+    full = random_gpt(seq, training=False).numpy()[0]
+    logits, k, v = lm.prefill(PROMPT)
+    for position in range(len(PROMPT), STEPS):
+        logits, k, v = lm.decode(int(seq[0, position]), position, k, v)
+        np.testing.assert_allclose(logits, full[position], atol=0.02 * np.ptp(full))
+    with pytest.raises(EdgekitError, match="no KV-cache export for onnx fp16.*tflite at fp32"):
+        write_cached_graphs(random_gpt, tmp_path / "x", "onnx", "fp16")
+    assert not (tmp_path / "x").exists()

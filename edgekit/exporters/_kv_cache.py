@@ -4,8 +4,9 @@
 
 Not a plug-in exporter: an exporter writes one graph per (format, precision) for the pipeline's
 single-graph proofs; here every (format, precision) is a *pair* of graphs that only make sense
-together. Precisions: ``fp32`` and ``dynamic`` (int8 weights, float activations: the caches
-stay float, which the decode step reads and writes every token). OpenVINO reads the ONNX pair.
+together. Precisions: ``fp32``, ``dynamic`` (int8 weights, float activations: the caches
+stay float, which the decode step reads and writes every token) and, for TFLite, ``fp16``
+(float16 weights). OpenVINO reads the ONNX pair.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from edgekit.exporters.onnx import OPSET, quantize_dynamic_int8
 from edgekit.quiet import native_stderr
 
 SUFFIX = {"onnx": ".onnx", "tflite": ".tflite"}
-PRECISIONS = ("fp32", "dynamic")
+PRECISIONS = ("fp32", "fp16", "dynamic")
+FORMAT_PRECISIONS = {"onnx": ("fp32", "dynamic"), "tflite": PRECISIONS}
 MANIFEST = "generation.json"
 
 
@@ -52,8 +54,10 @@ def _tflite(fn: Any, model: Any, precision: str) -> bytes:
     converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()],
                                                                 model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    if precision == "dynamic":
+    if precision != "fp32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if precision == "fp16":
+        converter.target_spec.supported_types = [tf.float16]
     with native_stderr():
         return converter.convert()
 
@@ -63,9 +67,10 @@ def write_cached_graphs(model: Any, folder: Path, fmt: str, precision: str) -> d
     ``folder`` (created), with the manifest; return the manifest."""
     from edgekit.models._gpt_cache import DECODE_INPUTS, OUTPUTS, PREFILL_INPUTS, cached_functions
 
-    if fmt not in SUFFIX or precision not in PRECISIONS:
+    if precision not in FORMAT_PRECISIONS.get(fmt, ()):
         raise EdgekitError(f"no KV-cache export for {fmt} {precision}",
-                           fix=f"use one of {sorted(SUFFIX)} at {', '.join(PRECISIONS)}")
+                           fix="use " + "; ".join(f"{f} at {', '.join(p)}"
+                                                  for f, p in FORMAT_PRECISIONS.items()))
     prefill, decode, shape = cached_functions(model)
     folder.mkdir(parents=True, exist_ok=True)
     files = {}
