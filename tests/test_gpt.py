@@ -165,3 +165,31 @@ def test_fp16_tflite_pair_stays_close_and_unknown_pairs_are_named(
     with pytest.raises(EdgekitError, match="no KV-cache export for onnx fp16.*tflite at fp32"):
         write_cached_graphs(random_gpt, tmp_path / "x", "onnx", "fp16")
     assert not (tmp_path / "x").exists()
+
+
+def test_perplexity_and_next_token_agreement() -> None:
+    """Uniform logits score the vocabulary size; a sure right guess scores 1; agreement
+    counts positions whose arg-max tokens are the same."""
+    from edgekit.tasks import TASKS
+
+    task = TASKS.get("language_model")
+    labels = np.array([[1, 2, 3], [0, 1, 2]])
+    assert task.evaluate(np.zeros((2, 3, 7), np.float32), Split({}, labels)) == pytest.approx(7)
+    sure = np.full((2, 3, 7), -50.0, np.float32)
+    np.put_along_axis(sure, labels[..., None], 50.0, axis=-1)
+    assert task.evaluate(sure, Split({}, labels)) == pytest.approx(1.0)
+    other = sure.copy()
+    other[0, 0] = sure[0, 1]  # one of six positions now picks another token
+    assert task.agreement(other, sure) == pytest.approx(5 / 6)
+
+
+def test_windows_shift_by_one_and_vocab_keeps_every_character() -> None:
+    from edgekit.data.rotten_tomatoes_lm import SEP, trimmed_vocab, windows
+
+    split = windows([[5, 6, 7], [8, 9]], seq_len=3, input_name="input_ids")
+    stream = [5, 6, 7, SEP, 8, 9, SEP]
+    assert split.x["input_ids"].tolist() == [stream[0:3], stream[3:6]]
+    assert split.y.tolist() == [stream[1:4], stream[4:7]]
+    vocab = trimmed_vocab([["the", "film", "##s"], ["the", "fun"]], size=32)
+    assert vocab[:2] == ["[UNK]", "[SEP]"] and "the" in vocab
+    assert {"t", "h", "e", "f", "##s"} <= set(vocab)  # any word of these characters still splits

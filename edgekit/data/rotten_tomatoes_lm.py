@@ -61,7 +61,7 @@ def trimmed_vocab(train_pieces: list[list[str]], size: int) -> list[str]:
     '##' continuation, so any word of those characters still splits into known pieces instead
     of becoming [UNK]), then the most frequent training pieces up to ``size``."""
     counts = Counter(p for seq in train_pieces for p in seq)
-    chars = sorted({p for p in counts if len(p.removeprefix("##")) == 1})
+    chars = sorted({form for p in counts for c in p.removeprefix("##") for form in (c, "##" + c)})
     vocab = SPECIAL + chars
     if len(vocab) >= size:
         raise EdgekitError(f"vocab_size {size} leaves no room beyond the {len(vocab)} special "
