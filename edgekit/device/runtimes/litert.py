@@ -35,6 +35,7 @@ class LiteRTSession(Session):
         self._inputs = {k: (d["index"], d["dtype"]) for k, d in runner.get_input_details().items()}
         outputs = runner.get_output_details()
         self._output = outputs[sorted(outputs)[0]]["index"]
+        self._outputs = {name: d["index"] for name, d in outputs.items()}
         self.input_names = list(self._inputs)
         self._shapes: dict[int, tuple[int, ...]] = {}
 
@@ -45,8 +46,7 @@ class LiteRTSession(Session):
     def run_outputs(self, inputs: Inputs) -> dict[str, np.ndarray]:
         with engine_errors("litert", self._path, "run"):
             self._run(inputs)
-            details = self._it.get_signature_runner().get_output_details()
-            return {name: self._it.get_tensor(d["index"]) for name, d in details.items()}
+            return {name: self._it.get_tensor(index) for name, index in self._outputs.items()}
 
     def _run(self, inputs: Inputs) -> np.ndarray:
         from edgekit.device.runtimes import match_inputs
