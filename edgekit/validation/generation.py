@@ -103,6 +103,7 @@ def prove_generation(recipe: Any, bundle: Path, models: dict[str, Any], data: An
     """Write each export entry's KV-cache pair under ``bundle/generation/`` and prove it; the
     facts for report.json's ``extras["generation"]``."""
     from edgekit.device.generate import detokenize
+    from edgekit.errors import EdgekitError
     from edgekit.exporters._kv_cache import FORMAT_PRECISIONS, write_cached_graphs
 
     vocab = list(data.extra["lm_vocab"])
@@ -111,6 +112,7 @@ def prove_generation(recipe: Any, bundle: Path, models: dict[str, Any], data: An
     prompts = heldout_prompts(np.asarray(data.test.x[data.input_names[0]]), int(data.extra.get(
         "sep_id", 1)))
     root = bundle / "generation"
+    root.mkdir(parents=True, exist_ok=True)
     references: dict[str, np.ndarray] = {}
     results: list[dict[str, Any]] = []
     written: set[tuple[str, str, str]] = set()
@@ -124,8 +126,12 @@ def prove_generation(recipe: Any, bundle: Path, models: dict[str, Any], data: An
         model = models[exp.model]
         folder = root / f"{exp.model}-{fmt}-{exp.precision}"
         if (exp.model, fmt, exp.precision) not in written:
-            with progress.stage("export", f"KV-cache pair {folder.name}"):
-                write_cached_graphs(model, folder, fmt, exp.precision)
+            try:
+                with progress.stage("export", f"KV-cache pair {folder.name}"):
+                    write_cached_graphs(model, folder, fmt, exp.precision)
+            except (EdgekitError, ValueError) as exc:  # e.g. a QAT-wrapped model's layers
+                results.append({**entry, "error": str(exc), "passed": False})
+                continue
             written.add((exp.model, fmt, exp.precision))
         if exp.model not in references:
             references[exp.model] = keras_greedy(model, prompts, new_tokens)
