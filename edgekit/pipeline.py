@@ -207,7 +207,7 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
         plan = ProofPlan(recipe, held, states, reference_value, cache, device, bundle,
                          here=f"this machine: {hardware.machine_name(hw)}")
         artifacts = export_step(plan, progress)
-        extras = extras_step(recipe, bundle, states, held.data, progress)
+        extras = extras_step(recipe, bundle, states, held.data, progress, device.threads)
         with progress.stage("report"):
             heldout_file = _save_heldout(bundle, held.data, states.outputs["reference"])
             report = build_report(plan, heldout_file, stages, artifacts, extras, hw, needs,
@@ -318,12 +318,18 @@ def export_and_prove(plan: ProofPlan, exp: ExportEntry, family: FamilySpec,
 
 
 def extras_step(recipe: Recipe, bundle: Path, states: ModelStates, data: Dataset,
-                progress: Progress) -> dict[str, Any]:
-    """The model's files beyond the artifacts (e.g. a tokenizer), and its facts about them."""
+                progress: Progress, threads: int = 1) -> dict[str, Any]:
+    """The model's files beyond the artifacts (e.g. a tokenizer), and its facts about them;
+    then the family's own check, if it has one (a GPT's KV-cache generation proof)."""
+    from edgekit.validation.generation import FAMILY_PROOFS
+
     builder = MODELS.get(recipe.model.builder)
     with progress.stage("bundle extras"):
-        return builder.bundle_extras(bundle, states.models, data,
-                                     recipe.model.params)
+        extras = builder.bundle_extras(bundle, states.models, data, recipe.model.params)
+    check = FAMILY_PROOFS.get(recipe.family)
+    if check is not None:
+        extras["generation"] = check(recipe, bundle, states.models, data, threads, progress)
+    return extras
 
 
 def build_report(plan: ProofPlan, heldout_file: str, stages: list[StageResult],

@@ -19,7 +19,7 @@ DEFAULT: frozenset[str] = frozenset({
     "perceptron", "lenet5", "simple_rnn", "dense_autoencoder", "gcn", "vit", "vae_decoder",
     "neural_ode"})
 # Families whose recipes have their own default-suite pipeline tests.
-COVERED_ELSEWHERE = {"bert": "tests/test_bert_pipeline.py"}
+COVERED_ELSEWHERE = {"bert": "tests/test_bert_pipeline.py", "gpt": "tests/test_gpt.py"}
 
 FORMATS = {"tflite", "onnx", "openvino"}
 

@@ -57,8 +57,12 @@ class DatasetExtra(TypedDict, total=False):
     tokenizer_dir: str  # the tokenizer's files, copied into the bundle
     truncated_train_share: float  # share of training texts longer than seq_len
     test_texts: list[str]  # the held-out texts, raw, for a device runner's own tokenisation
-    # word ids (:mod:`edgekit.data.rotten_tomatoes_words`)
+    # word ids (:mod:`edgekit.data.rotten_tomatoes_words`); also the language-model loader
     vocab_size: int
+    # next-token language modelling (:mod:`edgekit.data.rotten_tomatoes_lm`)
+    lm_vocab: list[str]  # the WordPiece pieces by id, for the generation proof's decoder
+    sep_id: int  # the token that separates snippets (and ends a generation)
+    tokenizer_json: str  # the tokenizer, serialised, copied into the bundle
     # images (:mod:`edgekit.data._images`)
     image_shape: list[int]  # of a generated image (task generation)
     anomaly_class: int  # the class held out as the anomaly (task anomaly)

@@ -27,6 +27,11 @@ class Session(ABC):
     def run(self, inputs: Inputs) -> np.ndarray:
         """The model's first output for ``inputs`` (arrays keyed by input name)."""
 
+    def run_outputs(self, inputs: Inputs) -> dict[str, np.ndarray]:
+        """Every output by name, for graphs whose outputs feed the next call (a KV cache:
+        :mod:`edgekit.device.generate`). Engines that implement it override this."""
+        raise NotImplementedError(f"{type(self).__name__} returns only its first output")
+
     def executed_precision(self, stored: str) -> str:
         """The precision the engine actually computes in, given the stored one."""
         return stored

@@ -35,12 +35,18 @@ class LiteRTSession(Session):
         self._inputs = {k: (d["index"], d["dtype"]) for k, d in runner.get_input_details().items()}
         outputs = runner.get_output_details()
         self._output = outputs[sorted(outputs)[0]]["index"]
+        self._outputs = {name: d["index"] for name, d in outputs.items()}
         self.input_names = list(self._inputs)
         self._shapes: dict[int, tuple[int, ...]] = {}
 
     def run(self, inputs: Inputs) -> np.ndarray:
         with engine_errors("litert", self._path, "run"):
             return self._run(inputs)
+
+    def run_outputs(self, inputs: Inputs) -> dict[str, np.ndarray]:
+        with engine_errors("litert", self._path, "run"):
+            self._run(inputs)
+            return {name: self._it.get_tensor(index) for name, index in self._outputs.items()}
 
     def _run(self, inputs: Inputs) -> np.ndarray:
         from edgekit.device.runtimes import match_inputs

@@ -42,6 +42,11 @@ class ORTSession(Session):
         with engine_errors("onnxruntime", self._path, "run"):
             return self._s.run([self._output], self._feed(inputs))[0]
 
+    def run_outputs(self, inputs: Inputs) -> dict[str, np.ndarray]:
+        with engine_errors("onnxruntime", self._path, "run"):
+            names = [o.name for o in self._s.get_outputs()]
+            return dict(zip(names, self._s.run(names, self._feed(inputs))))
+
     def placement(self, inputs: Inputs) -> dict[str, Any]:
         """Which execution provider ran each op type, from a profiled run of ``inputs`` in a
         session of its own (see :mod:`edgekit.device.runtimes._ort_placement`)."""

@@ -35,6 +35,15 @@ class OpenVINOSession(Session):
             self._request.infer(feed)
             return self._request.get_output_tensor(0).data.copy()
 
+    def run_outputs(self, inputs: Inputs) -> dict[str, np.ndarray]:
+        with engine_errors("openvino", self._path, "run"):
+            feed = {k: np.asarray(v, dtype=self._types[k]) for k, v in
+                    match_inputs(self.input_names, inputs).items()}
+            self._request.infer(feed)
+            # a port has every name the graph gave its tensor: key it by each
+            return {name: self._request.get_tensor(port).data.copy()
+                    for port in self._compiled.outputs for name in port.get_names()}
+
     def executed_precision(self, stored: str) -> str:
         # Float artifacts compute in the hint's precision; int8 (FakeQuantize) layers run int8
         # and the rest of the graph in the hint's precision.

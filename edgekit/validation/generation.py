@@ -1,0 +1,159 @@
+"""The generation proof of a GPT: its KV-cache prefill/decode pairs written beside the
+artifacts, and text generated from them through the device loop
+(:mod:`edgekit.device.generate`, NumPy + the runtime) checked against the float Keras model.
+
+The pipeline's per-artifact proofs cover the *whole-sequence* graphs (held-out perplexity and
+next-token top-1 agreement on each runtime). This check covers what those cannot: the cached
+graphs a device actually generates with. Per recipe export entry whose (format, precision)
+has a KV-cache writer (ONNX at fp32 and dynamic, TFLite also at fp16; OpenVINO runs the ONNX
+pair):
+
+* ``greedy_match``: the share of held-out prompts whose first ``tokens`` greedy tokens are
+  exactly the float Keras model's (its full-sequence forward, one token at a time), and
+  ``token_match``, the mean share of those tokens before the first difference;
+* ``first_token_ms`` (prefill + first pick) and ``decode_ms`` (each later step) as
+  p50/p90/p99, and ``tokens_per_s`` over all decode steps;
+* a sample: the first prompt and its greedy continuation, as text.
+
+Pairs *computed* in fp32 must match the float model exactly (greedy picks are discontinuous,
+but fp32 runtimes differ by ~1e-5 on logits, far below typical gaps between the top two); a
+quantized pair's, or one a runtime computes in bf16 (OpenVINO on AVX512-BF16/AMX CPUs), is
+reported, not gated: one flipped near-tie changes every token after it. Prompts: the first
+:data:`PROMPT_LEN` tokens of the first :data:`PROMPTS` held-out snippets (read after each
+``[SEP]`` of the held-out windows, so a prompt opens a sentence rather than cutting a word).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PROMPTS = 16
+PROMPT_LEN = 8
+NEW_TOKENS = 16
+PAIR_FORMAT = {"onnx": "onnx", "tflite": "tflite", "openvino": "onnx"}
+RUNTIME = {"onnx": "onnxruntime", "tflite": "litert", "openvino": "openvino"}
+GATED = {"fp32"}  # precisions whose greedy tokens must equal the float model's
+
+
+def keras_greedy(model: Any, prompts: np.ndarray, new_tokens: int) -> np.ndarray:
+    """``(n, new_tokens)`` greedy continuations by the full-sequence model, all prompts at once
+    (they share one length, so every step is one batched forward)."""
+    n, steps = len(prompts), int(model.inputs[0].shape[1])
+    ids = np.zeros((n, steps), dtype=np.int32)
+    ids[:, :prompts.shape[1]] = prompts
+    for t in range(prompts.shape[1], prompts.shape[1] + new_tokens):
+        logits = model(ids, training=False)
+        ids[:, t] = np.argmax(np.asarray(logits[:, t - 1]), axis=-1)
+    return ids[:, prompts.shape[1]:prompts.shape[1] + new_tokens]
+
+
+def heldout_prompts(windows: np.ndarray, sep: int) -> np.ndarray:
+    """``(<= PROMPTS, PROMPT_LEN)`` int32: the openings of the held-out snippets, each the
+    tokens after a ``[SEP]`` (none crossing the next one); the windows' first tokens when the
+    split has too few snippets."""
+    stream = windows.reshape(-1)
+    found = []
+    for start in np.flatnonzero(stream[:-PROMPT_LEN] == sep) + 1:
+        piece = stream[start:start + PROMPT_LEN]
+        if sep not in piece:
+            found.append(piece)
+        if len(found) == PROMPTS:
+            break
+    if not found:
+        found = list(windows[:PROMPTS, :PROMPT_LEN])
+    return np.asarray(found, dtype=np.int32)
+
+
+def _ms(values: list[float]) -> dict[str, float]:
+    arr = np.asarray(values) * 1e3
+    return {f"p{q}": round(float(np.percentile(arr, q)), 4) for q in (50, 90, 99)}
+
+
+def prove_pair(folder: Path, runtime: str, prompts: np.ndarray, reference: np.ndarray,
+               threads: int, vocab: list[str]) -> dict[str, Any]:
+    from edgekit.device.generate import CachedLM, detokenize
+
+    lm = CachedLM(folder, runtime, threads)
+    lm.generate(list(prompts[0]), 2)  # warm-up: first calls allocate
+    firsts, steps, exact, prefix = [], [], 0, []
+    outputs = []
+    for prompt, want in zip(prompts, reference):
+        got = lm.generate(list(prompt), len(want))
+        outputs.append(got.tokens)
+        same = np.asarray(got.tokens[:len(want)]) == want[:len(got.tokens)]
+        exact += bool(same.all() and len(got.tokens) == len(want))
+        prefix.append(int(np.argmin(same)) if not same.all() else len(same))
+        firsts.append(got.first_token_s)
+        steps.extend(got.step_s)
+    return {"runtime": runtime, "executed_precision": lm.executed_precision,
+            "greedy_match": exact / len(prompts),
+            "token_match": float(np.mean(prefix)) / reference.shape[1],
+            "first_token_ms": _ms(firsts), "decode_ms": _ms(steps),
+            "tokens_per_s": round(len(steps) / sum(steps), 1),
+            "sample": {"prompt": detokenize(list(prompts[0]), vocab),
+                       "greedy": detokenize(outputs[0], vocab)}}
+
+
+def prove_generation(recipe: Any, bundle: Path, models: dict[str, Any], data: Any,
+                     threads: int, progress: Any) -> dict[str, Any]:
+    """Write each export entry's KV-cache pair under ``bundle/generation/`` and prove it; the
+    facts for report.json's ``extras["generation"]``."""
+    from edgekit.device.generate import detokenize
+    from edgekit.errors import EdgekitError
+    from edgekit.exporters._kv_cache import FORMAT_PRECISIONS, write_cached_graphs
+
+    vocab = list(data.extra["lm_vocab"])
+    steps = int(data.extra["seq_len"])
+    new_tokens = min(NEW_TOKENS, steps - PROMPT_LEN)
+    prompts = heldout_prompts(np.asarray(data.test.x[data.input_names[0]]), int(data.extra.get(
+        "sep_id", 1)))
+    root = bundle / "generation"
+    root.mkdir(parents=True, exist_ok=True)
+    references: dict[str, np.ndarray] = {}
+    results: list[dict[str, Any]] = []
+    written: set[tuple[str, str, str]] = set()
+    for exp in recipe.export:
+        fmt = PAIR_FORMAT.get(exp.format)
+        entry = {"format": exp.format, "precision": exp.precision, "model": exp.model}
+        if fmt is None or exp.precision not in FORMAT_PRECISIONS[fmt]:
+            results.append({**entry, "skipped": f"no KV-cache pair for {exp.format} "
+                            f"{exp.precision}"})
+            continue
+        model = models[exp.model]
+        folder = root / f"{exp.model}-{fmt}-{exp.precision}"
+        if (exp.model, fmt, exp.precision) not in written:
+            try:
+                with progress.stage("export", f"KV-cache pair {folder.name}"):
+                    write_cached_graphs(model, folder, fmt, exp.precision)
+            except (EdgekitError, ValueError) as exc:  # e.g. a QAT-wrapped model's layers
+                results.append({**entry, "error": str(exc), "passed": False})
+                continue
+            written.add((exp.model, fmt, exp.precision))
+        if exp.model not in references:
+            references[exp.model] = keras_greedy(model, prompts, new_tokens)
+        with progress.stage("prove", f"generation {folder.name} on {RUNTIME[exp.format]}"):
+            facts = prove_pair(folder, RUNTIME[exp.format], prompts, references[exp.model],
+                               threads, vocab)
+        # stored and computed in fp32: a converted or quantized pair drifts, and may flip ties
+        facts["gated"] = exp.precision in GATED and facts["executed_precision"] in GATED
+        facts["passed"] = facts["greedy_match"] == 1.0 if facts["gated"] else None
+        progress.note(f"greedy {facts['greedy_match']:.0%} of {len(prompts)} prompts match the "
+                      f"float model's {new_tokens} tokens; first token "
+                      f"{facts['first_token_ms']['p50']} ms, {facts['tokens_per_s']} tokens/s")
+        results.append({**entry, "folder": str(folder.relative_to(bundle)), **facts})
+    (root / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    (root / "tokenizer.json").write_text(str(data.extra["tokenizer_json"]), encoding="utf-8")
+    float_sample = {"prompt": detokenize(list(prompts[0]), vocab),
+                    "greedy": detokenize(list(next(iter(references.values()))[0]), vocab)} \
+        if references else None
+    return {"prompts": len(prompts), "prompt_tokens": PROMPT_LEN, "new_tokens": new_tokens,
+            "threads": threads, "keras_sample": float_sample, "pairs": results,
+            "passed": all(r.get("passed") is not False for r in results)}
+
+
+#: Family -> its check beyond the per-artifact proofs (called by the pipeline's extras step).
+FAMILY_PROOFS = {"gpt": prove_generation}
