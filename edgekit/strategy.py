@@ -17,6 +17,11 @@ in the same process reuses it.
 (TensorFlow's rule: task ``chief``, else ``worker`` 0) writes everything: run cache, teacher
 cache, bundle, exports, proofs. The other workers train with it, taking part in every
 collective op it does, write nothing, and exit 0 (:class:`Role`).
+
+**Sharding.** ``train.batch_size`` is the global batch, as in Keras: TensorFlow splits each
+batch across the workers itself (auto-shard policy ``DATA`` for in-memory arrays and for the
+distillation's generator stream, whose batches it re-splits), so the steps per epoch are a
+one-process run's.
 """
 
 from __future__ import annotations
@@ -151,7 +156,7 @@ def _assign(variables: list[Any], held: list[tuple[str, Any]],
     return True
 
 
-_TASK = re.compile(r"/job:(\w+)/replica:\d+/task:(\d+)")
+_TASK = re.compile(r"/job:(\w+)(?:/replica:\d+)?/task:(\d+)")
 
 
 @contextmanager
@@ -175,7 +180,7 @@ def peer_failures(role: Role) -> Iterator[None]:
                  if (job, int(task)) != role.task] or [f"{j} {t}" for j, t in found]
         who = peers[0] if peers else "another worker"
         first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-        raise EdgekitError(f"{who} of the cluster stopped answering during training "
+        raise EdgekitError(f"{who} of the cluster stopped answering "
                            f"({type(exc).__name__}: {first[:160]})",
                            where=f"worker {role.index} of {role.count}",
                            fix="check that worker's log and restart every worker with the "
