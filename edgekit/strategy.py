@@ -179,7 +179,9 @@ def peer_failures(role: Role) -> Iterator[None]:
         peers = [f"{job} {task}" for job, task in dict.fromkeys(found)
                  if (job, int(task)) != role.task] or [f"{j} {t}" for j, t in found]
         who = peers[0] if peers else "another worker"
-        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        first = next((line for line in lines if "unhealthy" in line or "aborted" in line),
+                     lines[0] if lines else type(exc).__name__)
         raise EdgekitError(f"{who} of the cluster stopped answering "
                            f"({type(exc).__name__}: {first[:160]})",
                            where=f"worker {role.index} of {role.count}",
