@@ -156,17 +156,20 @@ def test_dead_worker_fails_in_one_line(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_two_workers_bert_distillation(tmp_path: Path) -> None:
-    """A small DistilBERT-style distillation (teacher fine-tuned, half-depth student distilled
-    from the teacher cache) on two workers: the chief's bundle passes its budgets."""
+    """`distilbert --quick` (1,200 reviews, here 32 tokens, one artifact) on two workers: the
+    teacher fine-tuned, the half-depth student distilled from the teacher cache through
+    collective ops on both; the chief's bundle passes its budgets. About 4 minutes here."""
     procs = start_workers(tmp_path, [
         "distilbert", "--quick", "--set", "train.strategy=multi_worker_mirrored",
-        "--set", "data.params.max_train_examples=300", "--set", "data.params.max_seq_len=32",
-        "--set", "export=[{format: tflite, precision: fp32, model: distilbert}]",
-        "--set", "budgets.min_reference_ratio=0.5", "--set", "budgets.max_metric_drop=0.2"])
+        "--set", "data.params.max_seq_len=32",
+        "--set", "export=[{format: tflite, precision: fp32, model: distilbert}]"])
     codes = wait_all(procs, timeout=3000)
     assert codes == [0, 0], logs(tmp_path)
     report = json.loads((tmp_path / "w0" / "out" / "bundle" / "report.json").read_text())
     assert report["passed"] and report["stages"][0]["name"] == "distilbert"
+    # 400 held-out reviews, 58% of them 'fresh': both models must beat always saying so
+    # (measured here: teacher 0.7175, student 0.7625).
+    assert report["reference"]["value"] > 0.65 and report["stages"][0]["metric"] > 0.65, report
     assert "teacher_cache_mb" in report["stages"][0]["facts"]
     assert_wrote_nothing(tmp_path, 1)
 
