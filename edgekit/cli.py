@@ -118,11 +118,17 @@ def compress(
         if dry_run:
             typer.echo(recipe_to_yaml(resolved), nl=False)
             return
+        from edgekit.strategy import make_strategy
+
+        strategy = make_strategy(resolved.train.strategy)  # before any TensorFlow op
         from edgekit.pipeline import compress as run_pipeline
         from edgekit.progress import RichProgress
 
         target = out or Path("export") / resolved.name
-        report = run_pipeline(resolved, target, RichProgress(), fresh=fresh)
+        report = run_pipeline(resolved, target, RichProgress(), fresh=fresh, strategy=strategy)
+        if "worker" in report:  # a non-chief worker of a multi-worker run: the chief writes
+            typer.echo(report["worker"]["note"])
+            return
         failed = [a["file"] for a in report["artifacts"] if not a["passed"]]
         typer.echo(f"wrote {target}/report.json and report.html: {len(report['artifacts'])} "
                    f"artifacts, {'all passed' if not failed else 'FAILED: ' + ', '.join(failed)}")

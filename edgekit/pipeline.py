@@ -39,10 +39,10 @@ from edgekit.report.html import render
 from edgekit.report.model import (ArtifactResult, DatasetRecord, ExpectedResources,
                                   ReferenceResult, Report, ResourcesRecord, StageResult)
 from edgekit.stage_keys import PipelineCache
-from edgekit.stage_records import run_folder
+from edgekit.stage_records import RunCache, run_folder
 from edgekit.device.runtimes import RUNTIMES
 from edgekit.stages import STAGES
-from edgekit.strategy import make_strategy
+from edgekit.strategy import Role, chief_decides, make_strategy, peer_failures, role_of
 from edgekit.tasks import TASKS, Metric
 from edgekit.threads import settled_device
 from edgekit.training import TrainContext, compile_model, count_params, fit
@@ -180,14 +180,23 @@ class ProofPlan:
 
 
 def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
-             fresh: bool = False) -> dict[str, Any]:
+             fresh: bool = False, strategy: Any = None) -> dict[str, Any]:
     """Run the whole recipe and write the bundle at ``out`` atomically; return the report
     (report.json's content, :class:`edgekit.report.model.Report`).
 
     Finished stages are kept in a run folder next to ``out`` and reused by the next run of the
     same recipe (see :mod:`edgekit.stage_records`); ``fresh=True`` starts from scratch.
+
+    ``strategy`` is the recipe's ``train.strategy``, made before any TensorFlow op (a
+    multi-worker one cannot be made later: :mod:`edgekit.strategy`); left out, it is made here,
+    first. A non-chief worker of a multi-worker run trains with the chief, writes nothing and
+    returns ``{"worker": {"index", "count", "note"}}`` instead of a report.
     """
+    strategy = strategy if strategy is not None else make_strategy(recipe.train.strategy)
+    role = role_of(strategy)
     progress = progress or SilentProgress()
+    if not role.is_chief:
+        return train_as_worker(recipe, strategy, role, progress)
     device = settled_device(load_device(recipe.validation.device), recipe.validation.threads)
     check_runtimes(recipe)
     _tf.set_seed(recipe.train.seed)
@@ -196,13 +205,18 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
     with bundle_folder(out) as bundle:
         held = load_step(recipe, progress)
         needs = resources_step(recipe, held.data, out, progress)
-        ctx = TrainContext(data=held.data, train=recipe.train,
-                           strategy=make_strategy(recipe.train.strategy))
+        ctx = TrainContext(data=held.data, train=recipe.train, strategy=strategy)
         cache = PipelineCache.open(recipe, out, held.data, held.test, fresh=fresh,
                                    progress=progress)
         states = ModelStates()
-        reference_value = train_step(recipe, held, ctx, cache, states, progress)
-        stages = stages_step(recipe, held, ctx, cache, states, progress)
+        with peer_failures(role):
+            # Several workers: the chief may skip a model stage only if it skips them all
+            # (the workers then have nothing to train); otherwise every worker trains each.
+            cache.cache.reuse_models = chief_decides(strategy, cache.models_all_done())
+            reference_value = train_step(recipe, held, ctx, cache, states, progress)
+            stages = stages_step(recipe, held, ctx, cache, states, progress)
+            if role.count > 1:  # the rest runs here alone: no collective op from here on
+                states.models = cache.detached(states.models)
         hw = hardware.detect()  # the machine every proof below runs on
         plan = ProofPlan(recipe, held, states, reference_value, cache, device, bundle,
                          here=f"this machine: {hardware.machine_name(hw)}")
@@ -213,7 +227,34 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
             report = build_report(plan, heldout_file, stages, artifacts, extras, hw, needs,
                                   progress)
             write_report(bundle, report)
+    if role.count > 1:
+        with peer_failures(role):
+            chief_decides(strategy, True)  # the workers wait here: they leave when it is done
     return report.to_json()
+
+
+def train_as_worker(recipe: Recipe, strategy: Any, role: Role,
+                    progress: Progress) -> dict[str, Any]:
+    """A non-chief worker's part: the chief's steps up to the last compression stage, in the
+    same order (so every collective op meets its peers), with no run cache and no bundle.
+    Keeps nothing: a distillation's teacher outputs stay in memory, and each model is saved
+    into a temporary folder deleted at once (:attr:`RunCache.save_aside`)."""
+    _tf.set_seed(recipe.train.seed)
+    held = load_step(recipe, progress)
+    ctx = TrainContext(data=held.data, train=recipe.train, strategy=strategy)
+    runs = RunCache(None, seed=recipe.train.seed)
+    runs.save_aside = True  # the chief saves each model; saving may need every worker
+    cache = PipelineCache(runs, recipe, held.data, held.test)
+    with peer_failures(role):
+        if not chief_decides(strategy, False):  # the chief reuses every model stage
+            states = ModelStates()
+            train_step(recipe, held, ctx, cache, states, progress)
+            stages_step(recipe, held, ctx, cache, states, progress)
+            cache.detached(states.models)  # as the chief does: reading may be collective
+        # Wait for the chief's bundle: a worker that left now would look dead to the chief's
+        # health checks, whose abort breaks what it still runs on the models.
+        chief_decides(strategy, False)
+    return {"worker": {"index": role.index, "count": role.count, "note": role.worker_line()}}
 
 
 def load_step(recipe: Recipe, progress: Progress) -> HeldOutData:

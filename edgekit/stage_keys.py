@@ -96,18 +96,53 @@ class PipelineCache:
 
         return MODELS.get(self.recipe.model.builder).custom_objects()
 
+    def detached(self, models: dict[str, Any]) -> dict[str, Any]:
+        """Plain copies of the run's models, outside any strategy
+        (:func:`edgekit.strategy.detached`); every worker calls it, in the same order, since
+        reading the weights may be a collective op. A model named twice is copied once."""
+        from edgekit.strategy import detached
+
+        copies: dict[int, Any] = {}
+        for model in models.values():
+            if id(model) not in copies:
+                copies[id(model)] = detached(model, self._custom_objects())
+        return {name: copies[id(model)] for name, model in models.items()}
+
     def _predict(self, model: Any) -> np.ndarray:
         from edgekit.training import predict
 
         return predict(model, self.test)
 
-    def train(self, compute: Callable[[], Any]) -> tuple[Any, np.ndarray]:
+    def _train_key(self) -> tuple[str, dict[str, Any]]:
         r = self.recipe
         config = {"model": _dump(r.model), "train": _dump(r.train)}
         from edgekit.models import MODELS
 
-        key = key_of("train", edgekit.__version__, config, self.data_key,
-                     code_key(MODELS.get(r.model.builder)))
+        return key_of("train", edgekit.__version__, config, self.data_key,
+                      code_key(MODELS.get(r.model.builder))), config
+
+    def _stage_key(self, entry: StageEntry, previous: str) -> tuple[str, dict[str, Any]]:
+        config = {"entry": _dump(entry), "train": _dump(self.recipe.train)}
+        from edgekit.stages import STAGES
+
+        return key_of("stage", config, previous, self.data_key,
+                      code_key(STAGES.get(entry.stage))), config
+
+    def models_all_done(self) -> bool:
+        """Whether every model stage (train, each compression stage) has a finished record
+        that this run would reuse: under several workers the chief may skip training only
+        then (:func:`edgekit.strategy.chief_decides`)."""
+        key, _ = self._train_key()
+        if not self.cache.is_done("train", key):
+            return False
+        for entry in self.recipe.compression:
+            key, _ = self._stage_key(entry, key)
+            if not self.cache.is_done(f"stage-{entry.stage}", key):
+                return False
+        return True
+
+    def train(self, compute: Callable[[], Any]) -> tuple[Any, np.ndarray]:
+        key, config = self._train_key()
         got = self.cache.model_stage("train", key, config, compute, self._predict,
                                      self._custom_objects())
         self.model_keys["reference"] = key
@@ -115,11 +150,7 @@ class PipelineCache:
 
     def stage(self, entry: StageEntry, compute: Callable[[], Any]) -> tuple[Any, np.ndarray]:
         """Returns (StageResult-like with .model and .facts, held-out outputs)."""
-        previous = list(self.model_keys.values())[-1]
-        config = {"entry": _dump(entry), "train": _dump(self.recipe.train)}
-        from edgekit.stages import STAGES
-
-        key = key_of("stage", config, previous, self.data_key, code_key(STAGES.get(entry.stage)))
+        key, config = self._stage_key(entry, list(self.model_keys.values())[-1])
         got = self.cache.model_stage(f"stage-{entry.stage}", key, config, compute, self._predict,
                                      self._custom_objects())
         self.model_keys[entry.stage] = key

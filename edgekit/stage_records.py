@@ -31,6 +31,7 @@ import datetime as dt
 import hashlib
 import json
 import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -96,6 +97,14 @@ class RunCache:
         self.seed = seed
         self.note = note or (lambda _msg: None)
         self.reused: list[str] = []
+        # False under a multi-worker run whose model stages are not all done: a model stage
+        # needs every worker, so the chief cannot skip one alone (edgekit.strategy).
+        self.reuse_models = True
+        # A non-chief worker's cache (folder None): it saves each model as the chief does, into
+        # a temporary folder deleted at once, because saving a model under a multi-worker
+        # strategy may run collective ops, which every worker must join (TensorFlow's
+        # documented pattern); it keeps nothing.
+        self.save_aside = False
 
     @classmethod
     def for_bundle(cls, out: Path, *, fresh: bool = False, seed: int = 0,
@@ -120,6 +129,10 @@ class RunCache:
             return json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
+
+    def is_done(self, stage: str, key: str) -> bool:
+        """Whether ``stage`` has a finished record with ``key`` (it would be reused)."""
+        return self._done(stage, key) is not None
 
     def _done(self, stage: str, key: str) -> dict[str, Any] | None:
         rec = self.record(stage)
@@ -168,7 +181,7 @@ class RunCache:
         """A stage whose result is a Keras model (``compute()`` returns a model or an object
         with ``.model`` and ``.facts``); ``check(model)`` gives its held-out predictions;
         ``custom_objects`` are the registered objects the saved model needs to load."""
-        rec = self._done(stage, key)
+        rec = self._done(stage, key) if self.reuse_models else None
         if rec is not None:
             model = self._load_model(self._dir(stage), custom_objects or {})
             outputs = check(model) if model is not None else None
@@ -185,6 +198,9 @@ class RunCache:
             saved = self._save_model(model, d) and self._save_outputs(d, outputs)
             self._write_record(stage, key, "done" if saved else "not-cacheable", config,
                                {"facts": facts}, time.perf_counter() - t0)
+        elif self.save_aside:
+            with tempfile.TemporaryDirectory(prefix="edgekit-worker-") as aside:
+                self._save_model(model, Path(aside))
         return Reused(model, facts, outputs, False)
 
     def files_stage(self, stage: str, key: str, config: Any, dest: Path,

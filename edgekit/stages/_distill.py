@@ -20,6 +20,7 @@ import numpy as np
 
 from edgekit import _tf
 from edgekit.data import Split
+from edgekit.strategy import process_role
 from edgekit.training import per_epoch
 
 
@@ -27,7 +28,10 @@ class TeacherCache:
     """Teacher outputs for every training example, one float16 memmap per output name."""
 
     def __init__(self, teacher: Any, split: Split, batch_size: int = 64) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="edgekit-teacher-")
+        # Only the chief of a multi-worker run writes files: the other workers keep their
+        # copy of the teacher's outputs in memory (edgekit.strategy).
+        in_memory = not process_role().is_chief
+        self._dir = None if in_memory else tempfile.TemporaryDirectory(prefix="edgekit-teacher-")
         self.arrays: dict[str, np.ndarray] = {}
         n = len(split)
         for start in range(0, n, batch_size):
@@ -36,12 +40,14 @@ class TeacherCache:
             for name, value in _flatten(out).items():
                 value = np.asarray(value)
                 if name not in self.arrays:
-                    path = Path(self._dir.name) / f"{name}.f16"
-                    self.arrays[name] = np.memmap(path, dtype=np.float16, mode="w+",
-                                                  shape=(n, *value.shape[1:]))
+                    shape = (n, *value.shape[1:])
+                    self.arrays[name] = np.zeros(shape, np.float16) if self._dir is None else \
+                        np.memmap(Path(self._dir.name) / f"{name}.f16", dtype=np.float16,
+                                  mode="w+", shape=shape)
                 self.arrays[name][start:start + len(value)] = value.astype(np.float16)
         for arr in self.arrays.values():
-            arr.flush()  # type: ignore[attr-defined]
+            if isinstance(arr, np.memmap):
+                arr.flush()
 
     @property
     def nbytes(self) -> int:
@@ -49,7 +55,8 @@ class TeacherCache:
 
     def close(self) -> None:
         self.arrays.clear()
-        self._dir.cleanup()
+        if self._dir is not None:
+            self._dir.cleanup()
 
 
 def bert_stage_footprint(model: Any, student: Any, data: Any, cached: int) -> Any:
