@@ -13,10 +13,27 @@ from edgekit import _tf
 BN_MOMENTUM = 0.9
 
 
+# oneDNN (v3.7.3 in TensorFlow 2.21, still so upstream) writes past its scratchpad in the
+# backward-weights pass of a strided 1×1 convolution whose NHWC input has fewer channels than the
+# kernel's channel block (16 on AVX-512, 8 on AVX2): heap corruption, then a segfault, an abort,
+# a hang or silently wrong filter gradients, depending on batch size and thread count
+# (https://github.com/uxlfoundation/oneDNN/issues/6035). The quick ResNet's 8→16 projection
+# shortcut crashed `fit` that way on AVX-512 machines. Such a convolution is built instead as a
+# 1×1 max-pool with the stride (pure subsampling) followed by the same 1×1 convolution at stride
+# 1: the same function, weights and initialisation, with no strided 1×1 backward pass. 16 is the
+# largest f32 channel block on x86, so this holds on AVX2 and AVX-512 alike; wider inputs keep
+# the plain strided convolution.
+SAFE_STRIDED_1X1_CHANNELS = 16
+
+
 def conv_bn(x: Any, filters: int, kernel: int, stride: int, name: str, relu: bool = True) -> Any:
     """Conv → BatchNorm (→ ReLU): the pattern TFLite, ONNX and OpenVINO all fold into one op, and
-    that TFMOT's QAT quantizes as one unit."""
+    that TFMOT's QAT quantizes as one unit. A strided 1×1 conv on fewer than
+    :data:`SAFE_STRIDED_1X1_CHANNELS` channels subsamples first (see there)."""
     layers = _tf.keras().layers
+    if kernel == 1 and stride > 1 and x.shape[-1] < SAFE_STRIDED_1X1_CHANNELS:
+        x = layers.MaxPooling2D(1, strides=stride, padding="same", name=f"{name}_subsample")(x)
+        stride = 1
     x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False,
                       name=f"{name}_conv")(x)
     x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
