@@ -1,4 +1,4 @@
-"""Atomic file writes and file hashes.
+"""Atomic file writes.
 
 A run never leaves a half-written file under its final name: it goes to a temporary sibling
 and is renamed. (A whole bundle is built the same way, in a temporary sibling folder:
@@ -7,7 +7,6 @@ and is renamed. (A whole bundle is built the same way, in a temporary sibling fo
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -38,9 +37,3 @@ def write_text(path: Path, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

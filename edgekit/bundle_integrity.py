@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgekit.atomic import sha256_of, write_text
+from edgekit.atomic import write_text
+from edgekit.device.hashing import sha256_of
 from edgekit.errors import EdgekitError
 from edgekit.paths import inside
 

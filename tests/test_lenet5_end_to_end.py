@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.atomic import sha256_of
+from edgekit.device.hashing import sha256_of
 from edgekit.device.heldout import open_arrays
 from edgekit.recipe import load_recipe
 from edgekit.device.runtimes import RUNTIMES

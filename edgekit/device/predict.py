@@ -17,7 +17,6 @@ code computes, on the host at deploy time, the outputs ``--check`` compares agai
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import platform
 import sys
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.device.errors import EdgekitError
+from edgekit.device.hashing import sha256_of
 
 SCHEMA = "edgekit.deploy/1"
 CONFIG = "deploy.json"  # what the folder holds and how to call it (written by edgekit deploy)
@@ -169,14 +169,6 @@ def check_outputs(predictor: Predictor) -> np.ndarray:
     return predictor.outputs(predictor.as_batch(held))
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def verify_hashes(folder: Path) -> str | None:
     """None when every file ``manifest.json`` lists is there with its sha256 and nothing else
     sits in the folder (bytecode caches aside), else the first problem."""
@@ -186,7 +178,7 @@ def verify_hashes(folder: Path) -> str | None:
         path = folder / e["path"]
         if not path.is_file():
             return f"{e['path']}: listed in manifest.json but missing"
-        if _sha256(path) != e["sha256"]:
+        if sha256_of(path) != e["sha256"]:
             return f"{e['path']}: sha256 differs from manifest.json"
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).as_posix()

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from edgekit import _tf
-from edgekit.atomic import sha256_of
+from edgekit.device.hashing import sha256_of
 from edgekit.exporters import ExportedArtifact
 from edgekit.report.model import (ArtifactResult, BaselineResult, Environment, IntervalRecord,
                                   LatencyRecord, MemoryRecord, MetricValue, VerdictRecord)
