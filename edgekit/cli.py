@@ -130,9 +130,12 @@ def compress(
             typer.echo(report["worker"]["note"])
             return
         failed = [a["file"] for a in report["artifacts"] if not a["passed"]]
+        generation = report.get("extras", {}).get("generation", {})
+        failed += [f"generation of {p.get('folder', p['format'])}" for p in generation.get("pairs", [])
+                   if p.get("passed") is False]
         typer.echo(f"wrote {target}/report.json and report.html: {len(report['artifacts'])} "
                    f"artifacts, {'all passed' if not failed else 'FAILED: ' + ', '.join(failed)}")
-        if failed:
+        if failed or not report["passed"]:
             raise typer.Exit(3)
 
     _run(debug, go)

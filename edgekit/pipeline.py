@@ -33,7 +33,7 @@ from edgekit.outdir import bundle_folder
 from edgekit.paths import inside
 from edgekit.progress import Progress, SilentProgress
 from edgekit.recipe.schema import ExportEntry, Recipe
-from edgekit.report.build import (VERDICT_RULE, artifact_result, environment, flag_sizes,
+from edgekit.report.build import (VERDICT_RULE, artifact_result, environment, flag_sizes, run_passed,
                                   weights_nbytes)
 from edgekit.report.html import render
 from edgekit.report.model import (ArtifactResult, DatasetRecord, ExpectedResources,
@@ -400,7 +400,7 @@ def build_report(plan: ProofPlan, heldout_file: str, stages: list[StageResult],
             classes=class_report(TASKS.get(data.task), plan.states.outputs["reference"], test.y),
             parameters=count_params(reference), size_bytes=weights_nbytes(reference)),
         stages=stages, artifacts=artifacts, extras=extras, budgets=recipe.budgets,
-        verdict_rule=VERDICT_RULE, passed=all(a.passed for a in artifacts),
+        verdict_rule=VERDICT_RULE, passed=run_passed([a.passed for a in artifacts], extras),
         timings_s=dict(getattr(progress, "timings", {})),
         resources=ResourcesRecord(
             expected=ExpectedResources.model_validate(needs.expected.to_json()),

@@ -193,3 +193,12 @@ def test_windows_shift_by_one_and_vocab_keeps_every_character() -> None:
     vocab = trimmed_vocab([["the", "film", "##s"], ["the", "fun"]], size=32)
     assert vocab[:2] == ["[UNK]", "[SEP]"] and "the" in vocab
     assert {"t", "h", "e", "f", "##s"} <= set(vocab)  # any word of these characters still splits
+
+
+def test_a_failed_generation_proof_fails_the_run() -> None:
+    from edgekit.report.build import run_passed
+
+    assert run_passed([True, True], {"generation": {"passed": True}})
+    assert run_passed([True], {})  # families without their own check
+    assert not run_passed([True, True], {"generation": {"passed": False}})
+    assert not run_passed([True, False], {"generation": {"passed": True}})

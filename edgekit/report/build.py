@@ -86,3 +86,11 @@ def flag_sizes(artifacts: list[ArtifactResult],
     entries = [a.to_json() for a in artifacts]
     said = flag_int8_sizes(entries, bundle)
     return [ArtifactResult.model_validate(e) for e in entries], said
+
+
+def run_passed(artifact_passes: list[bool], extras: dict[str, Any]) -> bool:
+    """The run's verdict: every artifact passed, and so did the family's own check where it
+    has one (a GPT's generation proof in ``extras["generation"]``: its gated pairs' greedy
+    tokens equal the float model's). A check that could not fail the run would prove nothing."""
+    family_check = extras.get("generation", {}).get("passed")
+    return all(artifact_passes) and family_check is not False
