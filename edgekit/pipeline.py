@@ -33,8 +33,8 @@ from edgekit.outdir import bundle_folder
 from edgekit.paths import inside
 from edgekit.progress import Progress, SilentProgress
 from edgekit.recipe.schema import ExportEntry, Recipe
-from edgekit.report.build import (VERDICT_RULE, artifact_result, environment, flag_sizes, run_passed,
-                                  weights_nbytes)
+from edgekit.report.build import (VERDICT_RULE, artifact_result, environment, flag_sizes,
+                                  run_passed, weights_nbytes)
 from edgekit.report.html import render
 from edgekit.report.model import (ArtifactResult, DatasetRecord, ExpectedResources,
                                   ReferenceResult, Report, ResourcesRecord, StageResult)
