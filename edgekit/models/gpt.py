@@ -12,7 +12,7 @@ graphs of :mod:`edgekit.models._gpt_cache`, so the cached and full forwards shar
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -26,10 +26,20 @@ _LAYERS: dict[str, Any] = {}
 
 class GPTConfig(BuilderConfig):
     dim: int = Field(128, ge=8, description="token width")
-    depth: int = Field(2, ge=1, le=24, description="decoder blocks")
+    depth: int = Field(2, ge=1, le=48, description="decoder blocks")
     heads: int = Field(4, ge=1, description="attention heads; must divide dim")
     mlp_dim: int = Field(512, ge=8, description="hidden width of each block's MLP")
     dropout: float = Field(0.1, ge=0, lt=1, description="on the embeddings and residual branches")
+    activation: Literal["gelu", "gelu_new"] = Field(
+        "gelu", description="the MLP's GELU: exact erf form, or GPT-2's tanh approximation")
+    layer_norm_epsilon: float = Field(1e-5, gt=0, description="every LayerNorm's epsilon")
+    checkpoint: str | None = Field(
+        None, description="start from a Hugging Face GPT-2-format checkpoint (folder, "
+        "package:NAME or hub id such as gpt2 / distilgpt2): its config.json sets dim, depth, "
+        "heads, mlp_dim, activation and epsilon, and model.safetensors the weights")
+    allow_pickle: bool = Field(False, description="read the checkpoint's pytorch_model.bin when "
+                               "it has no model.safetensors: a .bin file is a Python pickle and "
+                               "loading it can run code from the file; only for files you trust")
 
 
 def custom_layers() -> dict[str, Any]:
@@ -75,7 +85,13 @@ def custom_layers() -> dict[str, Any]:
         def get_config(self) -> dict[str, Any]:
             return {**super().get_config(), "heads": self.heads}
 
-    _LAYERS.update(Positions=Positions, CausalAttention=CausalAttention)
+    @keras.saving.register_keras_serializable(package="edgekit", name="gelu_new")
+    def gelu_new(x: Any) -> Any:
+        """GPT-2's GELU (HF ``gelu_new``): the tanh approximation, written out so every
+        converter sees plain ops."""
+        return 0.5 * x * (1.0 + tf.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)))
+
+    _LAYERS.update(Positions=Positions, CausalAttention=CausalAttention, gelu_new=gelu_new)
     return _LAYERS
 
 
@@ -116,6 +132,40 @@ class GPT(ModelBuilder[GPTConfig]):
     Config = GPTConfig
 
     def build(self, config: GPTConfig, data: Dataset) -> Any:
+        if not config.checkpoint:
+            return self.build_layers(config, data)
+        from edgekit.models._gpt_checkpoint import (assign_gpt2_weights, load_gpt2_checkpoint,
+                                                    weights_file)
+
+        folder, gpt2, sized = self.checkpoint_config(config, data)
+        model = self.build_layers(sized, data)
+        _, weights = load_gpt2_checkpoint(folder, allow_pickle=config.allow_pickle)
+        assign_gpt2_weights(model, weights, gpt2, block_names, source=weights_file(folder))
+        return model
+
+    def checkpoint_config(self, config: GPTConfig, data: Dataset) -> tuple[Any, Any, GPTConfig]:
+        """``model.params.checkpoint``'s folder, its GPT-2 config and ``config`` at the
+        checkpoint's sizes, after checking the data fits it (the same vocabulary size, windows
+        no longer than its position table)."""
+        from edgekit.models._gpt_checkpoint import WHERE, GPT2Config, checkpoint_folder
+
+        assert config.checkpoint
+        folder = checkpoint_folder(config.checkpoint)
+        gpt2 = GPT2Config.from_folder(folder)
+        vocab, steps = data.extra.get("vocab_size"), data.extra.get("seq_len")
+        if vocab and int(vocab) != gpt2.vocab_size:
+            raise EdgekitError(
+                f"checkpoint {config.checkpoint} has a {gpt2.vocab_size}-token vocabulary, data "
+                f"set '{data.name}' {vocab}", where=WHERE, fix="tokenize the data with the "
+                "checkpoint's own tokenizer (its tokenizer.json), or drop model.params.checkpoint")
+        if steps and int(steps) > gpt2.n_positions:
+            raise EdgekitError(f"data.params.seq_len {steps} exceeds the checkpoint's "
+                               f"{gpt2.n_positions} positions", where="data.params.seq_len",
+                               fix=f"set it to {gpt2.n_positions} or less")
+        return folder, gpt2, config.model_copy(update=gpt2.gpt_params())
+
+    def build_layers(self, config: GPTConfig, data: Dataset) -> Any:
+        """The Keras model at ``config``'s sizes, freshly initialised."""
         from edgekit.models.bert.encoder import erf_gelu
 
         keras = _tf.keras()
@@ -130,6 +180,9 @@ class GPT(ModelBuilder[GPTConfig]):
                                "(e.g. rotten_tomatoes_lm) with the gpt model")
         (input_name, (steps,)), = data.input_shapes().items()
         layers = custom_layers()
+        activation = layers["gelu_new"] if config.activation == "gelu_new" else erf_gelu()
+        eps = config.layer_norm_epsilon
+
         def init() -> Any:  # GPT-2's N(0, 0.02), a fresh initializer per layer
             return keras.initializers.RandomNormal(stddev=0.02)
 
@@ -140,21 +193,35 @@ class GPT(ModelBuilder[GPTConfig]):
         x = L.Dropout(config.dropout, name="embed_dropout")(x)
         for i in range(1, config.depth + 1):
             n = block_names(i)
-            h = L.LayerNormalization(epsilon=1e-5, name=n["ln1"])(x)
+            h = L.LayerNormalization(epsilon=eps, name=n["ln1"])(x)
             h = L.Dense(3 * config.dim, kernel_initializer=init(), name=n["qkv"])(h)
             h = layers["CausalAttention"](config.heads, name=n["attention"])(h)
             h = L.Dense(config.dim, kernel_initializer=init(), name=n["proj"])(h)
             h = L.Dropout(config.dropout, name=f"block{i}_drop1")(h)
             x = L.Add(name=f"block{i}_res1")([x, h])
-            h = L.LayerNormalization(epsilon=1e-5, name=n["ln2"])(x)
-            h = L.Dense(config.mlp_dim, activation=erf_gelu(), kernel_initializer=init(),
+            h = L.LayerNormalization(epsilon=eps, name=n["ln2"])(x)
+            h = L.Dense(config.mlp_dim, activation=activation, kernel_initializer=init(),
                         name=n["mlp1"])(h)
             h = L.Dense(config.dim, kernel_initializer=init(), name=n["mlp2"])(h)
             h = L.Dropout(config.dropout, name=f"block{i}_drop2")(h)
             x = L.Add(name=f"block{i}_res2")([x, h])
-        x = L.LayerNormalization(epsilon=1e-5, name="final_ln")(x)
+        x = L.LayerNormalization(epsilon=eps, name="final_ln")(x)
         logits = L.Dense(int(vocab), kernel_initializer=init(), name="lm_head")(x)
         return keras.Model(inp, logits, name=self.name)
+
+    def footprint(self, config: GPTConfig, data: Dataset) -> Any:
+        """With a checkpoint: built at its sizes from its config.json alone, without reading
+        its weights."""
+        if not config.checkpoint:
+            return super().footprint(config, data)
+        from edgekit.footprint import built_footprint
+
+        model = self.build_layers(self.checkpoint_config(config, data)[2], data)
+        try:
+            return built_footprint(model)
+        finally:
+            del model
+            _tf.keras().backend.clear_session()
 
     def custom_objects(self) -> dict[str, Any]:
         from edgekit.models.bert.encoder import custom_objects

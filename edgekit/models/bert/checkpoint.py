@@ -52,7 +52,7 @@ def load_hf_checkpoint(folder: str | Path, *, allow_pickle: bool = False
     """
     folder = Path(folder)
     config = BertConfig.from_hf_folder(folder)
-    raw = _read_tensors(folder, allow_pickle)
+    raw = read_tensors(folder, allow_pickle)
     weights: dict[str, np.ndarray] = {}
     for name, value in raw.items():
         bare = names.canonical_hf_name(name)
@@ -62,7 +62,10 @@ def load_hf_checkpoint(folder: str | Path, *, allow_pickle: bool = False
     return config, weights
 
 
-def _read_tensors(folder: Path, allow_pickle: bool) -> dict[str, np.ndarray]:
+def read_tensors(folder: Path, allow_pickle: bool) -> dict[str, np.ndarray]:
+    """The raw tensors of a HF checkpoint folder, by file name: ``model.safetensors`` (numpy,
+    no torch), else ``pytorch_model.bin`` under :func:`load_hf_checkpoint`'s opt-in. Any
+    architecture's (the GPT-2 loader reads through it too)."""
     st = folder / SAFETENSORS
     if st.is_file():
         from safetensors.numpy import load_file
