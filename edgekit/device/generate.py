@@ -120,8 +120,35 @@ def pick(logits: np.ndarray, top_k: int | None, rng: np.random.Generator) -> int
     return int(rng.choice(best, p=weights / weights.sum()))
 
 
+#: GPT-2's end-of-text token: a byte-level BPE vocabulary's snippet separator.
+END_OF_TEXT = "<|endoftext|>"
+_BYTES: dict[str, int] = {}
+
+
+def _byte_decoder() -> dict[str, int]:
+    """GPT-2's byte-level alphabet, inverted: the printable character each byte is written
+    as -> the byte (printable Latin-1 bytes stand for themselves, the rest from U+0100 on)."""
+    if not _BYTES:
+        bs = [*range(33, 127), *range(161, 173), *range(174, 256)]
+        extra = [b for b in range(256) if b not in bs]
+        _BYTES.update({chr(b): b for b in bs})
+        _BYTES.update({chr(256 + n): b for n, b in enumerate(extra)})
+    return _BYTES
+
+
 def detokenize(ids: list[int], vocab: list[str]) -> str:
-    """WordPiece ids back to text: '##' pieces join the word before them."""
+    """Ids back to text. WordPiece: '##' pieces join the word before them. A GPT-2 byte-level
+    vocabulary (it holds ``<|endoftext|>``): the pieces' characters are bytes."""
+    if END_OF_TEXT in vocab:
+        table, out = _byte_decoder(), bytearray()
+        for i in ids:
+            piece = vocab[i]
+            if piece.startswith("<|") and piece.endswith("|>"):
+                out += piece.encode()
+            else:
+                for c in piece:
+                    out += bytes([table[c]]) if c in table else c.encode()
+        return out.decode("utf-8", errors="replace")
     words: list[str] = []
     for i in ids:
         piece = vocab[i]
@@ -162,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
             raise EdgekitError("the prompt has no tokens", where="prompt", fix="give some text")
         lm = CachedLM(args.pair, args.runtime, args.threads)
         result = lm.generate(prompt, args.tokens, top_k=args.top_k, seed=args.seed,
-                             stop=vocab.index("[SEP]") if "[SEP]" in vocab else None)
+                             stop=next((vocab.index(t) for t in ("[SEP]", END_OF_TEXT)
+                                       if t in vocab), None))
     except (EdgekitError, ImportError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
