@@ -92,6 +92,7 @@ def test_logits_match_transformers(checkpoint):
         ref = reference(torch.from_numpy(ids.astype(np.int64))).logits.numpy()
     assert ours.shape == ref.shape == (3, STEPS, VOCAB)
     rel = float(np.abs(ours - ref).max() / np.abs(ref).max())
+    print(f"GPT-2 logits: max|a-b|/max|b| = {rel:.2e}")
     assert rel < REL_TOL, f"logits differ from transformers': max|a-b|/max|b| = {rel:.2e}"
     assert model.get_layer("block1_mlp1").activation.__name__ == "gelu_new"
     assert model.get_layer("positions").max_len == STEPS  # wpe cut to the data's length
@@ -189,3 +190,22 @@ def test_byte_level_tokenizer_feeds_the_checkpoint(bpe_checkpoint):
     text = "the café film, a thoroughly charming mess"
     ids = tok.encode(text, add_special_tokens=False).ids
     assert detokenize(ids, vocab) == tok.decode(ids) == text
+
+
+@pytest.mark.slow
+def test_quick_recipe_runs_from_a_gpt2_checkpoint(bpe_checkpoint, tmp_path):
+    """The --quick recipe with model.params.checkpoint and data.params.checkpoint naming one
+    GPT-2 folder (tiny, byte-level BPE): trained from its weights, exported, proven; every
+    KV-cache pair's greedy tokens equal the float model's (about a minute)."""
+    from edgekit.pipeline import compress
+    from edgekit.recipe import load_recipe
+
+    folder, _ = bpe_checkpoint
+    recipe = load_recipe("gpt", quick=True, overrides={
+        "model.params.checkpoint": str(folder), "data.params.checkpoint": str(folder),
+        "data.params.seq_len": 16, "data.params.limit": 600, "train.epochs": 1})
+    report = compress(recipe, tmp_path / "gpt")
+    assert report["passed"] and report["extras"]["generation"]["passed"]
+    assert all(p["greedy_match"] == 1.0 for p in report["extras"]["generation"]["pairs"]
+               if "greedy_match" in p)
+    assert (tmp_path / "gpt" / "generation" / "tokenizer.json").is_file()
