@@ -309,8 +309,8 @@ def stages_step(recipe: Recipe, held: HeldOutData, ctx: TrainContext, cache: Pip
         states.models[entry.stage] = current
         value = held.metric.evaluate(states.outputs[entry.stage], held.test)
         progress.note(f"after {entry.stage}: {held.metric.name} = {value:.4f}")
-        results.append(StageResult(name=entry.stage, config=entry.params.model_dump(mode="json"), facts=result.facts,
-                                   metric=value))
+        results.append(StageResult(name=entry.stage, config=entry.params.model_dump(mode="json"),
+                                   facts=result.facts, metric=value))
     states.models["final"] = current
     states.outputs["final"] = states.outputs[recipe.compression[-1].stage] \
         if recipe.compression else states.outputs["reference"]

@@ -83,18 +83,12 @@ def run_candidate(recipe: Recipe, out: Path, target: DeviceProfile, memo: DataMe
     states = ModelStates()
     # both steps also note held-out figures of the float models; the search reads none of them
     train_step(recipe, held, ctx, cache, states, progress)
+    stages_step(recipe, held, ctx, cache, states, progress)  # stages the cache holds: reused
     val = held.data.val
-    # each model is run on validation right after its step: a later stage may train its
-    # source in place (pruning wrappers share their layers' weights)
-    val_out = {"reference": predict(states.models["reference"], val)}
-    reference_key = cache.model_keys["reference"]
-    for i, entry in enumerate(recipe.compression):  # earlier stages come from the cache
-        upto = recipe.model_copy(update={"compression": recipe.compression[:i + 1]})
-        cache.model_keys = {"reference": reference_key}  # each pass chains from the reference
-        stages_step(upto, held, ctx, cache, states, progress)
-        val_out[entry.stage] = predict(states.models[entry.stage], val)
-    if not recipe.compression:
-        stages_step(recipe, held, ctx, cache, states, progress)  # 'final' is the reference
+    # every stage fine-tunes a copy (edgekit.stages._wrap), so each model is still as its step
+    # left it; 'final' is the last stage's model, or the reference
+    val_out = {name: predict(model, val) for name, model in states.models.items()
+               if name != "final"}
     val_out["final"] = val_out[recipe.compression[-1].stage] if recipe.compression \
         else val_out["reference"]
     exp = recipe.export[0]
@@ -111,7 +105,7 @@ def run_candidate(recipe: Recipe, out: Path, target: DeviceProfile, memo: DataMe
     with progress.stage(f"export {dest.name}"):
         art = cache.export(exp, dest, lambda: exporter.export(
             states.models[exp.model], exp.precision, dest, held.data.train,
-            exporter.Options.model_validate(exp.options), family=family, tuning=val))
+            exp.options, family=family, tuning=val))
     size = sum(f.stat().st_size for f in art.files)
     device = settled_device(load_device(recipe.validation.device), recipe.validation.threads)
     v = recipe.validation
