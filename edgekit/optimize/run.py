@@ -273,10 +273,13 @@ def _trial_line(t: Trial, metric: str) -> str:
 
 def _write_bundle_extras(out: Path, result: dict[str, Any], known: list[Trial],
                          front: list[Trial], chosen: Trial, request: OptimizeRequest) -> None:
-    """optimize.json and the plot's section in report.html, then the manifest again (it must
-    cover every file of the bundle)."""
-    from edgekit.bundle_integrity import write_manifest
+    """optimize.json and the plot's section in report.html, then those two files' manifest
+    entries. The bundle is verified first and only the files written here are re-hashed
+    (:func:`~edgekit.bundle_integrity.refresh_manifest`): re-hashing the whole folder would
+    vouch for anything that landed in it since ``compress`` finished."""
+    from edgekit.bundle_integrity import refresh_manifest, verify_bundle
 
+    verify_bundle(out)
     write_text(out / "optimize.json", json.dumps(result, indent=2))
     chart = pareto_chart(known, front, chosen, objective=request.objective,
                          metric=result["metric"], max_drop=request.max_drop)
@@ -288,4 +291,4 @@ def _write_bundle_extras(out: Path, result: dict[str, Any], known: list[Trial],
              f"{held['metric']['value']:.4f}, {'passed' if held['passed'] else 'FAILED'}"]
     page = (out / "report.html").read_text(encoding="utf-8")
     write_text(out / "report.html", add_section(page, section(chart, lines)))
-    write_manifest(out)
+    refresh_manifest(out, [out / "optimize.json", out / "report.html"])
