@@ -130,4 +130,10 @@ class Task:
         return reference - value if self.higher_is_better else value - reference
 
 
+def top1_agreement(outputs: np.ndarray, reference: np.ndarray) -> float:
+    """Share of positions where both outputs' largest logit is the same class (per example
+    for a classifier, per token for a language model)."""
+    return float(np.mean(np.argmax(outputs, axis=-1) == np.argmax(reference, axis=-1)))
+
+
 TASKS: Registry[Task] = Registry("task", "edgekit.tasks")

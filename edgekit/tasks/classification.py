@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from edgekit import _tf
-from edgekit.tasks import TASKS, Metric, Task
+from edgekit.tasks import TASKS, Metric, Task, top1_agreement
 
 PER_CLASS = re.compile(r"^(precision|recall|f1)\[(\d+)\]$")
 MACRO = ("macro_f1", "macro_precision", "macro_recall")
@@ -22,10 +22,6 @@ MACRO = ("macro_f1", "macro_precision", "macro_recall")
 
 def _accuracy(outputs: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(np.argmax(outputs, axis=-1) == labels))
-
-
-def _top1_agreement(outputs: np.ndarray, reference: np.ndarray) -> float:
-    return float(np.mean(np.argmax(outputs, axis=-1) == np.argmax(reference, axis=-1)))
 
 
 def _counts(outputs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -98,7 +94,7 @@ TASKS.register("classification", Task(
     metric="accuracy",
     higher_is_better=True,
     score=_accuracy,
-    agreement=_top1_agreement,
+    agreement=top1_agreement,
     keras_loss=lambda: _tf.keras().losses.SparseCategoricalCrossentropy(from_logits=True),
     keras_metrics=lambda: ["accuracy"],
     share=True,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgekit import _tf
-from edgekit.tasks import TASKS, Task
+from edgekit.tasks import TASKS, Task, top1_agreement
 
 
 def token_losses(outputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -37,16 +37,12 @@ def perplexity(outputs: np.ndarray, labels: np.ndarray) -> float:
     return perplexity_of_losses(token_losses(outputs, labels), labels)
 
 
-def next_token_agreement(outputs: np.ndarray, reference: np.ndarray) -> float:
-    return float(np.mean(outputs.argmax(-1) == reference.argmax(-1)))
-
-
 TASKS.register("language_model", Task(
     name="language_model",
     metric="perplexity",
     higher_is_better=False,
     score=perplexity,
-    agreement=next_token_agreement,
+    agreement=top1_agreement,  # per next token
     keras_loss=lambda: _tf.keras().losses.SparseCategoricalCrossentropy(from_logits=True),
     keras_metrics=lambda: [],
     per_example=lambda outputs, split: token_losses(outputs, split.y),
