@@ -17,7 +17,7 @@ from edgekit.recipe import recipe_summaries
 # One cheap recipe per family stays in the default suite; the rest are marked slow.
 DEFAULT: frozenset[str] = frozenset({
     "perceptron", "lenet5", "simple_rnn", "dense_autoencoder", "gcn", "vit", "vae_decoder",
-    "neural_ode"})
+    "neural_ode", "transformer_g2p"})
 # Families whose recipes have their own default-suite pipeline tests.
 COVERED_ELSEWHERE = {"bert": "tests/test_bert_pipeline.py", "gpt": "tests/test_gpt.py"}
 

@@ -62,6 +62,8 @@ class DatasetExtra(TypedDict, total=False):
     # next-token language modelling (:mod:`edgekit.data.rotten_tomatoes_lm`)
     lm_vocab: list[str]  # the WordPiece pieces by id, for the generation proof's decoder
     sep_id: int  # the token that separates snippets (and ends a generation)
+    grapheme_vocab: list[str]  # grapheme-to-phoneme: the letters by id (0 = pad)
+    phoneme_vocab: list[str]  # ... and the phonemes by id (0 pad, 1 start, 2 end)
     tokenizer_json: str  # the tokenizer, serialised, copied into the bundle
     # images (:mod:`edgekit.data._images`)
     image_shape: list[int]  # of a generated image (task generation)

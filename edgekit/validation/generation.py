@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from edgekit.validation.g2p import prove_decoding
+
 PROMPTS = 16
 PROMPT_LEN = 8
 NEW_TOKENS = 16
@@ -156,4 +158,4 @@ def prove_generation(recipe: Any, bundle: Path, models: dict[str, Any], data: An
 
 
 #: Family -> its check beyond the per-artifact proofs (called by the pipeline's extras step).
-FAMILY_PROOFS = {"gpt": prove_generation}
+FAMILY_PROOFS = {"gpt": prove_generation, "encoder_decoder": prove_decoding}
