@@ -54,6 +54,32 @@ def timed_artifacts(costs: dict[str, dict[str, float]]) -> None:
     ondevice.validate_artifact = measured  # type: ignore[assignment]
 
 
+def generation_lines(gen: dict[str, Any] | None) -> list[str]:
+    """A GPT bundle's KV-cache pairs as they generated on the target: greedy tokens against the
+    float model's (the point under emulation; its timings are qemu's, shown as such)."""
+    if gen is None or "pairs" not in gen or not gen["pairs"]:
+        return []
+    s = gen["sample"]
+    lines = ["", f"Generation over the KV-cache pairs: {s['prompts']} of {s['of']} held-out prompts"
+             f" ({s['why']}), {gen['new_tokens']} greedy tokens after {gen['prompt_tokens']}; "
+             f"passed: {gen['passed']}", "",
+             "| pair | runtime | machine | computes in | greedy = float model's | tokens before "
+             "first difference | gated | emulated first token p50 ms | emulated decode p50 ms | "
+             "wall s | result |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for p in gen["pairs"]:
+        if "skipped" in p or "timed_out" in p:
+            lines.append(f"| {p['folder']} | - | - | - | - | - | - | - | - | {p.get('seconds')} | "
+                         f"{'skipped: ' + p['skipped'] if 'skipped' in p else 'TIMED OUT'} |")
+            continue
+        t = p.get("emulated_timings") or p
+        lines.append(f"| {p['folder']} | {p['runtime']} | {p['machine']} | "
+                     f"{p['executed_precision']} | {p['greedy_match']:.0%} | "
+                     f"{p['token_match']:.0%} | {p['gated']} | {t['first_token_ms']['p50']:.3g} | "
+                     f"{t['decode_ms']['p50']:.3g} | {p['seconds']} | "
+                     f"{'pass' if p['passed'] else 'FAIL' if p['passed'] is False else 'not gated'} |")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("bundle", type=Path)
@@ -102,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
                             "max_abs_diff_vs_host": a.get("max_abs_diff_vs_host"),
                             "text_ids_match": (a.get("text_path") or {}).get("ids_match_host_tokenizer")}
                          for a in result["artifacts"]]}
+    if result.get("generation") is not None:  # a GPT bundle: its KV-cache pairs generated there
+        out["generation"] = result["generation"]
     RESULTS.mkdir(exist_ok=True)
     stem = RESULTS / f"{args.name}-arm64-validate"
     stem.with_suffix(".json").write_text(json.dumps(out, indent=2) + "\n")
@@ -134,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"{a['seconds']} | {cell(a.get('runner_cpu_s'))} | {cell(a.get('host_cpu_s'))} | "
                      f"{cell(a['metric'], '.4f')} | {cell(a['host_agreement'])} | "
                      f"{cell(a['max_abs_diff_vs_host'], '.3g')} | {cell(a['text_ids_match'])} | {state} |")
+    lines += generation_lines(result.get("generation"))
     stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0 if result["passed"] and out["goal_met"] else 1

@@ -188,6 +188,8 @@ def validate(
     debug: DebugOpt = False,
 ) -> None:
     """Run BUNDLE's artifacts on TARGET against its held-out data; metric, agreement, max |Δ|.
+    A GPT bundle's KV-cache pairs also generate there: greedy tokens vs the float model's,
+    time to first token, tokens/s.
 
     Exit 0: all passed; 3: an artifact failed its budgets; 4: some artifacts timed out (the
     rest passed); 2: bad input or an unreachable target; 130: interrupted."""
@@ -213,7 +215,8 @@ def validate(
             raise typer.Exit(130) from None
         typer.echo("\n".join(summary_lines(result)))
         ran = [a for a in result["artifacts"] if "skipped" not in a and "timed_out" not in a]
-        if any(not a["passed"] for a in ran):
+        pairs = (result.get("generation") or {}).get("pairs", [])  # a GPT's KV-cache pairs
+        if any(not a["passed"] for a in ran) or any(p.get("passed") is False for p in pairs):
             raise typer.Exit(3)
         if result["timed_out"]:
             raise typer.Exit(EXIT_TIMED_OUT)

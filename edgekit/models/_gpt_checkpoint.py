@@ -193,3 +193,57 @@ def assign_gpt2_weights(model: Any, weights: dict[str, np.ndarray], config: GPT2
         raise fail(f"tensor {'wte.weight' if tied else 'lm_head.weight'} has shape "
                    f"{table.shape}, lm_head needs {kernel.T.shape}")
     head.set_weights([np.ascontiguousarray(table.T), np.zeros_like(bias)])
+
+
+def gpt2_config_of(model: Any, block_names: Callable[[int], dict[str, str]]) -> GPT2Config:
+    """The GPT-2 config that describes a :class:`~edgekit.models.gpt.GPT` Keras model, read
+    from its layers (depth from the ``block{i}`` layers, heads from the attention layer, the
+    GELU form from the MLP's activation)."""
+    depth = 0
+    while any(layer.name == block_names(depth + 1)["qkv"] for layer in model.layers):
+        depth += 1
+    first = block_names(1)
+    embed = model.get_layer("token_embed")
+    activation = getattr(model.get_layer(first["mlp1"]).activation, "__name__", "")
+    return GPT2Config(n_layer=depth, n_head=int(model.get_layer(first["attention"]).heads),
+                      n_embd=int(embed.output_dim),
+                      n_inner=int(model.get_layer(first["mlp1"]).units),
+                      n_positions=int(model.get_layer("positions").max_len),
+                      vocab_size=int(embed.input_dim),
+                      layer_norm_epsilon=float(model.get_layer("final_ln").epsilon),
+                      activation="gelu_new" if activation == "gelu_new" else "gelu")
+
+
+def write_gpt2_checkpoint(model: Any, folder: str | Path,
+                          block_names: Callable[[int], dict[str, str]]) -> np.ndarray:
+    """Write a :class:`~edgekit.models.gpt.GPT` Keras model as a Hugging Face GPT-2 checkpoint
+    (``config.json`` + ``model.safetensors``, what ``GPT2LMHeadModel.from_pretrained`` reads):
+    the inverse of :func:`load_gpt2_checkpoint` / :func:`assign_gpt2_weights`, so the same
+    trained weights run on GPT-2 tooling (the peer benchmark, ``benchmarks/gpt_peer.py``).
+
+    A model trained here has its own output layer, so it is written untied
+    (``tie_word_embeddings: false``, ``lm_head.weight``). GPT-2's output layer has no bias and
+    ours has one: it is returned, not written (the format has no place for it), and a caller
+    that needs the same logits adds it (for a model loaded from GPT-2 it is zero)."""
+    from safetensors.numpy import save_file
+
+    folder = Path(folder)
+    config = gpt2_config_of(model, block_names)
+    tensors: dict[str, np.ndarray] = {}
+    for layer_name, names in weight_map(config, block_names).items():
+        for name, value in zip(names, model.get_layer(layer_name).get_weights()):
+            tensors[f"transformer.{name}"] = np.ascontiguousarray(value, dtype=np.float32)
+    kernel, bias = model.get_layer("lm_head").get_weights()
+    tensors["lm_head.weight"] = np.ascontiguousarray(kernel.T, dtype=np.float32)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    (folder / "config.json").write_text(json.dumps({
+        "model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "n_layer": config.n_layer,
+        "n_head": config.n_head, "n_embd": config.n_embd, "n_inner": config.n_inner,
+        "n_positions": config.n_positions, "n_ctx": config.n_positions,
+        "vocab_size": config.vocab_size, "layer_norm_epsilon": config.layer_norm_epsilon,
+        "activation_function": config.activation, "tie_word_embeddings": False,
+        "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0,
+        "scale_attn_weights": True, "bos_token_id": None, "eos_token_id": None}, indent=2),
+        encoding="utf-8")
+    return np.asarray(bias, dtype=np.float32)

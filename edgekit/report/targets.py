@@ -60,9 +60,52 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
                      f"max|Δ| ref {_fmt(a['max_abs_diff'])}  host {_fmt(a['max_abs_diff_vs_host'])}"
                      f" (atol {_fmt(a['host_atol'])})  {status(a)}")
         lines += [f"    warning: {w}" for w in a.get("warnings") or []]
+    lines += generation_lines(result.get("generation"))
     timed_out = result.get("timed_out") or []
     lines.append("PASSED" if result["passed"] else
                  f"FAILED ({len(timed_out)} timed out)" if timed_out else "FAILED")
+    return lines
+
+
+def pair_status(p: dict[str, Any]) -> str:
+    """A KV-cache pair's generation result in words."""
+    if "skipped" in p:
+        return f"skipped: {p['skipped']}"
+    if "timed_out" in p:
+        return f"TIMED OUT: {p['timed_out']}"
+    if not p["gated"]:
+        return f"not gated ({p['precision']} stored, computed in {p['executed_precision']})"
+    return "pass" if p["passed"] else "FAIL: greedy tokens differ from the float model's"
+
+
+def pair_timings(p: dict[str, Any]) -> dict[str, Any] | None:
+    """Device timings, or (under emulation) the emulated ones, which are labelled so."""
+    return p.get("emulated_timings") or (p if "first_token_ms" in p else None)
+
+
+def generation_lines(gen: dict[str, Any] | None) -> list[str]:
+    """The KV-cache pairs' generation check on the target (none for other bundles)."""
+    if gen is None:
+        return []
+    if "skipped" in gen:
+        return [f"  generation: skipped: {gen['skipped']}"]
+    sample = gen["sample"]
+    seed = f" (seed {sample['seed']})" if sample["sampled"] else ""
+    lines = [f"  generation: {sample['prompts']} of {sample['of']} held-out prompts{seed}, "
+             f"{gen['new_tokens']} greedy tokens after {gen['prompt_tokens']}"]
+    for p in gen["pairs"]:
+        if "skipped" in p or "timed_out" in p:
+            lines.append(f"  {p['folder']:<40} {pair_status(p)}")
+            continue
+        t = pair_timings(p) or {}
+        label = " [emulated, not device timings]" if "emulated_timings" in p else ""
+        lines.append(
+            f"  {p['folder']:<40} {p['runtime']:<18} greedy = float model's on "
+            f"{p['greedy_match']:.0%} of prompts (compress: {_fmt(p.get('host_greedy_match'), '.0%')}"
+            f" of {sample['of']})  "
+            f"first token p50 {t['first_token_ms']['p50']:.3g} ms  decode p50/p90/p99 "
+            f"{t['decode_ms']['p50']:.3g}/{t['decode_ms']['p90']:.3g}/{t['decode_ms']['p99']:.3g}"
+            f" ms  {t['tokens_per_s']:.0f} tokens/s{label}  {pair_status(p)}")
     return lines
 
 
@@ -204,5 +247,32 @@ def _validations(on_target: dict[str, dict[str, Any]]) -> str:
                      f"{esc(t.get('description', ''))}{esc(label)}{machine}</h3>"
                      "<div class='scroll'><table><tr><th>file</th><th>runtime</th><th>machine</th><th>metric</th>"
                      "<th>agreement</th><th>max |Δ| vs ref</th><th>max |Δ| vs host</th>"
-                     f"<th>result</th></tr>{rows}</table></div>")
+                     f"<th>result</th></tr>{rows}</table></div>" + _generation(res.get("generation")))
     return "".join(parts)
+
+
+def _generation(gen: dict[str, Any] | None) -> str:
+    """A target's table of KV-cache pairs generating there ('' for bundles without pairs)."""
+    if gen is None:
+        return ""
+    esc = html.escape
+    if "skipped" in gen:
+        return f"<p>Generation: skipped: {esc(gen['skipped'])}</p>"
+    rows = []
+    for p in gen["pairs"]:
+        t = pair_timings(p) or {}
+        first, decode = t.get("first_token_ms") or {}, t.get("decode_ms") or {}
+        rows.append(f"<tr class='{'fail' if p.get('passed') is False else 'pass'}'>"
+                    f"<td class='l'>{esc(p['folder'])}</td><td>{esc(p.get('runtime', '-'))}</td>"
+                    f"<td>{_fmt(p.get('greedy_match'), '.0%')}</td>"
+                    f"<td>{_fmt(first.get('p50'))}</td><td>{_fmt(decode.get('p50'))}</td>"
+                    f"<td>{_fmt(decode.get('p99'))}</td><td>{_fmt(t.get('tokens_per_s'), '.0f')}</td>"
+                    f"<td class='l v'>{esc(pair_status(p))}</td></tr>")
+    sample = gen["sample"]
+    emulated = any("emulated_timings" in p for p in gen["pairs"])
+    return (f"<p>Generation over the KV-cache pairs: {sample['prompts']} of {sample['of']} "
+            f"held-out prompts, {gen['new_tokens']} greedy tokens each, against the float "
+            f"model's{' (timings emulated, not device timings)' if emulated else ''}.</p>"
+            "<div class='scroll'><table><tr><th>pair</th><th>runtime</th><th>greedy = float</th>"
+            "<th>first token p50 ms</th><th>decode p50 ms</th><th>decode p99 ms</th>"
+            f"<th>tokens/s</th><th>result</th></tr>{''.join(rows)}</table></div>")

@@ -72,6 +72,25 @@ class TextResult:
     logits: np.ndarray
 
 
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Greedy generation from stored prompts over one GPT KV-cache pair, on the device."""
+
+    pair: Path  # the pair's folder (generation.json, prefill and decode graphs)
+    runtime: str
+    prompts: tuple[tuple[int, ...], ...]
+    new_tokens: int
+    threads: int = 1
+
+
+@dataclass
+class GenerationResult:
+    info: dict[str, Any]  # runtime, runtime_version, executed_precision, machine, hardware ...
+    tokens: list[list[int]]  # each prompt's greedy tokens
+    first_token_s: list[float]  # each prompt's prefill + first pick
+    step_s: list[list[float]]  # each prompt's later decode steps
+
+
 @dataclass
 class RunResult:
     device: str
@@ -99,6 +118,11 @@ class Target(ABC):
         """Tokenize and classify raw texts on the device; targets without Python cannot."""
         raise RuntimeUnavailable(f"target '{device.name}' ({self.scheme}) cannot run the text "
                                  "runner (it needs Python on the device)")
+
+    def run_generation(self, device: DeviceProfile, request: GenerationRequest) -> GenerationResult:
+        """Generate over a KV-cache pair on the device; targets without Python cannot."""
+        raise RuntimeUnavailable(f"target '{device.name}' ({self.scheme}) cannot run the "
+                                 "generation loop (it needs Python on the device)")
 
     def ensure(self, device: DeviceProfile) -> None:
         reason = self.missing(device)
@@ -172,6 +196,33 @@ def stage_text(request: TextRequest, folder: Path) -> list[str]:
             "--timings", "result.json"]
 
 
+def stage_generation(request: GenerationRequest, folder: Path) -> list[str]:
+    """Copy the generation runner, the pair's folder and the prompts into ``folder``; return
+    :mod:`edgekit.device.generate_runner`'s argv (relative paths)."""
+    copy_payload(folder)
+    shutil.copytree(request.pair, folder / "pair")
+    (folder / "prompts.json").write_text(json.dumps({"prompts": [list(p) for p in request.prompts]}))
+    return ["-m", "edgekit.device.generate_runner", "pair", "--runtime", request.runtime,
+            "--prompts", "prompts.json", "--new-tokens", str(request.new_tokens),
+            "--threads", str(request.threads), "--out", "tokens.json", "--timings", "result.json"]
+
+
+def collect_generation(device: DeviceProfile, folder: Path, log: str) -> GenerationResult:
+    """What the generation runner left in ``folder``; a failure is one EdgekitError line."""
+    result_file = folder / "result.json"
+    if not result_file.is_file():
+        tail = [line for line in log.strip().splitlines() if line.strip()][-1:] or ["no output"]
+        raise EdgekitError(f"the generation runner did not finish on '{device.name}': {tail[0]}")
+    info = json.loads(result_file.read_text())
+    if "error" in info:
+        cls = RuntimeUnavailable if "missing" in info else EdgekitError
+        raise cls(f"on '{device.name}': {info['error']}",
+                  fix="install the runtime on the device" if "missing" in info else None)
+    out = json.loads((folder / "tokens.json").read_text())
+    return GenerationResult(info=info, tokens=out["tokens"], first_token_s=out["first_token_s"],
+                            step_s=out["step_s"])
+
+
 def collect_text(device: DeviceProfile, folder: Path, log: str) -> TextResult:
     result = folder / "text.npz"
     if not result.is_file():
@@ -225,3 +276,11 @@ class RunnerTarget(Target):
             argv = stage_text(request, folder)
             log = self.execute(device, folder, argv)
             return collect_text(device, folder, log)
+
+    def run_generation(self, device: DeviceProfile, request: GenerationRequest) -> GenerationResult:
+        self.ensure(device)
+        with tempfile.TemporaryDirectory(prefix="edgekit-generate-") as tmp:
+            folder = Path(tmp)
+            argv = stage_generation(request, folder)
+            log = self.execute(device, folder, argv)
+            return collect_generation(device, folder, log)

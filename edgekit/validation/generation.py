@@ -75,29 +75,57 @@ def _ms(values: list[float]) -> dict[str, float]:
     return {f"p{q}": round(float(np.percentile(arr, q)), 4) for q in (50, 90, 99)}
 
 
+def token_match(outputs: list[list[int]], reference: np.ndarray) -> dict[str, float]:
+    """``greedy_match``: the share of prompts whose tokens are exactly ``reference``'s row;
+    ``token_match``: the mean share of each row's tokens before the first difference."""
+    exact, prefix = 0, []
+    for got, want in zip(outputs, reference):
+        same = np.asarray(got[:len(want)]) == want[:len(got)]
+        exact += bool(same.all() and len(got) == len(want))
+        prefix.append(int(np.argmin(same)) if not same.all() else len(same))
+    return {"greedy_match": exact / len(outputs),
+            "token_match": float(np.mean(prefix)) / reference.shape[1]}
+
+
+def timing_facts(firsts: list[float], steps: list[float]) -> dict[str, Any]:
+    """Time to first token and per decode step (p50/p90/p99, ms) and tokens/s over all steps,
+    from seconds measured around the runtime calls (here, or on a target)."""
+    return {"first_token_ms": _ms(firsts), "decode_ms": _ms(steps),
+            "tokens_per_s": round(len(steps) / sum(steps), 1)}
+
+
 def prove_pair(folder: Path, runtime: str, prompts: np.ndarray, reference: np.ndarray,
                threads: int, vocab: list[str]) -> dict[str, Any]:
     from edgekit.device.generate import CachedLM, detokenize
 
     lm = CachedLM(folder, runtime, threads)
     lm.generate(list(prompts[0]), 2)  # warm-up: first calls allocate
-    firsts, steps, exact, prefix = [], [], 0, []
-    outputs = []
+    firsts, steps, outputs = [], [], []
     for prompt, want in zip(prompts, reference):
         got = lm.generate(list(prompt), len(want))
         outputs.append(got.tokens)
-        same = np.asarray(got.tokens[:len(want)]) == want[:len(got.tokens)]
-        exact += bool(same.all() and len(got.tokens) == len(want))
-        prefix.append(int(np.argmin(same)) if not same.all() else len(same))
         firsts.append(got.first_token_s)
         steps.extend(got.step_s)
     return {"runtime": runtime, "executed_precision": lm.executed_precision,
-            "greedy_match": exact / len(prompts),
-            "token_match": float(np.mean(prefix)) / reference.shape[1],
-            "first_token_ms": _ms(firsts), "decode_ms": _ms(steps),
-            "tokens_per_s": round(len(steps) / sum(steps), 1),
+            **token_match(outputs, reference), **timing_facts(firsts, steps),
             "sample": {"prompt": detokenize(list(prompts[0]), vocab),
                        "greedy": detokenize(outputs[0], vocab)}}
+
+
+PROMPTS_FILE = "prompts.json"
+"""Beside the pairs: the held-out prompts and the float model's greedy tokens after each, so
+``edgekit validate`` re-proves the pairs on a target against the same tokens (no TensorFlow
+there, and the bundle does not keep the Keras model)."""
+
+
+def write_prompts(root: Path, prompts: np.ndarray, new_tokens: int,
+                  references: dict[str, np.ndarray]) -> None:
+    """``generation/prompts.json``: the prompts and, per model, its float greedy tokens."""
+    (root / PROMPTS_FILE).write_text(json.dumps({
+        "schema": "edgekit.generation-prompts/1", "prompt_tokens": int(prompts.shape[1]),
+        "new_tokens": new_tokens, "prompts": prompts.tolist(),
+        "float_greedy": {name: ref.tolist() for name, ref in references.items()}}),
+        encoding="utf-8")
 
 
 def prove_generation(recipe: Any, bundle: Path, models: dict[str, Any], data: Any,
@@ -148,6 +176,7 @@ def prove_generation(recipe: Any, bundle: Path, models: dict[str, Any], data: An
                       f"{facts['first_token_ms']['p50']} ms, {facts['tokens_per_s']} tokens/s")
         results.append({**entry, "folder": str(folder.relative_to(bundle)), **facts})
     (root / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    write_prompts(root, prompts, new_tokens, references)
     (root / "tokenizer.json").write_text(str(data.extra["tokenizer_json"]), encoding="utf-8")
     float_sample = {"prompt": detokenize(list(prompts[0]), vocab),
                     "greedy": detokenize(list(next(iter(references.values()))[0]), vocab)} \

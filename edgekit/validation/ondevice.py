@@ -33,6 +33,7 @@ from edgekit.targets import RunRequest, RunResult, TextRequest, target_for
 from edgekit.targets._proc import TargetTimeout, TargetUnreachable
 from edgekit.threads import settle_threads, settled_device
 from edgekit.validation.intervals import wilson
+from edgekit.validation.ondevice_generation import validate_generation
 from edgekit.validation.placement import execution_record
 from edgekit.bundle_integrity import read_report, refresh_manifest, verify_bundle
 
@@ -379,7 +380,8 @@ def validate(bundle: Path, target: str, *, examples: int | None = None,
     of it, :func:`plan_reference_sample`), one artifact at a time, each under the device's
     ``remote.timeout_s`` (or ``timeout_s``); ``targets/<device>.json`` is rewritten after every artifact, so what
     finished is kept however the run ends. Artifacts that ran out of time are listed under
-    ``timed_out`` and make the result fail."""
+    ``timed_out`` and make the result fail. A GPT bundle's KV-cache pairs then generate on
+    the target (:mod:`edgekit.validation.ondevice_generation`; ``generation`` in the result)."""
     bundle = bundle.resolve()
     verify_bundle(bundle)  # a tampered bundle is refused before anything in it is read or run
     report = read_bundle(bundle)
@@ -410,6 +412,8 @@ def validate(bundle: Path, target: str, *, examples: int | None = None,
                            "reference_sample": reference_sample.to_json(drop)
                            if reference_sample is not None else None,
                            "artifacts": [], "finished": False}
+    if ((report.get("extras") or {}).get("generation") or {}).get("pairs") is not None:
+        out["generation"] = None  # still to run: saved results do not pass before it has
     with tempfile.TemporaryDirectory(prefix="edgekit-sample-") as tmp:
         picked = take_sample(held, sample, Path(tmp) / "heldout")
         picked_reference = (take_sample(held, reference_sample, Path(tmp) / "heldout-reference")
@@ -425,6 +429,8 @@ def validate(bundle: Path, target: str, *, examples: int | None = None,
                 entry = validate_artifact(bundle, artifact, report, device, sample, picked)
             out["artifacts"].append(entry | {"seconds": round(time.monotonic() - started, 2)})
             save(bundle, f"{device.name}.json", _verdict(out, len(report["artifacts"])))
+    if "generation" in out:  # a GPT's KV-cache pairs: compress's generation check, re-run there
+        out["generation"] = validate_generation(bundle, report, device, seed)
     out["finished"] = True
     result = _verdict(out, len(report["artifacts"]))
     save(bundle, f"{device.name}.json", result)
@@ -433,12 +439,16 @@ def validate(bundle: Path, target: str, *, examples: int | None = None,
 
 def _verdict(out: dict[str, Any], total: int) -> dict[str, Any]:
     """The result so far: passed only when something ran, all of it passed, nothing timed out
-    and (while running) every artifact has been reached."""
+    and (while running) every artifact has been reached, and a GPT's pairs have generated."""
     ran = [r for r in out["artifacts"] if "skipped" not in r and "timed_out" not in r]
-    timed_out = [r["file"] for r in out["artifacts"] if "timed_out" in r]
+    generation = out.get("generation") or {}
+    generation_pending = "generation" in out and out["generation"] is None
+    timed_out = [r["file"] for r in out["artifacts"] if "timed_out" in r] + \
+        generation.get("timed_out", [])
     return out | {"hardware": next((r["hardware"] for r in ran if r.get("hardware")), None),
                   "timed_out": timed_out, "pending": total - len(out["artifacts"]),
                   "passed": (bool(ran) and all(r["passed"] for r in ran) and not timed_out
+                             and generation.get("passed") is not False and not generation_pending
                              and len(out["artifacts"]) == total)}
 
 
