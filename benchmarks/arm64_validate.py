@@ -49,6 +49,9 @@ def timed_artifacts(costs: dict[str, dict[str, float]]) -> None:
         entry = inner(bundle, artifact, *rest)
         costs[artifact["file"]] = {"runner_cpu_s": round(cpu_s(resource.RUSAGE_CHILDREN) - runner0, 1),
                                    "host_cpu_s": round(cpu_s(resource.RUSAGE_SELF) - host0, 1)}
+        print(f"{artifact['file']}: {costs[artifact['file']]} "  # progress, for a long run's log
+              f"{'skipped' if 'skipped' in entry else 'timed out' if 'timed_out' in entry else 'passed' if entry.get('passed') else 'FAILED'}",
+              flush=True)
         return entry
 
     ondevice.validate_artifact = measured  # type: ignore[assignment]

@@ -59,6 +59,10 @@ class DeviceProfile(BaseModel):
     cuda_graphs: bool = Field(False, description="ONNX Runtime CUDA EP: capture each input "
                               "shape's graph once and replay it, inputs/outputs bound to fixed "
                               "GPU buffers (cuts kernel-launch overhead at small batches)")
+    thread_spinning: bool = Field(True, description="ONNX Runtime CPU EP: idle intra-op "
+                                  "threads spin for work (its default). Off under emulation: "
+                                  "there a spinning thread burns a host core emulating the wait "
+                                  "loop, and validation wants outputs, not timings")
     tolerance_scale: float = Field(1.0, ge=1.0, description="multiplies the family's conversion "
                                    "tolerance (e.g. TF32 matmuls on NVIDIA GPUs)")
     peak: Peak = Field(default_factory=Peak)
@@ -67,7 +71,8 @@ class DeviceProfile(BaseModel):
     def runtime_options(self, accepted: frozenset[str]) -> tuple[tuple[str, str], ...]:
         """This profile's load options for a runtime that ``accepted`` them (as strings, the
         way they reach the runner)."""
-        chosen = {"cuda_graphs": "1" if self.cuda_graphs else ""}
+        chosen = {"cuda_graphs": "1" if self.cuda_graphs else "",
+                  "spinning": "" if self.thread_spinning else "0"}
         return tuple((k, v) for k, v in chosen.items() if v and k in accepted)
 
     @property

@@ -37,7 +37,7 @@ class Prediction:
 
 class TextClassifier:
     def __init__(self, bundle: Path, artifact: str | None = None, threads: int = 2,
-                 runtime: str | None = None) -> None:
+                 runtime: str | None = None, options: dict[str, str] | None = None) -> None:
         manifest_path = bundle / "text.json"
         if not manifest_path.is_file():
             raise EdgekitError("not a text bundle (no text.json)", where=bundle,
@@ -47,7 +47,7 @@ class TextClassifier:
         path = bundle / (artifact or self._fastest(bundle))
         files = files_for_suffix(path.suffix)  # no --runtime: the format's default one
         self.runtime = RUNTIMES.get(runtime or (files.runtime if files else ""))
-        self.session = self.runtime.load(path, threads)
+        self.session = self.runtime.load(path, threads, **(options or {}))
         self.artifact = path
 
     @staticmethod
@@ -103,10 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--texts-file", type=Path, help=".npy of strings to classify")
     parser.add_argument("--out", type=Path, help="write x__<input> token arrays and logits (.npz)")
     parser.add_argument("--timings", type=Path, help="with --out: write runtime facts (JSON)")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="a runtime load option from the device profile, e.g. spinning=0")
     args = parser.parse_args(argv)
     exit_with_stdin()
     try:
-        clf = TextClassifier(args.bundle, args.artifact, args.threads, args.runtime)
+        clf = TextClassifier(args.bundle, args.artifact, args.threads, args.runtime,
+                             dict(opt.split("=", 1) for opt in args.option))
         texts = list(args.texts)
         if args.texts_file:
             texts += [str(t) for t in np.load(args.texts_file, allow_pickle=False)]

@@ -63,6 +63,7 @@ class TextRequest:
     runtime: str
     texts: tuple[str, ...]
     threads: int = 1
+    options: tuple[tuple[str, str], ...] = ()  # runtime load options (device profile's)
 
 
 @dataclass
@@ -193,7 +194,8 @@ def stage_text(request: TextRequest, folder: Path) -> list[str]:
     return ["-m", "edgekit.device.text_classify", "bundle",
             "--artifact", f"artifacts/{request.files[0].name}", "--runtime", request.runtime,
             "--threads", str(request.threads), "--texts-file", "texts.npy", "--out", "text.npz",
-            "--timings", "result.json"]
+            "--timings", "result.json",
+            *(a for key, value in request.options for a in ("--option", f"{key}={value}"))]
 
 
 def stage_generation(request: GenerationRequest, folder: Path) -> list[str]:

@@ -358,7 +358,7 @@ def run_text_path(bundle: Path, files: tuple[Path, ...], runtime: str, device: D
     try:
         ran = target_for(device).run_text(device, TextRequest(
             bundle=bundle, files=files, runtime=runtime, texts=tuple(picked.texts or ()),
-            threads=device.threads))
+            threads=device.threads, options=device.runtime_options(RUNTIMES.get(runtime).options)))
     except (TargetTimeout, TargetUnreachable, RuntimeUnavailable):
         raise
     except EdgekitError as exc:

@@ -23,9 +23,8 @@ from pathlib import Path
 
 from edgekit.device.runtimes import RUNTIMES, Session
 from edgekit.device.runtimes.onnxruntime import (BoundSession, ONNXRuntimeCPU, ORTSession,
-                                                 Provider)
+                                                 Provider, flag)
 
-_TRUE = frozenset({"1", "true", "yes", "on"})
 
 
 def _driver_missing() -> str | None:
@@ -60,11 +59,6 @@ def _preload_cuda_libraries() -> None:
             preload()
         except Exception:  # system-wide CUDA needs no preload; a real gap fails at load()
             pass
-
-
-def flag(value: object) -> bool:
-    """A runtime option's value as a bool (options reach the runner as strings)."""
-    return value is True or str(value).strip().lower() in _TRUE
 
 
 class ONNXRuntimeCUDA(ONNXRuntimeCPU):
