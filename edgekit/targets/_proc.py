@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import IO
@@ -23,6 +24,12 @@ from typing import IO
 from edgekit.errors import EdgekitError
 
 TERM_GRACE_S = 2.0  # between SIGTERM and SIGKILL: lets ssh close its connection cleanly
+
+_LIVE: set[subprocess.Popen[bytes]] = set()
+"""Commands running now, from any thread: when several run at once (validate's parallel
+emulated runners), Ctrl-C reaches only the main thread, which ends them all
+(:func:`end_all_sessions`)."""
+_LIVE_LOCK = threading.Lock()
 
 
 class TargetTimeout(EdgekitError):
@@ -58,6 +65,8 @@ def run_command(cmd: list[str], *, what: str, timeout_s: float, cwd: Path | None
             raise EdgekitError(f"{what}: '{cmd[0]}' is not installed", fix=f"install {cmd[0]}") from None
         if hold_stdin:
             os.close(stdin)  # the child has its copy; we keep only the write end
+        with _LIVE_LOCK:
+            _LIVE.add(proc)
         try:
             proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
@@ -69,6 +78,8 @@ def run_command(cmd: list[str], *, what: str, timeout_s: float, cwd: Path | None
             raise
         finally:
             _close(held)
+            with _LIVE_LOCK:
+                _LIVE.discard(proc)
         end_session(proc)  # the command exited: end anything it left running in its session
         done = subprocess.CompletedProcess(cmd, proc.returncode, _text(out), _text(err))
     if check and done.returncode != 0:
@@ -99,6 +110,17 @@ def end_session(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def end_all_sessions() -> None:
+    """End every command still running, whichever thread started it (their threads then see
+    them exit and unwind). The main thread calls it when interrupted while worker threads run
+    commands: each command runs in a session of its own, so the terminal's Ctrl-C never
+    reaches it."""
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    for proc in live:
+        end_session(proc)
 
 
 def session_members(sid: int) -> list[int]:
