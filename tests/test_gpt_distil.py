@@ -78,6 +78,7 @@ def test_student_has_half_the_blocks_and_moves_toward_the_teacher() -> None:
     np.testing.assert_array_equal(start.get_layer("lm_head").get_weights()[0],
                                   teacher.get_layer("lm_head").get_weights()[0])
     before = _kl(teacher, start, x)
+    teacher_weights = [w.copy() for w in teacher.get_weights()]
 
     result = DistilGPT2().run(teacher, DistilGPT2Config(epochs=4, learning_rate=1e-3),
                               _ctx(data))
@@ -90,6 +91,8 @@ def test_student_has_half_the_blocks_and_moves_toward_the_teacher() -> None:
     after = _kl(teacher, student, x)
     assert after < before, (before, after)
     assert student(x[:2], training=False).shape == (2, STEPS, VOCAB)
+    for a, b in zip(teacher.get_weights(), teacher_weights):  # the teacher is not trained
+        np.testing.assert_array_equal(a, b)
 
 
 def test_footprint_is_the_half_depth_student() -> None:
