@@ -13,8 +13,9 @@ from edgekit.data import Dataset, Split
 
 STEPS, VOCAB = 12, 40
 PROMPT = [3, 7, 11, 5]
-# (pair format, runtime): OpenVINO reads the ONNX pair
-PAIRS = [("onnx", "onnxruntime"), ("onnx", "openvino"), ("tflite", "litert")]
+# (pair format, runtime): OpenVINO runs its own IR of the pair, and reads the ONNX pair too
+PAIRS = [("onnx", "onnxruntime"), ("onnx", "openvino"), ("tflite", "litert"),
+         ("openvino", "openvino")]
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,7 @@ def pair_folders(random_gpt: object, tmp_path_factory: pytest.TempPathFactory) -
 
     root = tmp_path_factory.mktemp("kv")
     return {fmt: (write_cached_graphs(random_gpt, root / fmt, fmt, "fp32"), root / fmt)[1]
-            for fmt in ("onnx", "tflite")}
+            for fmt in ("onnx", "tflite", "openvino")}
 
 
 def _runtime_or_skip(name: str) -> None:
@@ -104,9 +105,11 @@ def test_generation_stops_at_the_fixed_length(pair_folders: dict[str, Path]) -> 
 
 @pytest.mark.slow
 def test_quick_recipe_generates_on_the_device(tmp_path: Path) -> None:
-    """The --quick recipe: trained, exported whole and as KV-cache pairs; greedy tokens from
-    the device loop on ONNX Runtime and LiteRT equal the float Keras model's on every held-out
-    prompt; the bundle holds what a device needs to generate from text."""
+    """The --quick recipe: trained, distilled to half the blocks (the student ships, judged
+    against the teacher), exported whole and as KV-cache pairs; every pair's generation check
+    ran on its runtime, and greedy tokens from the device loop on ONNX Runtime and LiteRT equal
+    the float student's on every held-out prompt; the bundle holds what a device needs to
+    generate from text."""
     import json
 
     from edgekit.device.generate import CachedLM, detokenize
@@ -115,11 +118,21 @@ def test_quick_recipe_generates_on_the_device(tmp_path: Path) -> None:
     from edgekit.recipe import load_recipe
 
     bundle = tmp_path / "gpt"
-    report = compress(load_recipe("gpt", quick=True), bundle)
+    recipe = load_recipe("gpt", quick=True)
+    report = compress(recipe, bundle)
     assert report["passed"]
+    (stage,) = report["stages"]
+    assert stage["name"] == "distilgpt2"
+    assert stage["facts"]["student_blocks"] * 2 == stage["facts"]["teacher_blocks"]
     generation = report["extras"]["generation"]
     assert generation["passed"]
-    by_runtime = {(p["format"], p["precision"]): p for p in generation["pairs"]}
+    assert len(generation["pairs"]) == len(recipe.export)
+    for pair in generation["pairs"]:  # every pair written and judged on its runtime
+        assert pair["tokens_per_s"] > 0 and pair["gated"] == (
+            pair["precision"] == "fp32" and pair["executed_precision"] == "fp32"), pair
+        assert pair["passed"] is (True if pair["gated"] else None)
+    by_runtime = {(p["format"], p["precision"]): p for p in generation["pairs"]
+                  if p["model"] == "final"}
     for key in (("onnx", "fp32"), ("tflite", "fp32")):
         assert by_runtime[key]["greedy_match"] == 1.0, by_runtime[key]
         assert by_runtime[key]["tokens_per_s"] > 0
@@ -162,9 +175,51 @@ def test_fp16_tflite_pair_stays_close_and_unknown_pairs_are_named(
     for position in range(len(PROMPT), STEPS):
         logits, k, v = lm.decode(int(seq[0, position]), position, k, v)
         np.testing.assert_allclose(logits, full[position], atol=0.02 * np.ptp(full))
-    with pytest.raises(EdgekitError, match="no KV-cache export for onnx fp16.*tflite at fp32"):
-        write_cached_graphs(random_gpt, tmp_path / "x", "onnx", "fp16")
+    with pytest.raises(EdgekitError, match="no KV-cache export for tflite int8.*tflite at fp32"):
+        write_cached_graphs(random_gpt, tmp_path / "x", "tflite", "int8")
     assert not (tmp_path / "x").exists()
+    with pytest.raises(EdgekitError, match="int8 KV-cache pair needs calibration"):
+        write_cached_graphs(random_gpt, tmp_path / "x", "onnx", "int8")
+
+
+# (format, precision, max |Δ logits| / range of the logits at any decode step): float16
+# weights (and compute, for ONNX) stay within 2%; full int8 (static: softmax, LayerNorms and
+# the cache rows quantized too) within 10%
+QUANTIZED = [("onnx", "fp16", 0.02), ("onnx", "int8", 0.10), ("openvino", "int8", 0.10)]
+
+
+@pytest.mark.parametrize("fmt,precision,tolerance", QUANTIZED,
+                         ids=[f"{f}-{p}" for f, p, _ in QUANTIZED])
+def test_quantized_pairs_stay_close_and_the_generation_check_runs(
+        random_gpt: object, tmp_path: Path, fmt: str, precision: str, tolerance: float) -> None:
+    """The ONNX fp16 and full-int8 pairs and OpenVINO's own int8 IR of the pair (int8
+    calibrated on token windows): every decode step's logits near the Keras forward's, and
+    the generation check runs on the pair's runtime, reporting what it computed in and not
+    gating it (not fp32)."""
+    from edgekit.device.generate import CachedLM
+    from edgekit.exporters._kv_cache import write_cached_graphs
+    from edgekit.validation.generation import GATED, RUNTIME, keras_greedy, prove_pair
+
+    _runtime_or_skip(RUNTIME[fmt])
+    windows = np.random.default_rng(1).integers(0, VOCAB, (16, STEPS)).astype(np.int32)
+    manifest = write_cached_graphs(random_gpt, tmp_path / "pair", fmt, precision,
+                                   calibration=windows)
+    assert manifest["precision"] == precision and manifest["format"] == fmt
+    lm = CachedLM(tmp_path / "pair")  # the format's own runtime by default
+    assert lm.runtime == RUNTIME[fmt]
+    seq = np.array([[*PROMPT, *range(20, 20 + STEPS - len(PROMPT))]], dtype=np.int32)
+    full = random_gpt(seq, training=False).numpy()[0]
+    logits, k, v = lm.prefill(PROMPT)
+    for position in range(len(PROMPT), STEPS):
+        logits, k, v = lm.decode(int(seq[0, position]), position, k, v)
+        np.testing.assert_allclose(logits, full[position], atol=tolerance * np.ptp(full),
+                                   err_msg=f"{fmt} {precision}: decode at {position}")
+    prompts = np.array([PROMPT, PROMPT[::-1]], dtype=np.int32)
+    reference = keras_greedy(random_gpt, prompts, 6)
+    facts = prove_pair(tmp_path / "pair", RUNTIME[fmt], prompts, reference, 1,
+                       [f"t{i}" for i in range(VOCAB)])
+    assert facts["executed_precision"] not in GATED
+    assert 0.0 <= facts["greedy_match"] <= 1.0 and facts["tokens_per_s"] > 0
 
 
 def test_perplexity_and_next_token_agreement() -> None:

@@ -26,8 +26,8 @@ from edgekit.device.errors import EdgekitError
 from edgekit.device.runtimes import RUNTIMES, Session
 
 MANIFEST = "generation.json"
-#: The runtime that loads each format's pair by default (OpenVINO reads the ONNX pair).
-DEFAULT_RUNTIME = {"onnx": "onnxruntime", "tflite": "litert"}
+#: The runtime that loads each format's pair by default (OpenVINO also reads the ONNX pair).
+DEFAULT_RUNTIME = {"onnx": "onnxruntime", "tflite": "litert", "openvino": "openvino"}
 
 
 @dataclass

@@ -54,23 +54,31 @@ def keras_to_onnx(model: Any, dest: Path, calibration: Split) -> None:
 
 
 class _CalibrationReader:
-    """onnxruntime.quantization's CalibrationDataReader over the calibration split."""
+    """onnxruntime.quantization's CalibrationDataReader over the calibration split, one
+    example at a time, or over ready feeds (graphs whose inputs have no example axis first,
+    e.g. a GPT's KV caches)."""
 
-    def __init__(self, calib: Split, input_types: dict[str, np.dtype]) -> None:
-        n = min(CALIBRATION_EXAMPLES, len(calib))
-        self._items = iter([{k: calib.x[k][i:i + 1].astype(t) for k, t in input_types.items()}
-                            for i in range(n)])
+    def __init__(self, calib: Split | list[dict[str, np.ndarray]],
+                 input_types: dict[str, np.dtype]) -> None:
+        if isinstance(calib, list):
+            feeds = calib[:CALIBRATION_EXAMPLES]
+        else:
+            feeds = [{k: calib.x[k][i:i + 1] for k in input_types}
+                     for i in range(min(CALIBRATION_EXAMPLES, len(calib)))]
+        self._items = iter([{k: np.asarray(feed[k]).astype(t) for k, t in input_types.items()}
+                            for feed in feeds])
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         return next(self._items, None)
 
 
-def quantize_static_qdq(src: Path, dest: Path, calibration: Split,
+def quantize_static_qdq(src: Path, dest: Path, calibration: Split | list[dict[str, np.ndarray]],
                         exclude: list[str] | None = None,
                         op_types: list[str] | None = None) -> None:
     """Static QDQ int8; ``src`` must already be pre-processed (:func:`prepare_for_static`).
 
     ``op_types`` limits what is quantized (None: every op type ONNX Runtime can quantize).
+    ``calibration``: a split (each example one feed), or the feeds themselves.
     """
     import onnx
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,

@@ -117,3 +117,31 @@ def cached_functions(model: Any) -> tuple[Any, Any, CacheShape]:
         return {"logits": logits, "k_cache": tf.stack(keys), "v_cache": tf.stack(values)}
 
     return prefill, decode, shape
+
+
+def calibration_feeds(model: Any, windows: Any, prompts: int = 16,
+                      steps: int = 4) -> dict[str, list[dict[str, Any]]]:
+    """Inputs each graph sees on a device, for a static int8 quantizer's activation ranges:
+    ``prompts`` training windows cut to a prompt (lengths spread over the fixed length) and
+    zero-padded, for prefill; for decode, ``steps`` steps after each prompt with the window's
+    own next tokens and the caches the float graphs give (so the ranges cover real caches,
+    not zeros). ``{"prefill": [feed, ...], "decode": [feed, ...]}``, NumPy arrays."""
+    import numpy as np
+
+    prefill, decode, shape = cached_functions(model)
+    windows = np.asarray(windows, dtype=np.int32)[:prompts]
+    feeds: dict[str, list[dict[str, Any]]] = {"prefill": [], "decode": []}
+    for i, window in enumerate(windows):
+        length = 1 + (i * 7919) % max(1, shape.steps - steps)  # spread, reproducible
+        ids = np.zeros((1, shape.steps), np.int32)
+        ids[0, :length] = window[:length]
+        feeds["prefill"].append({"input_ids": ids})
+        out = prefill(ids)
+        k, v = out["k_cache"].numpy(), out["v_cache"].numpy()
+        for position in range(length, min(length + steps, shape.steps)):
+            feed = {"token": window[position:position + 1][None].astype(np.int32),
+                    "position": np.array([position], np.int32), "past_k": k, "past_v": v}
+            feeds["decode"].append(feed)
+            out = decode(feed["token"], feed["position"], k, v)
+            k, v = out["k_cache"].numpy(), out["v_cache"].numpy()
+    return feeds

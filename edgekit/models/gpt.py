@@ -126,6 +126,43 @@ def block_names(i: int) -> dict[str, str]:
             ("ln1", "qkv", "attention", "proj", "ln2", "mlp1", "mlp2")}
 
 
+#: Layers outside the blocks that hold weights: what a shallower copy keeps as they are.
+SHARED_LAYERS = ("token_embed", "positions", "final_ln", "lm_head")
+
+
+def depth_of(model: Any) -> int:
+    """Number of decoder blocks of a model built by :class:`GPT`."""
+    names = {layer.name for layer in model.layers}
+    depth = 0
+    while block_names(depth + 1)["qkv"] in names:
+        depth += 1
+    return depth
+
+
+def config_of(model: Any) -> GPTConfig:
+    """The :class:`GPTConfig` a built GPT has, read from its layers (not from the recipe: a
+    GPT-2 checkpoint sets the sizes, and a stage sees only the model). ``checkpoint`` is None:
+    the config builds a fresh model of the same shape."""
+    first = block_names(1)
+    mlp1 = model.get_layer(first["mlp1"])
+    return GPTConfig(dim=model.get_layer("positions").dim, depth=depth_of(model),
+                     heads=model.get_layer(first["attention"]).heads, mlp_dim=mlp1.units,
+                     dropout=model.get_layer("embed_dropout").rate,
+                     activation="gelu_new" if mlp1.activation.__name__ == "gelu_new" else "gelu",
+                     layer_norm_epsilon=model.get_layer("final_ln").epsilon)
+
+
+def copy_blocks(src: Any, dst: Any, mapping: list[int]) -> None:
+    """Give ``dst`` ``src``'s embeddings, final norm and output layer, and as its block
+    ``j + 1`` ``src``'s block ``mapping[j] + 1`` (DistilGPT2's initialisation of a shallower
+    student from its teacher)."""
+    for name in SHARED_LAYERS:
+        dst.get_layer(name).set_weights(src.get_layer(name).get_weights())
+    for j, t in enumerate(mapping):
+        for part, name in block_names(j + 1).items():
+            dst.get_layer(name).set_weights(src.get_layer(block_names(t + 1)[part]).get_weights())
+
+
 class GPT(ModelBuilder[GPTConfig]):
     name = "gpt"
     family = "gpt"
@@ -210,15 +247,16 @@ class GPT(ModelBuilder[GPTConfig]):
         return keras.Model(inp, logits, name=self.name)
 
     def footprint(self, config: GPTConfig, data: Dataset) -> Any:
-        """With a checkpoint: built at its sizes from its config.json alone, without reading
-        its weights."""
-        if not config.checkpoint:
-            return super().footprint(config, data)
+        """Built without weights (with a checkpoint: at its sizes from its config.json alone,
+        without reading its weights); ``arch`` is the config at those sizes."""
+        from dataclasses import replace
+
         from edgekit.footprint import built_footprint
 
-        model = self.build_layers(self.checkpoint_config(config, data)[2], data)
-        try:
-            return built_footprint(model)
+        sized = self.checkpoint_config(config, data)[2] if config.checkpoint else config
+        model = self.build_layers(sized, data)
+        try:  # arch: the sizes, for a stage's own estimate (distilgpt2's student)
+            return replace(built_footprint(model), arch=sized)
         finally:
             del model
             _tf.keras().backend.clear_session()

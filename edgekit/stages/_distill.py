@@ -6,7 +6,10 @@
   recomputed per epoch. Batches stream from it through ``tf.data``.
 * :func:`distill_fit`: trains a student (plus any learned projections) against a loss over
   (inputs, labels, teacher targets, student outputs) inside the recipe's ``tf.distribute``
-  strategy, with Keras' ``fit`` so multi-replica batching is Keras' own.
+  strategy, with Keras' ``fit`` so multi-replica batching is Keras' own. Targets come from
+  the cache, or from a teacher run inside each step where caching them would not fit (a
+  language model's logits are examples x positions x vocabulary: 2.6 GB for the gpt recipe in
+  float16, ~30 GB from GPT-2's 50,257-wide output).
 """
 
 from __future__ import annotations
@@ -85,16 +88,19 @@ def _flatten(out: Any) -> dict[str, Any]:
     return flat
 
 
-def stream(split: Split, cache: TeacherCache, batch_size: int, seed: int,
+def stream(split: Split, cache: TeacherCache | None, batch_size: int, seed: int,
            keys: tuple[str, ...] | None = None) -> Any:
     """A shuffled, repeating tf.data stream of (inputs, labels, teacher targets).
 
-    ``keys`` limits the targets read from the cache (a later stage may need only logits).
+    ``keys`` limits the targets read from the cache (a later stage may need only logits);
+    no cache: no targets (a teacher computes them in the step). Labels keep their shape (one
+    per example, or one per position for a language model).
     """
     tf = _tf.tf()
     rng = np.random.default_rng(seed)
     n = len(split)
-    arrays = {k: a for k, a in cache.arrays.items() if keys is None or k in keys}
+    arrays = {} if cache is None else {k: a for k, a in cache.arrays.items()
+                                       if keys is None or k in keys}
 
     def batches() -> Iterator[tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]]:
         while True:
@@ -105,7 +111,7 @@ def stream(split: Split, cache: TeacherCache, batch_size: int, seed: int,
                        {k: np.asarray(a[ix], dtype=np.float32) for k, a in arrays.items()})
 
     spec = ({k: tf.TensorSpec((None, *v.shape[1:]), tf.as_dtype(v.dtype)) for k, v in split.x.items()},
-            tf.TensorSpec((None,), tf.as_dtype(split.y.dtype)),
+            tf.TensorSpec((None, *split.y.shape[1:]), tf.as_dtype(split.y.dtype)),
             {k: tf.TensorSpec((None, *a.shape[1:]), tf.float32) for k, a in arrays.items()})
     return tf.data.Dataset.from_generator(batches, output_signature=spec).prefetch(2)
 
@@ -113,14 +119,17 @@ def stream(split: Split, cache: TeacherCache, batch_size: int, seed: int,
 LossFn = Callable[[Any, Any, dict[str, Any], Any], tuple[Any, dict[str, Any]]]
 
 
-def distill_fit(student: Any, loss_fn: LossFn, split: Split, cache: TeacherCache, *,
+def distill_fit(student: Any, loss_fn: LossFn, split: Split, cache: TeacherCache | None, *,
                 epochs: int, batch_size: int, learning_rate: float, strategy: Any,
                 extra_layers: list[Any] | None = None, seed: int = 0,
-                keys: tuple[str, ...] | None = None) -> dict[str, list[float]]:
+                keys: tuple[str, ...] | None = None,
+                teacher: Callable[[Any], dict[str, Any]] | None = None) -> dict[str, list[float]]:
     """Train ``student`` (and ``extra_layers``, e.g. projections) to minimise ``loss_fn``.
 
     ``loss_fn(inputs, labels, teacher_targets, student_outputs) -> (loss, logs)``; ``keys``
-    picks the cached teacher outputs it reads. Returns each log's per-epoch means
+    picks the cached teacher outputs it reads; ``teacher(inputs) -> targets`` adds targets
+    computed in each step (not trained: it is no attribute of the trained model, and its
+    outputs are cut from the gradient). Returns each log's per-epoch means
     (:func:`edgekit.training.per_epoch`; :func:`~edgekit.training.last_epoch` gives the last).
     """
     tf, keras = _tf.tf(), _tf.keras()
@@ -136,6 +145,8 @@ def distill_fit(student: Any, loss_fn: LossFn, split: Split, cache: TeacherCache
 
         def train_step(self, data: Any) -> dict[str, Any]:
             x, y, targets = data
+            if teacher is not None:
+                targets = {**targets, **{k: tf.stop_gradient(v) for k, v in teacher(x).items()}}
             with tf.GradientTape() as tape:
                 loss, logs = loss_fn(x, y, targets, self.student(x, training=True))
                 # Keras sums gradients over replicas; scale so the step is the global mean.
@@ -164,6 +175,17 @@ def soft_cross_entropy(student_logits: Any, teacher_logits: Any, temperature: fl
     t = tf.nn.softmax(teacher_logits / temperature)
     log_s = tf.nn.log_softmax(student_logits / temperature)
     return -tf.reduce_mean(tf.reduce_sum(t * log_s, axis=-1)) * temperature ** 2
+
+
+def soft_kl(student_logits: Any, teacher_logits: Any, temperature: float) -> Any:
+    """KL(teacher || student) of the softened distributions, scaled by T², averaged over every
+    leading axis (examples, and positions for a language model). Its gradients are
+    :func:`soft_cross_entropy`'s; its value reads 0 where the student matches the teacher."""
+    tf = _tf.tf()
+    log_t = tf.nn.log_softmax(teacher_logits / temperature)
+    log_s = tf.nn.log_softmax(student_logits / temperature)
+    return tf.reduce_mean(tf.reduce_sum(tf.exp(log_t) * (log_t - log_s), axis=-1)) \
+        * temperature ** 2
 
 
 def hard_cross_entropy(logits: Any, labels: Any) -> Any:

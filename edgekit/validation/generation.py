@@ -5,8 +5,8 @@ artifacts, and text generated from them through the device loop
 The pipeline's per-artifact proofs cover the *whole-sequence* graphs (held-out perplexity and
 next-token top-1 agreement on each runtime). This check covers what those cannot: the cached
 graphs a device actually generates with. Per recipe export entry whose (format, precision)
-has a KV-cache writer (ONNX at fp32 and dynamic, TFLite also at fp16; OpenVINO runs the ONNX
-pair):
+has a KV-cache writer (:data:`edgekit.exporters._kv_cache.FORMAT_PRECISIONS`: every precision
+the whole-sequence exporters give, OpenVINO as its own IR of the pair):
 
 * ``greedy_match``: the share of held-out prompts whose first ``tokens`` greedy tokens are
   exactly the float Keras model's (its full-sequence forward, one token at a time), and
@@ -36,7 +36,7 @@ from edgekit.validation.g2p import prove_decoding
 PROMPTS = 16
 PROMPT_LEN = 8
 NEW_TOKENS = 16
-PAIR_FORMAT = {"onnx": "onnx", "tflite": "tflite", "openvino": "onnx"}
+PAIR_FORMAT = {"onnx": "onnx", "tflite": "tflite", "openvino": "openvino"}
 RUNTIME = {"onnx": "onnxruntime", "tflite": "litert", "openvino": "openvino"}
 GATED = {"fp32"}  # precisions whose greedy tokens must equal the float model's
 
@@ -158,7 +158,8 @@ def prove_generation(recipe: Any, bundle: Path, models: dict[str, Any], data: An
         if (exp.model, fmt, exp.precision) not in written:
             try:
                 with progress.stage("export", f"KV-cache pair {folder.name}"):
-                    write_cached_graphs(model, folder, fmt, exp.precision)
+                    write_cached_graphs(model, folder, fmt, exp.precision, calibration=np.asarray(
+                        data.train.x[data.input_names[0]]))  # int8's activation ranges
             except (EdgekitError, ValueError) as exc:  # e.g. a QAT-wrapped model's layers
                 results.append({**entry, "error": str(exc), "passed": False})
                 continue
