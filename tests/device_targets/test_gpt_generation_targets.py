@@ -22,7 +22,8 @@ from edgekit.validation.ondevice import validate
 # artifact and one KV-cache pair), 16-token windows, so 8 greedy tokens after 8.
 TINY = {"data.params": {"seq_len": 16, "vocab_size": 256, "limit": 600},
         "model.params": {"dim": 16, "depth": 1, "heads": 2, "mlp_dim": 32, "dropout": 0.0},
-        "train.epochs": 1, "compression": [], "export": [{"format": "onnx", "precision": "fp32"}],
+        "train.epochs": 1, "compression": [], "budgets.baseline": "reference",
+        "export": [{"format": "onnx", "precision": "fp32"}],
         "validation.runs": 2, "validation.warmup": 0, "validation.max_examples": 16}
 
 
