@@ -198,7 +198,8 @@ def test_quantized_pairs_stay_close_and_the_generation_check_runs(
     gating it (not fp32)."""
     from edgekit.device.generate import CachedLM
     from edgekit.exporters._kv_cache import write_cached_graphs
-    from edgekit.validation.generation import GATED, RUNTIME, keras_greedy, prove_pair
+    from edgekit.validation.generation import keras_greedy, prove_pair
+    from edgekit.validation.pairs import GATED, RUNTIME
 
     _runtime_or_skip(RUNTIME[fmt])
     windows = np.random.default_rng(1).integers(0, VOCAB, (16, STEPS)).astype(np.int32)

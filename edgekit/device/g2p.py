@@ -13,7 +13,6 @@ Latency, measured around the runtime calls: the encoder call, and each decode st
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -22,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.device.errors import EdgekitError
-from edgekit.device.generate import DEFAULT_RUNTIME, _named
-from edgekit.device.runtimes import RUNTIMES, Session
+from edgekit.device.generate import _named, load_pair
+from edgekit.device.runtimes import Session
 
 MANIFEST = "decoding.json"
 BOS, EOS = 1, 2
@@ -40,16 +39,10 @@ class CachedG2P:
     """An encoder/decode pair loaded on one runtime."""
 
     def __init__(self, folder: str | Path, runtime: str | None = None, threads: int = 1) -> None:
-        folder = Path(folder)
-        self.manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        self.runtime = runtime or DEFAULT_RUNTIME[self.manifest["format"]]
-        engine = RUNTIMES.get(self.runtime)
-        missing = engine.missing()
-        if missing:
-            raise ImportError(missing)
-        files = self.manifest["files"]
-        self.encoder_session: Session = engine.load(folder / files["encoder"], threads)
-        self.decode_session: Session = engine.load(folder / files["decode"], threads)
+        pair = load_pair(folder, MANIFEST, ("encoder", "decode"), runtime, threads)
+        self.manifest, self.runtime = pair.manifest, pair.runtime
+        self.encoder_session: Session = pair.sessions["encoder"]
+        self.decode_session: Session = pair.sessions["decode"]
         self.max_letters = int(self.manifest["max_letters"])
         self.max_len = int(self.manifest["max_len"])
         self.cache_shape = (int(self.manifest["layers"]), 1, int(self.manifest["heads"]),

@@ -52,20 +52,40 @@ def _named(outputs: dict[str, np.ndarray], name: str) -> np.ndarray:
     return outputs[hits[0]]
 
 
+@dataclass
+class LoadedPair:
+    """A pair folder's manifest, the runtime it runs on and one session per graph: what the
+    GPT's prefill/decode pair and an encoder-decoder's encoder/decode-step pair load alike."""
+
+    manifest: dict
+    runtime: str
+    sessions: dict[str, Session]
+
+
+def load_pair(folder: str | Path, manifest_name: str, roles: tuple[str, ...],
+              runtime: str | None, threads: int) -> LoadedPair:
+    """Load ``roles`` (keys of the manifest's ``files``) on ``runtime``, by default the
+    format's own; ImportError naming the missing package when the runtime is absent."""
+    folder = Path(folder)
+    manifest = json.loads((folder / manifest_name).read_text(encoding="utf-8"))
+    runtime = runtime or DEFAULT_RUNTIME[manifest["format"]]
+    engine = RUNTIMES.get(runtime)
+    missing = engine.missing()
+    if missing:
+        raise ImportError(missing)
+    return LoadedPair(manifest, runtime,
+                      {role: engine.load(folder / manifest["files"][role], threads)
+                       for role in roles})
+
+
 class CachedLM:
     """A prefill/decode pair loaded on one runtime."""
 
     def __init__(self, folder: str | Path, runtime: str | None = None, threads: int = 1) -> None:
-        folder = Path(folder)
-        self.manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        self.runtime = runtime or DEFAULT_RUNTIME[self.manifest["format"]]
-        engine = RUNTIMES.get(self.runtime)
-        missing = engine.missing()
-        if missing:
-            raise ImportError(missing)
-        files = self.manifest["files"]
-        self.prefill_session: Session = engine.load(folder / files["prefill"], threads)
-        self.decode_session: Session = engine.load(folder / files["decode"], threads)
+        pair = load_pair(folder, MANIFEST, ("prefill", "decode"), runtime, threads)
+        self.manifest, self.runtime = pair.manifest, pair.runtime
+        self.prefill_session: Session = pair.sessions["prefill"]
+        self.decode_session: Session = pair.sessions["decode"]
         self.max_len = int(self.manifest["max_len"])
         #: what the engine computes in (OpenVINO may run an fp32 pair in bf16)
         self.executed_precision = self.decode_session.executed_precision(

@@ -28,7 +28,10 @@ from typing import Any
 import numpy as np
 
 from edgekit.tasks.g2p import BOS, nearest_reference, until_end
-from edgekit.validation.pairs import GATED, PAIR_FORMAT, RUNTIME, percentiles_ms
+from edgekit.validation.pairs import gate, pair_entries, percentiles_ms
+
+#: export format -> the format of the pair it proves (OpenVINO reads the ONNX pair)
+PAIR_FORMAT = {"onnx": "onnx", "tflite": "tflite", "openvino": "onnx"}
 
 WORDS = 200
 SAMPLES = 5
@@ -103,45 +106,31 @@ def prove_decoding(recipe: Any, bundle: Path, models: dict[str, Any], data: Any,
                    threads: int, progress: Any) -> dict[str, Any]:
     """Write each export entry's encoder/decoder-step pair under ``bundle/decoding/`` and
     prove it; the facts for report.json's ``extras["generation"]``."""
-    from edgekit.errors import EdgekitError
     from edgekit.exporters._g2p_pair import write_decoding_graphs
-    from edgekit.exporters._kv_cache import FORMAT_PRECISIONS
 
     letters, phonemes = list(data.extra["grapheme_vocab"]), list(data.extra["phoneme_vocab"])
     graphemes, refs = heldout_words(np.asarray(data.test.x["graphemes"]), np.asarray(data.test.y))
     root = bundle / "decoding"
     references: dict[str, list[list[int]]] = {}
     results: list[dict[str, Any]] = []
-    written: set[tuple[str, str, str]] = set()
-    for exp in recipe.export:
-        fmt = PAIR_FORMAT.get(exp.format)
-        entry = {"format": exp.format, "precision": exp.precision, "model": exp.model}
-        if fmt is None or exp.precision not in FORMAT_PRECISIONS[fmt]:
-            results.append({**entry, "skipped": f"no decoding pair for {exp.format} "
-                            f"{exp.precision}"})
+
+    def write(model: str, folder: Path, fmt: str, precision: str) -> None:
+        write_decoding_graphs(models[model], folder, fmt, precision, letters, phonemes)
+
+    for job in pair_entries(recipe.export, root, PAIR_FORMAT, "decoding", write, progress):
+        if isinstance(job, dict):
+            results.append(job)
             continue
-        model = models[exp.model]
-        folder = root / f"{exp.model}-{fmt}-{exp.precision}"
-        if (exp.model, fmt, exp.precision) not in written:
-            try:
-                with progress.stage("export", f"decoding pair {folder.name}"):
-                    write_decoding_graphs(model, folder, fmt, exp.precision, letters, phonemes)
-            except (EdgekitError, ValueError) as exc:  # e.g. a QAT-wrapped model's layers
-                results.append({**entry, "error": str(exc), "passed": False})
-                continue
-            written.add((exp.model, fmt, exp.precision))
-        if exp.model not in references:
-            references[exp.model] = keras_greedy(model, graphemes)
-        with progress.stage("prove", f"decoding {folder.name} on {RUNTIME[exp.format]}"):
-            facts = prove_pair(folder, RUNTIME[exp.format], graphemes, refs,
-                               references[exp.model], threads)
-        facts["gated"] = exp.precision in GATED and facts["executed_precision"] in GATED
-        facts["passed"] = facts["greedy_match"] == 1.0 if facts["gated"] else None
+        if job.model not in references:
+            references[job.model] = keras_greedy(models[job.model], graphemes)
+        with progress.stage("prove", f"decoding {job.folder.name} on {job.runtime}"):
+            facts = gate(prove_pair(job.folder, job.runtime, graphemes, refs,
+                                    references[job.model], threads), job.precision)
         progress.note(f"greedy decode of {len(graphemes)} words: {facts['greedy_match']:.0%} "
                       f"match the float model's; PER {facts['per']:.4f}, word accuracy "
                       f"{facts['word_accuracy']:.2%}; encoder {facts['encoder_ms']['p50']} ms, "
                       f"step {facts['decode_step_ms']['p50']} ms")
-        results.append({**entry, "folder": str(folder.relative_to(bundle)), **facts})
+        results.append({**job.facts, "folder": str(job.folder.relative_to(bundle)), **facts})
     keras_scores = {name: scores(decoded, refs) for name, decoded in references.items()}
     return {"words": len(graphemes), "threads": threads, "keras": keras_scores,
             "pairs": results, "passed": all(r.get("passed") is not False for r in results)}

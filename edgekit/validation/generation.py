@@ -32,13 +32,13 @@ from typing import Any
 import numpy as np
 
 from edgekit.validation.g2p import prove_decoding
+from edgekit.validation.pairs import gate, pair_entries, percentiles_ms
 
 PROMPTS = 16
 PROMPT_LEN = 8
 NEW_TOKENS = 16
+#: export format -> the format of the pair it proves (OpenVINO its own IR of the pair)
 PAIR_FORMAT = {"onnx": "onnx", "tflite": "tflite", "openvino": "openvino"}
-RUNTIME = {"onnx": "onnxruntime", "tflite": "litert", "openvino": "openvino"}
-GATED = {"fp32"}  # precisions whose greedy tokens must equal the float model's
 
 
 def keras_greedy(model: Any, prompts: np.ndarray, new_tokens: int) -> np.ndarray:
@@ -70,11 +70,6 @@ def heldout_prompts(windows: np.ndarray, sep: int) -> np.ndarray:
     return np.asarray(found, dtype=np.int32)
 
 
-def _ms(values: list[float]) -> dict[str, float]:
-    arr = np.asarray(values) * 1e3
-    return {f"p{q}": round(float(np.percentile(arr, q)), 4) for q in (50, 90, 99)}
-
-
 def token_match(outputs: list[list[int]], reference: np.ndarray) -> dict[str, float]:
     """``greedy_match``: the share of prompts whose tokens are exactly ``reference``'s row;
     ``token_match``: the mean share of each row's tokens before the first difference."""
@@ -90,7 +85,7 @@ def token_match(outputs: list[list[int]], reference: np.ndarray) -> dict[str, fl
 def timing_facts(firsts: list[float], steps: list[float]) -> dict[str, Any]:
     """Time to first token and per decode step (p50/p90/p99, ms) and tokens/s over all steps,
     from seconds measured around the runtime calls (here, or on a target)."""
-    return {"first_token_ms": _ms(firsts), "decode_ms": _ms(steps),
+    return {"first_token_ms": percentiles_ms(firsts), "decode_ms": percentiles_ms(steps),
             "tokens_per_s": round(len(steps) / sum(steps), 1)}
 
 
@@ -133,8 +128,7 @@ def prove_generation(recipe: Any, bundle: Path, models: dict[str, Any], data: An
     """Write each export entry's KV-cache pair under ``bundle/generation/`` and prove it; the
     facts for report.json's ``extras["generation"]``."""
     from edgekit.device.generate import detokenize
-    from edgekit.errors import EdgekitError
-    from edgekit.exporters._kv_cache import FORMAT_PRECISIONS, write_cached_graphs
+    from edgekit.exporters._kv_cache import write_cached_graphs
 
     vocab = list(data.extra["lm_vocab"])
     steps = int(data.extra["seq_len"])
@@ -145,37 +139,24 @@ def prove_generation(recipe: Any, bundle: Path, models: dict[str, Any], data: An
     root.mkdir(parents=True, exist_ok=True)
     references: dict[str, np.ndarray] = {}
     results: list[dict[str, Any]] = []
-    written: set[tuple[str, str, str]] = set()
-    for exp in recipe.export:
-        fmt = PAIR_FORMAT.get(exp.format)
-        entry = {"format": exp.format, "precision": exp.precision, "model": exp.model}
-        if fmt is None or exp.precision not in FORMAT_PRECISIONS[fmt]:
-            results.append({**entry, "skipped": f"no KV-cache pair for {exp.format} "
-                            f"{exp.precision}"})
+    calibration = np.asarray(data.train.x[data.input_names[0]])  # int8's activation ranges
+
+    def write(model: str, folder: Path, fmt: str, precision: str) -> None:
+        write_cached_graphs(models[model], folder, fmt, precision, calibration=calibration)
+
+    for job in pair_entries(recipe.export, root, PAIR_FORMAT, "KV-cache", write, progress):
+        if isinstance(job, dict):
+            results.append(job)
             continue
-        model = models[exp.model]
-        folder = root / f"{exp.model}-{fmt}-{exp.precision}"
-        if (exp.model, fmt, exp.precision) not in written:
-            try:
-                with progress.stage("export", f"KV-cache pair {folder.name}"):
-                    write_cached_graphs(model, folder, fmt, exp.precision, calibration=np.asarray(
-                        data.train.x[data.input_names[0]]))  # int8's activation ranges
-            except (EdgekitError, ValueError) as exc:  # e.g. a QAT-wrapped model's layers
-                results.append({**entry, "error": str(exc), "passed": False})
-                continue
-            written.add((exp.model, fmt, exp.precision))
-        if exp.model not in references:
-            references[exp.model] = keras_greedy(model, prompts, new_tokens)
-        with progress.stage("prove", f"generation {folder.name} on {RUNTIME[exp.format]}"):
-            facts = prove_pair(folder, RUNTIME[exp.format], prompts, references[exp.model],
-                               threads, vocab)
-        # stored and computed in fp32: a converted or quantized pair drifts, and may flip ties
-        facts["gated"] = exp.precision in GATED and facts["executed_precision"] in GATED
-        facts["passed"] = facts["greedy_match"] == 1.0 if facts["gated"] else None
+        if job.model not in references:
+            references[job.model] = keras_greedy(models[job.model], prompts, new_tokens)
+        with progress.stage("prove", f"generation {job.folder.name} on {job.runtime}"):
+            facts = gate(prove_pair(job.folder, job.runtime, prompts, references[job.model],
+                                    threads, vocab), job.precision)
         progress.note(f"greedy {facts['greedy_match']:.0%} of {len(prompts)} prompts match the "
                       f"float model's {new_tokens} tokens; first token "
                       f"{facts['first_token_ms']['p50']} ms, {facts['tokens_per_s']} tokens/s")
-        results.append({**entry, "folder": str(folder.relative_to(bundle)), **facts})
+        results.append({**job.facts, "folder": str(job.folder.relative_to(bundle)), **facts})
     (root / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
     write_prompts(root, prompts, new_tokens, references)
     (root / "tokenizer.json").write_text(str(data.extra["tokenizer_json"]), encoding="utf-8")

@@ -35,7 +35,8 @@ from edgekit.errors import EdgekitError, RuntimeUnavailable
 from edgekit.paths import inside
 from edgekit.targets import GenerationRequest, target_for
 from edgekit.targets._proc import TargetTimeout
-from edgekit.validation.generation import GATED, PROMPTS_FILE, timing_facts, token_match
+from edgekit.validation.generation import PROMPTS_FILE, timing_facts, token_match
+from edgekit.validation.pairs import GATED
 
 EMULATED_PROMPTS = 4
 EMULATED_NOTE = "qemu-user emulation on the host: NOT device timings"
