@@ -209,17 +209,25 @@ def stage_generation(request: GenerationRequest, folder: Path) -> list[str]:
             "--threads", str(request.threads), "--out", "tokens.json", "--timings", "result.json"]
 
 
-def collect_generation(device: DeviceProfile, folder: Path, log: str) -> GenerationResult:
-    """What the generation runner left in ``folder``; a failure is one EdgekitError line."""
+def runner_info(device: DeviceProfile, folder: Path, log: str, runner: str) -> dict[str, Any]:
+    """The ``result.json`` a runner left in ``folder``. A runner that wrote none (it crashed:
+    the last line it printed says why) or that reports an error (a missing runtime gets the
+    install fix) becomes one EdgekitError line."""
     result_file = folder / "result.json"
     if not result_file.is_file():
         tail = [line for line in log.strip().splitlines() if line.strip()][-1:] or ["no output"]
-        raise EdgekitError(f"the generation runner did not finish on '{device.name}': {tail[0]}")
-    info = json.loads(result_file.read_text())
+        raise EdgekitError(f"{runner} did not finish on '{device.name}': {tail[0]}")
+    info: dict[str, Any] = json.loads(result_file.read_text())
     if "error" in info:
         cls = RuntimeUnavailable if "missing" in info else EdgekitError
         raise cls(f"on '{device.name}': {info['error']}",
                   fix="install the runtime on the device" if "missing" in info else None)
+    return info
+
+
+def collect_generation(device: DeviceProfile, folder: Path, log: str) -> GenerationResult:
+    """What the generation runner left in ``folder``; a failure is one EdgekitError line."""
+    info = runner_info(device, folder, log, "the generation runner")
     out = json.loads((folder / "tokens.json").read_text())
     return GenerationResult(info=info, tokens=out["tokens"], first_token_s=out["first_token_s"],
                             step_s=out["step_s"])
@@ -238,15 +246,7 @@ def collect_text(device: DeviceProfile, folder: Path, log: str) -> TextResult:
 
 def collect(device: DeviceProfile, folder: Path, log: str) -> RunResult:
     """Read what the runner left in ``folder``; a runner failure is one EdgekitError line."""
-    result_file = folder / "result.json"
-    if not result_file.is_file():
-        tail = [line for line in log.strip().splitlines() if line.strip()][-1:] or ["no output"]
-        raise EdgekitError(f"the runner did not finish on '{device.name}': {tail[0]}")
-    info = json.loads(result_file.read_text())
-    if "error" in info:
-        cls = RuntimeUnavailable if "missing" in info else EdgekitError
-        raise cls(f"on '{device.name}': {info['error']}",
-                  fix="install the runtime on the device" if "missing" in info else None)
+    info = runner_info(device, folder, log, "the runner")
     outputs = None
     if (folder / "outputs.npz").is_file():
         with np.load(folder / "outputs.npz") as npz:
