@@ -79,8 +79,12 @@ def recipes() -> None:
     from edgekit.recipe import recipe_summaries
 
     def show() -> None:
-        for s in recipe_summaries():
-            typer.echo(f"{s.name:<14} {s.family:<12} {s.dataset:<18} {s.description}")
+        summaries = recipe_summaries()
+        name = max(len(s.name) for s in summaries)  # columns as wide as their longest entry
+        family = max(len(s.family) for s in summaries)
+        data = max(len(s.dataset) for s in summaries)
+        for s in summaries:
+            typer.echo(f"{s.name:<{name}} {s.family:<{family}} {s.dataset:<{data}} {s.description}")
 
     _run(False, show)
 
