@@ -169,7 +169,15 @@ def test_knobs_apply_only_where_they_mean_something() -> None:
                                       make_plan)
     from edgekit.optimize.space import candidate_key, candidate_overrides
 
-    plan = make_plan(OptimizeRequest("distilbert", quick=True))
+    # the built-in space leaves OpenVINO int8 out (dominated on latency on x86): add it back
+    ov_entry = {"format": "openvino", "precision": "int8",
+                "options": {"static_op_types": ["MatMul", "Gemm"],
+                            "fallback_min_agreement": 0.99}}
+    space_with_ov = {"export": [{"format": "tflite", "precision": "fp32"}, ov_entry],
+                     "compression.ffn_prune": [False, {"keep": 0.5, "epochs": 2}],
+                     "export.options.fallback_min_agreement": [0.97, 0.99]}
+    plan = make_plan(OptimizeRequest("distilbert", quick=True,
+                                     overrides={"optimize.space": space_with_ov}))
     space = plan.space
     labels = {k.path: k.labels for k in space.knobs}
     first = {k.path: k.labels[0] for k in space.knobs}  # tflite fp32, prunes off
