@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -86,6 +87,46 @@ def remeasure(bundles: dict[str, Path], results: dict[str, dict[str, Any]], defa
             for name, s in samples.items()}
 
 
+def cpu_s() -> float:
+    """CPU seconds of this process (imports included) and its children, every thread."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def run_part(request: OptimizeRequest, keep: Path, part: str) -> None:
+    if (keep / part).exists():
+        raise SystemExit(f"{keep / part} exists; give a new --keep (each run starts cold)")
+    before = load()
+    result = run(request, keep / part)
+    (keep / f"{part}.cpu.json").write_text(json.dumps(
+        {"cpu_s": round(cpu_s(), 1), "total_wall_s": result["total_wall_s"],
+         "load_before": before, "load_after": load()}))
+
+
+def read_part(bundle: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A finished run's optimize.json, and its sibling BUNDLE.cpu.json (CPU seconds, loads)."""
+    result = json.loads((bundle / "optimize.json").read_text())
+    side = bundle.parent / f"{bundle.name}.cpu.json"
+    return result, (json.loads(side.read_text()) if side.is_file() else {})
+
+
+def combine(args: argparse.Namespace, plan: Any, grid_bundle: Path, search_bundle: Path) -> None:
+    """Two --part runs (run at the same time, each from a cold folder) side by side. The cost
+    compared is what both optimize.json record alike: the search's wall time plus the held-out
+    proof's, and the CPU seconds each process used where recorded."""
+    grid, gside = read_part(grid_bundle)
+    search, sside = read_part(search_bundle)
+    for r in (grid, search):
+        r["total_wall_s"] = round(r["search_wall_s"] + r["chosen"]["prove_wall_s"], 1)
+    before = load()
+    remeasured = remeasure({"grid": grid_bundle, "search": search_bundle},
+                           {"grid": grid, "search": search}, plan.target.threads,
+                           args.rounds, args.per_round) if args.objective == "latency" else {}
+    loads = {"grid run": gside, "search run": sside, "re-measure": {"before": before, "after": load()}}
+    write_results(args, plan, grid, search, remeasured, loads,
+                  cpu=(gside.get("cpu_s"), sside.get("cpu_s")))
+
+
 def _fmt(value: float, unit: str) -> str:
     return f"{value:.4g}" if unit == "ms" else f"{value:,.0f}"
 
@@ -102,6 +143,12 @@ def main() -> None:
     p.add_argument("--name", help="results file stem (default optimize-RECIPE-OBJECTIVE)")
     p.add_argument("--keep", type=Path, help="keep the two bundles here (KEEP/grid, KEEP/search; "
                    "must not exist yet: each run starts cold)")
+    p.add_argument("--part", choices=("grid", "search"),
+                   help="run only this one into KEEP/PART and write KEEP/PART.cpu.json (its CPU "
+                        "seconds and load averages); --combine puts two parts side by side. On a "
+                        "machine shared with other work, CPU seconds are the steadier cost")
+    p.add_argument("--combine", nargs=2, type=Path, metavar=("GRID_BUNDLE", "SEARCH_BUNDLE"),
+                   help="write the results from two finished --part runs (their optimize.json)")
     p.add_argument("--rounds", type=int, default=20, help="interleaved re-measure rounds")
     p.add_argument("--per-round", type=int, default=25)
     args = p.parse_args()
@@ -110,6 +157,14 @@ def main() -> None:
     grid_req = OptimizeRequest(args.recipe, strategy="grid", **common)
     search_req = OptimizeRequest(args.recipe, strategy="tpe", trials=args.trials, **common)
     plan = make_plan(search_req)
+    if args.combine:
+        combine(args, plan, *args.combine)
+        return
+    if args.part:
+        if not args.keep:
+            p.error("--part needs --keep")
+        run_part(grid_req if args.part == "grid" else search_req, args.keep, args.part)
+        return
     if args.keep and args.keep.exists():
         p.error(f"--keep {args.keep} exists; give a new folder (each run starts cold)")
     load_before = load()
@@ -125,6 +180,14 @@ def main() -> None:
                                    {"grid": grid, "search": search}, plan.target.threads,
                                    args.rounds, args.per_round)
     load_after = load()
+    loads = {"runs": {"before": load_before, "after": load_after_runs},
+             "re-measure": {"after": load_after}}
+    write_results(args, plan, grid, search, remeasured, loads, cpu=(None, None))
+
+
+def write_results(args: argparse.Namespace, plan: Any, grid: dict[str, Any], search: dict[str, Any],
+                  remeasured: dict[str, dict[str, float]], loads: dict[str, Any],
+                  cpu: tuple[float | None, float | None]) -> None:
     unit = "ms" if args.objective == "latency" else "B"
     g, s = best(grid, args.objective), best(search, args.objective)
     if remeasured:  # the goal on figures taken side by side, not minutes apart
@@ -143,6 +206,8 @@ def main() -> None:
              f"{held['metric']['value']:.4f} / {held['passed']}"),
             ("search wall (s)", grid["search_wall_s"], search["search_wall_s"]),
             ("total wall incl. held-out proof (s)", grid["total_wall_s"], search["total_wall_s"])]
+    if cpu[0] is not None and cpu[1] is not None:
+        rows.append(("CPU seconds of the run's process", cpu[0], cpu[1]))
     if remeasured:
         rows[3] = (f"chosen latency while searching (ms, validation, p50)",
                    _fmt(best(grid, args.objective), unit), _fmt(best(search, args.objective), unit))
@@ -152,24 +217,36 @@ def main() -> None:
     side = " (re-measured side by side)" if remeasured else ""
     goals = [(f"chosen {args.objective} within 10% of the grid's best{side}", within,
               f"{_fmt(s, unit)} vs {_fmt(g, unit)} {unit} ({s / g - 1:+.1%})"),
-             ("at most 1/3 of the grid's wall time", ratio <= 1 / 3, f"{ratio:.2f} of it"),
+             ("at most 1/3 of the grid's wall time", ratio <= 1 / 3, f"{ratio:.2f} of it"
+              + (f"; CPU seconds {cpu[1] / cpu[0]:.2f} of the grid's" if cpu[0] and cpu[1] else "")),
              ("held-out metric within budget", bool(held["passed"]),
               f"{held['metric']['value']:.4f}, baseline {held['baseline']['metric']:.4f}")]
     cmd = ("PYTHONPATH=. python benchmarks/optimize.py " + args.recipe
            + f" --objective {args.objective} --target {args.target} --max-drop {args.max_drop:g}"
            + f" --trials {args.trials}" + (" --quick" if args.quick else "")
            + "".join(f" --set '{s_}'" for s_ in args.set)
-           + (f" --name {args.name}" if args.name else "")
-           + (f" --keep {args.keep}" if args.keep else ""))
+           + (f" --name {args.name}" if args.name else ""))
+    if args.combine:
+        g_b, s_b = args.combine
+        cmds = [f"{cmd} --part grid --keep {g_b.parent}", f"{cmd} --part search --keep {s_b.parent}",
+                f"{cmd} --combine {g_b} {s_b}"]
+        how = ("The grid and the search ran as two processes at the same time, each from a cold "
+               "run folder (first two commands), then the third put them side by side and "
+               "re-measured both choices; wall time is each run's search plus its held-out "
+               "proof, from its optimize.json.")
+    else:
+        cmds = [cmd + (f" --keep {args.keep}" if args.keep else "")]
+        how = ("Each run starts from a cold run folder (the grid runs first, in the same process: "
+               "the search gains the warm imports only).")
+    load_text = "; ".join(f"{k}: " + ", ".join(f"{w} {v}" for w, v in d.items()
+                                             if w.startswith(("load", "before", "after")))
+                          for k, d in loads.items() if d)
     lines = [f"# edgekit optimize: {args.recipe}, --objective {args.objective}, grid vs search", "",
-             f"Command: `{cmd}`", "",
+             *(f"Command: `{c}`  " for c in cmds), "",
              f"Space: {plan.space.size} combinations, {distinct_candidates(plan)} distinct "
              f"candidates; target {args.target}; --max-drop {args.max_drop:g}; scored on the "
-             "validation split, the choice proven once on held-out. Each run starts from a cold "
-             "run folder (the grid runs first, in the same process: the search gains the warm "
-             "imports only).", "",
-             f"Load average (1/5/15 min) before {load_before}; after both runs {load_after_runs}; "
-             f"at the end {load_after} (2 cores shared with other work).", "",
+             f"validation split, the choice proven once on held-out. {how}", "",
+             f"Load average (1/5/15 min), 2 cores shared with other work: {load_text}.", "",
              "| | grid | search |", "|---|---|---|",
              *(f"| {a} | {b} | {c} |" for a, b, c in rows), "", "## Goals", "",
              *(f"- {'MET' if ok else 'NOT MET'}: {name} ({detail})" for name, ok, detail in goals)]
@@ -177,8 +254,7 @@ def main() -> None:
     stem = RESULTS / (args.name or f"optimize-{args.recipe}-{args.objective}")
     stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
     stem.with_suffix(".json").write_text(json.dumps(
-        {"command": cmd, "load_average": {"before": load_before, "after_runs": load_after_runs,
-                                          "end": load_after},
+        {"commands": cmds, "load_average": loads, "cpu_s": {"grid": cpu[0], "search": cpu[1]},
          "remeasured": remeasured, "goals": {n: ok for n, ok, _ in goals},
          "grid": grid, "search": search}, indent=2))
     print("\n".join(lines))
