@@ -110,21 +110,38 @@ def read_part(bundle: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return result, (json.loads(side.read_text()) if side.is_file() else {})
 
 
+def earlier(bundle: Path) -> dict[str, Any]:
+    """BUNDLE.earlier.json, written by hand when a run was stopped and resumed on its own run
+    folder (the stage cache kept what it had finished): ``wall_s`` and ``cpu_s`` the stopped
+    process spent on work the resumed one reused, and a ``note`` saying what happened. Both are
+    added to that run's cost, so a resumed run is charged for what it reused."""
+    path = bundle.parent / f"{bundle.name}.earlier.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def combine(args: argparse.Namespace, plan: Any, grid_bundle: Path, search_bundle: Path) -> None:
     """Two --part runs (run at the same time, each from a cold folder) side by side. The cost
     compared is what both optimize.json record alike: the search's wall time plus the held-out
     proof's, and the CPU seconds each process used where recorded."""
     grid, gside = read_part(grid_bundle)
     search, sside = read_part(search_bundle)
-    for r in (grid, search):
-        r["total_wall_s"] = round(r["search_wall_s"] + r["chosen"]["prove_wall_s"], 1)
+    notes = []
+    for r, side, bundle in ((grid, gside, grid_bundle), (search, sside, search_bundle)):
+        before_s = earlier(bundle)
+        r["total_wall_s"] = round(r["search_wall_s"] + r["chosen"]["prove_wall_s"]
+                                  + before_s.get("wall_s", 0), 1)
+        if before_s:
+            r["earlier"] = before_s
+            notes.append(before_s["note"])
+            if "cpu_s" in side:
+                side["cpu_s"] = round(side["cpu_s"] + before_s.get("cpu_s", 0), 1)
     before = load()
     remeasured = remeasure({"grid": grid_bundle, "search": search_bundle},
                            {"grid": grid, "search": search}, plan.target.threads,
                            args.rounds, args.per_round) if args.objective == "latency" else {}
     loads = {"grid run": gside, "search run": sside, "re-measure": {"before": before, "after": load()}}
     write_results(args, plan, grid, search, remeasured, loads,
-                  cpu=(gside.get("cpu_s"), sside.get("cpu_s")))
+                  cpu=(gside.get("cpu_s"), sside.get("cpu_s")), notes=tuple(notes))
 
 
 def _fmt(value: float, unit: str) -> str:
@@ -187,7 +204,7 @@ def main() -> None:
 
 def write_results(args: argparse.Namespace, plan: Any, grid: dict[str, Any], search: dict[str, Any],
                   remeasured: dict[str, dict[str, float]], loads: dict[str, Any],
-                  cpu: tuple[float | None, float | None]) -> None:
+                  cpu: tuple[float | None, float | None], notes: tuple[str, ...] = ()) -> None:
     unit = "ms" if args.objective == "latency" else "B"
     g, s = best(grid, args.objective), best(search, args.objective)
     if remeasured:  # the goal on figures taken side by side, not minutes apart
@@ -247,6 +264,7 @@ def write_results(args: argparse.Namespace, plan: Any, grid: dict[str, Any], sea
              f"candidates; target {args.target}; --max-drop {args.max_drop:g}; scored on the "
              f"validation split, the choice proven once on held-out. {how}", "",
              f"Load average (1/5/15 min), 2 cores shared with other work: {load_text}.", "",
+             *(line for n in notes for line in (n, "")),
              "| | grid | search |", "|---|---|---|",
              *(f"| {a} | {b} | {c} |" for a, b, c in rows), "", "## Goals", "",
              *(f"- {'MET' if ok else 'NOT MET'}: {name} ({detail})" for name, ok, detail in goals)]
