@@ -166,6 +166,8 @@ def main() -> None:
                         "machine shared with other work, CPU seconds are the steadier cost")
     p.add_argument("--combine", nargs=2, type=Path, metavar=("GRID_BUNDLE", "SEARCH_BUNDLE"),
                    help="write the results from two finished --part runs (their optimize.json)")
+    p.add_argument("--note", action="append", default=[],
+                   help="a paragraph for the results file (why the space is what it is, ...)")
     p.add_argument("--rounds", type=int, default=20, help="interleaved re-measure rounds")
     p.add_argument("--per-round", type=int, default=25)
     args = p.parse_args()
@@ -263,6 +265,7 @@ def write_results(args: argparse.Namespace, plan: Any, grid: dict[str, Any], sea
              f"Space: {plan.space.size} combinations, {distinct_candidates(plan)} distinct "
              f"candidates; target {args.target}; --max-drop {args.max_drop:g}; scored on the "
              f"validation split, the choice proven once on held-out. {how}", "",
+             "```", *plan.space.describe(), "```", "", *(line for n in args.note for line in (n, "")),
              f"Load average (1/5/15 min), 2 cores shared with other work: {load_text}.", "",
              *(line for n in notes for line in (n, "")),
              "| | grid | search |", "|---|---|---|",
