@@ -209,3 +209,32 @@ def test_budget_durations() -> None:
     for bad in ("soon", "-5m", "0"):
         with pytest.raises(EdgekitError):
             parse_budget(bad)
+
+
+def test_candidates_sharing_a_stage_chain_load_and_predict_it_once(
+        searched: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two candidates that differ only in the export choice share their models: read from the
+    stage cache and run over the validation split once (not once per candidate), and scored
+    as the search scored them."""
+    import edgekit.optimize.candidate as candidate
+    from edgekit.optimize.run import load_candidate, make_plan, option_fields
+    from edgekit.optimize.space import candidate_overrides
+    from edgekit.progress import SilentProgress
+
+    predicted: list[Any] = []
+    real = candidate.predict
+    monkeypatch.setattr(candidate, "predict",
+                        lambda model, split: predicted.append(model) or real(model, split))
+    plan = make_plan(_request(3))
+    memo, chains = candidate.DataMemo(), candidate.ChainMemo()
+    outcomes, after_each = [], []
+    for params in plan.space.grid()[:2]:  # two export choices of one pruned model
+        recipe = load_candidate(candidate_overrides(plan.raw, plan.space, params,
+                                                    option_fields)[0], tmp_path)
+        outcomes.append(candidate.run_candidate(recipe, searched["out"], plan.target, memo,
+                                                tmp_path / "scratch", SilentProgress(), chains))
+        after_each.append(len(predicted))
+    assert chains.loaded == 1
+    assert after_each[0] >= 2 and after_each[1] == after_each[0]  # reference + prune, once
+    scored = {t["artifact"]: t["validation"]["metric"] for t in searched["result"]["trials"]}
+    assert [o.score.metric for o in outcomes if o.score] == [scored[o.artifact] for o in outcomes]
