@@ -169,7 +169,15 @@ def test_knobs_apply_only_where_they_mean_something() -> None:
                                       make_plan)
     from edgekit.optimize.space import candidate_key, candidate_overrides
 
-    plan = make_plan(OptimizeRequest("distilbert", quick=True))
+    # the built-in space leaves OpenVINO int8 out (dominated on latency on x86): add it back
+    ov_entry = {"format": "openvino", "precision": "int8",
+                "options": {"static_op_types": ["MatMul", "Gemm"],
+                            "fallback_min_agreement": 0.99}}
+    space_with_ov = {"export": [{"format": "tflite", "precision": "fp32"}, ov_entry],
+                     "compression.ffn_prune": [False, {"keep": 0.5, "epochs": 2}],
+                     "export.options.fallback_min_agreement": [0.97, 0.99]}
+    plan = make_plan(OptimizeRequest("distilbert", quick=True,
+                                     overrides={"optimize.space": space_with_ov}))
     space = plan.space
     labels = {k.path: k.labels for k in space.knobs}
     first = {k.path: k.labels[0] for k in space.knobs}  # tflite fp32, prunes off
@@ -201,3 +209,32 @@ def test_budget_durations() -> None:
     for bad in ("soon", "-5m", "0"):
         with pytest.raises(EdgekitError):
             parse_budget(bad)
+
+
+def test_candidates_sharing_a_stage_chain_load_and_predict_it_once(
+        searched: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two candidates that differ only in the export choice share their models: read from the
+    stage cache and run over the validation split once (not once per candidate), and scored
+    as the search scored them."""
+    import edgekit.optimize.candidate as candidate
+    from edgekit.optimize.run import load_candidate, make_plan, option_fields
+    from edgekit.optimize.space import candidate_overrides
+    from edgekit.progress import SilentProgress
+
+    predicted: list[Any] = []
+    real = candidate.predict
+    monkeypatch.setattr(candidate, "predict",
+                        lambda model, split: predicted.append(model) or real(model, split))
+    plan = make_plan(_request(3))
+    memo, chains = candidate.DataMemo(), candidate.ChainMemo()
+    outcomes, after_each = [], []
+    for params in plan.space.grid()[:2]:  # two export choices of one pruned model
+        recipe = load_candidate(candidate_overrides(plan.raw, plan.space, params,
+                                                    option_fields)[0], tmp_path)
+        outcomes.append(candidate.run_candidate(recipe, searched["out"], plan.target, memo,
+                                                tmp_path / "scratch", SilentProgress(), chains))
+        after_each.append(len(predicted))
+    assert chains.loaded == 1
+    assert after_each[0] >= 2 and after_each[1] == after_each[0]  # reference + prune, once
+    scored = {t["artifact"]: t["validation"]["metric"] for t in searched["result"]["trials"]}
+    assert [o.score.metric for o in outcomes if o.score] == [scored[o.artifact] for o in outcomes]

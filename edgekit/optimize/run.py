@@ -184,7 +184,7 @@ def _settings(request: OptimizeRequest, plan: Plan) -> dict[str, Any]:
 
 def _optimize(request: OptimizeRequest, plan: Plan, out: Path, folder: Path,
               progress: Progress) -> dict[str, Any]:
-    from edgekit.optimize.candidate import DataMemo, run_candidate
+    from edgekit.optimize.candidate import ChainMemo, DataMemo, run_candidate
     from edgekit.pipeline import compress
 
     log = TrialLog(out, _settings(request, plan))
@@ -192,7 +192,7 @@ def _optimize(request: OptimizeRequest, plan: Plan, out: Path, folder: Path,
     by_key = {candidate_key(t.applied): t for t in known}
     if known:
         progress.note(f"resuming: {len(known)} trials already finished ({log.path})")
-    memo = DataMemo()
+    memo, chains = DataMemo(), ChainMemo()
     want = min(request.trials or distinct_candidates(plan), distinct_candidates(plan))
     quiet = SilentProgress()
     started = time.monotonic()
@@ -208,7 +208,8 @@ def _optimize(request: OptimizeRequest, plan: Plan, out: Path, folder: Path,
         shown = ", ".join(f"{k}={label(v)}" for k, v in applied.items())
         t0 = time.perf_counter()
         with progress.stage(f"trial {len(known) + 1}/{want}", shown):
-            outcome = run_candidate(recipe, out, plan.target, memo, folder / "scratch", quiet)
+            outcome = run_candidate(recipe, out, plan.target, memo, folder / "scratch", quiet,
+                                    chains)
         trial = Trial(number=len(known), params=params, applied=applied,
                       status=PRUNED if outcome.pruned else COMPLETE,
                       keras_drop=outcome.keras_drop,
