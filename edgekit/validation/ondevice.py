@@ -440,7 +440,9 @@ def validate(bundle: Path, target: str, *, examples: int | None = None,
             return entry | {"seconds": round(time.monotonic() - started, 2)}
 
         finished: dict[int, dict[str, Any]] = {}
-        with closing(run_artifacts(one, report["artifacts"], runners)) as results:
+        order = heaviest_first(bundle, report["artifacts"], sample.size,
+                               reference_sample.size if reference_sample is not None else None)
+        with closing(run_artifacts(one, report["artifacts"], runners, order)) as results:
             for index, entry in results:
                 finished[index] = entry  # kept in the bundle's order, saved as each one ends
                 out["artifacts"] = [finished[i] for i in sorted(finished)]
@@ -465,10 +467,29 @@ def parallel_runners(device: DeviceProfile, artifacts: int) -> int:
     return max(1, min(artifacts, len(os.sched_getaffinity(0))))
 
 
+def heaviest_first(bundle: Path, artifacts: list[dict[str, Any]], examples: int,
+                   reference_examples: int | None) -> list[int]:
+    """The artifacts' indices, costliest first, so that parallel runners finish together (the
+    longest-processing-time rule: started last, a long artifact would run alone on one core
+    at the end). An artifact's cost is taken as its examples x its files' bytes, with fp16
+    files counted double (runtimes widen them to fp32 at load, so they cost what fp32 does):
+    weight bytes track a model's multiply-adds, which is what an emulated run spends."""
+    def cost(index: int) -> float:
+        artifact = artifacts[index]
+        size = sum((bundle / f).stat().st_size for f in artifact.get("files", [artifact["file"]])
+                   if (bundle / f).is_file())
+        n = (reference_examples if reference_examples is not None
+             and is_reference_export(artifact) else examples)
+        return n * size * (2 if artifact["precision"] == "fp16" else 1)
+
+    return sorted(range(len(artifacts)), key=cost, reverse=True)
+
+
 def run_artifacts(one: Callable[[dict[str, Any]], dict[str, Any]],
-                  artifacts: list[dict[str, Any]], runners: int
+                  artifacts: list[dict[str, Any]], runners: int, order: list[int] | None = None
                   ) -> Generator[tuple[int, dict[str, Any]], None, None]:
-    """``(index, one(artifact))`` for each artifact as it finishes, ``runners`` at a time. An
+    """``(index, one(artifact))`` for each artifact as it finishes, ``runners`` at a time,
+    started in ``order`` (indices; default the list's; a single runner keeps the list's). An
     interrupt (Ctrl-C reaches the main thread only) ends every runner's process session
     before it propagates, so no emulator is left running; so does closing the generator (the
     caller's loop ending by an exception of its own)."""
@@ -477,8 +498,9 @@ def run_artifacts(one: Callable[[dict[str, Any]], dict[str, Any]],
             yield index, one(artifact)
         return
     pool = ThreadPoolExecutor(max_workers=runners, thread_name_prefix="edgekit-validate")
-    try:
-        futures = {pool.submit(one, artifact): index for index, artifact in enumerate(artifacts)}
+    try:  # submitted in ``order``: the pool starts them in that order
+        futures = {pool.submit(one, artifacts[index]): index
+                   for index in (order if order is not None else range(len(artifacts)))}
         for future in as_completed(futures):
             yield futures[future], future.result()
     except BaseException:

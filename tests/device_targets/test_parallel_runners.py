@@ -64,3 +64,30 @@ def test_an_interrupt_ends_every_parallel_runner() -> None:
         results.close()
     assert watch.seen, "the runners never started: the test proved nothing"
     assert gone(SLEEP) == []
+
+
+def test_parallel_runners_start_the_costliest_artifacts_first(tmp_path) -> None:
+    """Longest first, so no long artifact runs alone at the end: cost = examples x bytes, fp16
+    counted double (widened to fp32 at load), the reference export at its own smaller sample."""
+    from edgekit.validation.ondevice import heaviest_first
+
+    sizes = {"ref.onnx": 90, "s32.tflite": 29, "s16.tflite": 14, "s8.onnx": 7, "s32.onnx": 30}
+    for name, size in sizes.items():
+        (tmp_path / name).write_bytes(b"\0" * size)
+    artifacts = [{"file": "s8.onnx", "precision": "dynamic", "model": "student"},
+                 {"file": "ref.onnx", "precision": "fp32", "model": "reference"},
+                 {"file": "s16.tflite", "precision": "fp16", "model": "student"},
+                 {"file": "s32.tflite", "precision": "fp32", "model": "student"},
+                 {"file": "s32.onnx", "precision": "fp32", "model": "student"}]
+    # costs: 7*400, 90*73, 14*2*400, 29*400, 30*400
+    assert heaviest_first(tmp_path, artifacts, 400, 73) == [4, 3, 2, 1, 0]
+
+    started: list[int] = []
+
+    def one(artifact: dict[str, Any]) -> dict[str, Any]:
+        started.append(artifacts.index(artifact))
+        return {}
+
+    assert sorted(index for index, _ in run_artifacts(one, artifacts, 1, [4, 3, 2, 1, 0])) == \
+        list(range(5))
+    assert started == [0, 1, 2, 3, 4]  # one runner: the bundle's order
