@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import threading
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
@@ -28,7 +29,12 @@ class Registry(Generic[T]):
         self.kind = kind
         self._package = package
         self._items: dict[str, T] = {}
-        self._discovered = package is None
+        self._discovered = package is None  # discovery started (or nothing to discover)
+        self._complete = package is None  # every module of the package imported
+        # Threads (validate's parallel runners) may ask first at the same moment: one imports,
+        # the others wait for the whole package instead of seeing half of it. Reentrant, as a
+        # plug-in module being imported may itself look a name up.
+        self._lock = threading.RLock()
 
     def register(self, name: str, item: T) -> T:
         if name in self._items and self._items[name] is not item:
@@ -44,13 +50,17 @@ class Registry(Generic[T]):
         return deco
 
     def _discover(self) -> None:
-        if self._discovered:
+        if self._complete:
             return
-        self._discovered = True
-        pkg = importlib.import_module(self._package)  # type: ignore[arg-type]
-        for info in pkgutil.iter_modules(pkg.__path__):
-            if not info.name.startswith("_"):
-                importlib.import_module(f"{self._package}.{info.name}")
+        with self._lock:
+            if self._discovered:  # done by another thread, or under way in this one
+                return
+            self._discovered = True
+            pkg = importlib.import_module(self._package)  # type: ignore[arg-type]
+            for info in pkgutil.iter_modules(pkg.__path__):
+                if not info.name.startswith("_"):
+                    importlib.import_module(f"{self._package}.{info.name}")
+            self._complete = True
 
     def get(self, name: str) -> T:
         self._discover()
