@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from edgekit import _tf
-from edgekit.models._gpt_cache import CacheShape
+from edgekit.models._gpt_cache import CacheShape, cache_row
 from edgekit.models.gpt import attend, merge_heads, split_heads
 from edgekit.models.transformer_g2p import (SOURCE, cross_and_mlp, decoder_names, depths,
                                             encoder_block)
@@ -68,9 +68,7 @@ def cached_functions(model: Any) -> tuple[Any, Any, CacheShape]:
                v_cache: Any) -> dict[str, Any]:
         table = layer("tgt_positions").table
         y = layer("tgt_embed")(token) + tf.gather(table, position)[:, None, :]
-        row = tf.reshape(tf.one_hot(position, steps), (1, 1, steps, 1))  # the row to write
-        allowed = tf.reshape(tf.cast(tf.range(steps) <= position[0], tf.float32),
-                             (1, 1, 1, steps))
+        row, allowed = cache_row(position, steps)
         keys, values = [], []
         for i in range(1, shape.layers + 1):
             n = decoder_names(i)

@@ -57,6 +57,17 @@ def cache_shape(model: Any) -> CacheShape:
                       positions.dim // attention.heads, model.get_layer("lm_head").units)
 
 
+def cache_row(position: Any, steps: int) -> tuple[Any, Any]:
+    """For a one-token decode step at ``position`` over a fixed-length cache: the one-hot row
+    the new key and value are written to (``cache * (1 - row) + new * row``: the graph keeps
+    fixed shapes, no scatter) and the mask of the positions it may attend to (those up to and
+    including it)."""
+    tf = _tf.tf()
+    row = tf.reshape(tf.one_hot(position, steps), (1, 1, steps, 1))
+    allowed = tf.reshape(tf.cast(tf.range(steps) <= position[0], tf.float32), (1, 1, 1, steps))
+    return row, allowed
+
+
 def _block(model: Any, i: int, x: Any, qkv_to_ctx: Any) -> tuple[Any, Any, Any]:
     """One pre-norm block with the attention replaced by ``qkv_to_ctx(qkv) -> (ctx, k, v)``."""
     n = block_names(i)
@@ -99,9 +110,7 @@ def cached_functions(model: Any) -> tuple[Any, Any, CacheShape]:
     def decode(token: Any, position: Any, k_cache: Any, v_cache: Any) -> dict[str, Any]:
         table = layer("positions").table
         x = layer("token_embed")(token) + tf.gather(table, position)[:, None, :]
-        row = tf.reshape(tf.one_hot(position, steps), (1, 1, steps, 1))  # the row to write
-        allowed = tf.reshape(tf.cast(tf.range(steps) <= position[0], tf.float32),
-                             (1, 1, 1, steps))
+        row, allowed = cache_row(position, steps)
         keys, values = [], []
         for i in range(1, shape.layers + 1):
             def step(qkv: Any, i: int = i) -> tuple[Any, Any, Any]:
