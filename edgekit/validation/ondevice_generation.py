@@ -36,7 +36,7 @@ from edgekit.paths import inside
 from edgekit.targets import GenerationRequest, target_for
 from edgekit.targets._proc import TargetTimeout
 from edgekit.validation.generation import PROMPTS_FILE, timing_facts, token_match
-from edgekit.validation.pairs import GATED
+from edgekit.validation.pairs import gate
 
 EMULATED_PROMPTS = 4
 EMULATED_NOTE = "qemu-user emulation on the host: NOT device timings"
@@ -111,7 +111,6 @@ def validate_pair(bundle: Path, pair: dict[str, Any], device: DeviceProfile,
         return entry | {"timed_out": str(exc)}
     info = ran.info
     timings = timing_facts(ran.first_token_s, [s for steps in ran.step_s for s in steps])
-    gated = pair["precision"] in GATED and info["executed_precision"] in GATED
     matched = token_match(ran.tokens, reference)
     entry |= {"runtime_version": info.get("runtime_version"), "machine": info.get("machine"),
               "hardware": info.get("hardware"), "emulated": device.emulation is not None,
@@ -121,9 +120,8 @@ def validate_pair(bundle: Path, pair: dict[str, Any], device: DeviceProfile,
               **({"emulated_timings": timings | {"note": EMULATED_NOTE}}
                  if device.emulation is not None else timings),
               "sample": {"prompt": detokenize(list(prompts[0]), vocab),
-                         "greedy": detokenize(ran.tokens[0], vocab)},
-              "gated": gated, "passed": matched["greedy_match"] == 1.0 if gated else None}
-    return entry
+                         "greedy": detokenize(ran.tokens[0], vocab)}}
+    return gate(entry, pair["precision"])  # gated as compress gates: stored and computed in fp32
 
 
 def validate_generation(bundle: Path, report: dict[str, Any], device: DeviceProfile,
