@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -38,6 +39,7 @@ from edgekit.optimize.run import OptimizeRequest, distinct_candidates, make_plan
 from edgekit.optimize.trials import Trial
 from edgekit.progress import SilentProgress
 from edgekit.recipe.loader import parse_overrides
+from edgekit.stage_records import run_folder
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -93,14 +95,66 @@ def cpu_s() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def run_part(request: OptimizeRequest, keep: Path, part: str) -> None:
+SEED = "seed"
+
+
+def seed_part(request: OptimizeRequest, keep: Path) -> None:
+    """Train the models every candidate shares (the reference and the recipe's own stage
+    chain: for distilbert the fine-tuned teacher and the distilled student) once, into the run
+    folder of KEEP/seed, and write KEEP/seed.cpu.json. Any strategy pays this alike before its
+    first candidate; ``--from-seed`` starts the grid and the search from a copy of it, so their
+    costs compare the strategies, and the results add the seed's cost to both as well."""
+    from edgekit.optimize.candidate import ChainMemo, DataMemo
+    from edgekit.stage_keys import PipelineCache
+
+    if (keep / SEED).exists() or run_folder(keep / SEED).exists():
+        raise SystemExit(f"{keep / SEED} exists; give a new --keep")
+    before, t0, quiet = load(), time.monotonic(), SilentProgress()
+    recipe = make_plan(request).recipe
+    held = DataMemo().get(recipe, quiet)
+    cache = PipelineCache.open(recipe, keep / SEED, held.data, held.test, fresh=False,
+                               progress=quiet)
+    ChainMemo().get(recipe, held, cache, quiet)
+    (keep / f"{SEED}.cpu.json").write_text(json.dumps(
+        {"cpu_s": round(cpu_s(), 1), "total_wall_s": round(time.monotonic() - t0, 1),
+         "stages": _stage_seconds(run_folder(keep / SEED)),
+         "load_before": before, "load_after": load()}))
+
+
+def _stage_seconds(folder: Path) -> dict[str, float]:
+    """Each finished model stage's own seconds, from its record (:mod:`edgekit.stage_records`)."""
+    out = {}
+    for rec in sorted(folder.glob("*/record.json")):
+        data = json.loads(rec.read_text())
+        if data.get("status") == "done" and "seconds" in data:
+            out[data["stage"]] = round(float(data["seconds"]), 1)
+    return out
+
+
+def plant_seed(seed: Path, bundle: Path) -> list[str]:
+    """Copy the seed's model stages (not exports, proofs or trials) into ``bundle``'s fresh run
+    folder; the stage cache reuses them as it would after an interrupted run."""
+    src, dest = run_folder(seed), run_folder(bundle)
+    if dest.exists():
+        raise SystemExit(f"{dest} exists; give a new --keep (each run starts cold)")
+    stages = [d for d in sorted(src.iterdir()) if d.is_dir() and (d / "record.json").is_file()
+              and (d.name == "train" or d.name.startswith("stage-"))]
+    if not stages:
+        raise SystemExit(f"{src} holds no finished model stage; run --part seed first")
+    for d in stages:
+        shutil.copytree(d, dest / d.name)
+    return [d.name for d in stages]
+
+
+def run_part(request: OptimizeRequest, keep: Path, part: str, from_seed: bool = False) -> None:
     if (keep / part).exists():
         raise SystemExit(f"{keep / part} exists; give a new --keep (each run starts cold)")
+    planted = plant_seed(keep / SEED, keep / part) if from_seed else []
     before = load()
     result = run(request, keep / part)
     (keep / f"{part}.cpu.json").write_text(json.dumps(
         {"cpu_s": round(cpu_s(), 1), "total_wall_s": result["total_wall_s"],
-         "load_before": before, "load_after": load()}))
+         "from_seed": planted, "load_before": before, "load_after": load()}))
 
 
 def read_part(bundle: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -160,10 +214,13 @@ def main() -> None:
     p.add_argument("--name", help="results file stem (default optimize-RECIPE-OBJECTIVE)")
     p.add_argument("--keep", type=Path, help="keep the two bundles here (KEEP/grid, KEEP/search; "
                    "must not exist yet: each run starts cold)")
-    p.add_argument("--part", choices=("grid", "search"),
+    p.add_argument("--part", choices=("grid", "search", SEED),
                    help="run only this one into KEEP/PART and write KEEP/PART.cpu.json (its CPU "
                         "seconds and load averages); --combine puts two parts side by side. On a "
                         "machine shared with other work, CPU seconds are the steadier cost")
+    p.add_argument("--from-seed", action="store_true",
+                   help="start --part grid/search from a copy of KEEP/seed's trained models "
+                        "(--part seed makes them)")
     p.add_argument("--combine", nargs=2, type=Path, metavar=("GRID_BUNDLE", "SEARCH_BUNDLE"),
                    help="write the results from two finished --part runs (their optimize.json)")
     p.add_argument("--note", action="append", default=[],
@@ -182,7 +239,11 @@ def main() -> None:
     if args.part:
         if not args.keep:
             p.error("--part needs --keep")
-        run_part(grid_req if args.part == "grid" else search_req, args.keep, args.part)
+        if args.part == SEED:
+            seed_part(search_req, args.keep)
+        else:
+            run_part(grid_req if args.part == "grid" else search_req, args.keep, args.part,
+                     args.from_seed)
         return
     if args.keep and args.keep.exists():
         p.error(f"--keep {args.keep} exists; give a new folder (each run starts cold)")

@@ -167,7 +167,8 @@ def run_candidate(recipe: Recipe, out: Path, target: DeviceProfile, memo: DataMe
             art.path, art.precision, runtime, val, task=TASKS.get(held.data.task),
             metric=held.metric, reference_out=val_out["reference"],
             source_out=val_out[exp.model], baseline=baseline, budgets=recipe.budgets,
-            size=size, settings=settings, atol_table=family.conversion_atol)
+            size=size, settings=settings, atol_table=family.conversion_atol,
+            n_heldout=len(held.test))
         latency = target_latency(art.path, proof, settled_device(target, recipe.validation.threads),
                                  val, scratch)
     return Outcome(pruned=False, keras_drop=float_drop, score=score, latency=latency,

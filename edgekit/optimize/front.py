@@ -38,15 +38,19 @@ def pareto_front(trials: Sequence[Trial], higher_is_better: bool = True) -> list
     return [t for t in done if not dominated(t)]
 
 
-def choose(trials: Sequence[Trial], objective: str, higher_is_better: bool = True) -> Trial | None:
-    """The feasible trial lowest on ``objective``; ties go to the better metric, then the
-    lower other figure, so the choice is always on the front."""
+def ranked(trials: Sequence[Trial], objective: str, higher_is_better: bool = True) -> list[Trial]:
+    """The eligible trials, best on ``objective`` first; ties go to the better metric, then the
+    lower other figure, so the first is always on the front."""
     feasible = [t for t in trials if t.feasible and objective_value(t, objective) is not None]
-    if not feasible:
-        return None
-    return min(feasible, key=lambda t: (objective_value(t, objective),
-                                        _point(t, higher_is_better)[0],
-                                        _point(t, higher_is_better)[1 if objective == "size" else 2]))
+    return sorted(feasible, key=lambda t: (objective_value(t, objective),
+                                           _point(t, higher_is_better)[0],
+                                           _point(t, higher_is_better)[1 if objective == "size" else 2]))
+
+
+def choose(trials: Sequence[Trial], objective: str, higher_is_better: bool = True) -> Trial | None:
+    """The eligible trial lowest on ``objective`` (:func:`ranked`'s first), or None."""
+    order = ranked(trials, objective, higher_is_better)
+    return order[0] if order else None
 
 
 def front_line(front: Sequence[Trial], metric: str) -> str:

@@ -25,7 +25,7 @@ from edgekit.atomic import write_text
 from edgekit.devices import DeviceProfile, load_device
 from edgekit.errors import EdgekitError
 from edgekit.optimize.chart import add_section, pareto_chart, section
-from edgekit.optimize.front import OBJECTIVES, choose, front_line, pareto_front
+from edgekit.optimize.front import OBJECTIVES, choose, front_line, pareto_front, ranked
 from edgekit.optimize.score import proves_here
 from edgekit.optimize.search import STRATEGIES, search
 from edgekit.optimize.space import (Space, candidate_key, candidate_overrides, label, space_of)
@@ -35,6 +35,9 @@ from edgekit.recipe.loader import load_recipe, recipe_to_yaml
 from edgekit.recipe.schema import Recipe
 
 SCHEMA = "edgekit.optimize/1"
+#: How a trial is judged eligible (trials.Trial.feasible); a trial log made under another rule
+#: is set aside on resume, not mixed in.
+ELIGIBILITY = "validation verdict + held-out forecast (one-sided 95%)"
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,7 @@ def _settings(request: OptimizeRequest, plan: Plan) -> dict[str, Any]:
     return json.loads(json.dumps({
         "recipe": recipe_to_yaml(plan.recipe), "target": plan.target.name,
         "max_drop": request.max_drop, "objective": request.objective,
+        "eligibility": ELIGIBILITY,
         "space": {k.path: list(k.labels) for k in plan.space.knobs}}))
 
 
@@ -237,6 +241,7 @@ def _optimize(request: OptimizeRequest, plan: Plan, out: Path, folder: Path,
         "objective": request.objective, "max_drop": request.max_drop,
         "metric": metric_name, "baseline": plan.recipe.budgets.baseline,
         "strategy": request.strategy, "scored_on": "validation split",
+        "eligibility": ELIGIBILITY,
         "space": {k.path: list(k.labels) for k in plan.space.knobs},
         "space_size": plan.space.size, "search_wall_s": round(search_s, 3),
         "trials": [t.to_json() for t in known], "front": [t.number for t in front],
@@ -259,6 +264,11 @@ def _optimize(request: OptimizeRequest, plan: Plan, out: Path, folder: Path,
                                     "passed": art["passed"], "latency_ms": art["latency_ms"],
                                     "size_bytes": art["size_bytes"]},
                         "prove_wall_s": round(time.monotonic() - t0, 3)}
+    if not art["passed"]:  # proven once: the next eligible ones are named, not proven here
+        rest = [t for t in ranked(known, request.objective, higher) if t.number != chosen.number]
+        result["chosen"]["next_eligible"] = [t.number for t in rest[:3]]
+        progress.note("the chosen artifact FAILED its held-out proof; next eligible: "
+                      + (", ".join(_trial_line(t, metric_name) for t in rest[:3]) or "none"))
     _write_bundle_extras(out, result, known, front, chosen, request)
     return result
 
@@ -268,8 +278,11 @@ def _trial_line(t: Trial, metric: str) -> str:
         return f"#{t.number} pruned: float model already {t.keras_drop:+.4f} below on validation"
     v = t.validation
     lat = f"{t.latency_ms:.3f} ms {t.latency_source}" if t.latency_ms is not None else "no latency"
+    verdict = ("within budget" if t.feasible else
+               "within budget on validation, but forecast to fail held-out" if v["passed"]
+               else "out of budget")
     return (f"#{t.number} {t.artifact}: {metric} {v['metric']:.4f} (drop {v['drop']:+.4f}), "
-            f"{lat}, {t.size_bytes:,} B, {'within budget' if v['passed'] else 'out of budget'}")
+            f"{lat}, {t.size_bytes:,} B, {verdict}")
 
 
 def _write_bundle_extras(out: Path, result: dict[str, Any], known: list[Trial],

@@ -39,12 +39,13 @@ def _optuna() -> Any:
 
 
 def _constraint(t: Trial) -> float:
-    """optuna's constraint value: <= 0 is feasible."""
+    """optuna's constraint value: <= 0 is feasible; else how far out (the drop, or the
+    forecast's bound on it), so TPE learns which region is nearly in budget."""
     if t.feasible:
         return 0.0
     if t.validation is None:
         return max(t.keras_drop, 1e-6)
-    return max(t.validation["drop"], 1e-6) if t.validation["drop"] > 0 else 1e-6
+    return max(t.validation["drop"], t.validation["forecast"]["drop_high"], 1e-6)
 
 
 def _values(t: Trial, objective: str, higher_is_better: bool) -> list[float]:

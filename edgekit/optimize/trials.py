@@ -33,8 +33,10 @@ class Trial:
 
     @property
     def feasible(self) -> bool:
-        """Passed every budget on validation."""
-        return self.status == COMPLETE and bool(self.validation and self.validation["passed"])
+        """Passed every budget on validation, and its held-out proof is forecast to pass
+        (:mod:`edgekit.optimize.score`)."""
+        return self.status == COMPLETE and bool(self.validation and self.validation["passed"]
+                                                and self.validation["forecast"]["passes"])
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

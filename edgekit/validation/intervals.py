@@ -79,3 +79,37 @@ def wilson(successes: int, n: int) -> Interval:
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = Z_95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
     return Interval(max(0.0, centre - half), min(1.0, centre + half), wilson_method())
+
+
+# --- forecasting a later proof from this one -------------------------------------------------
+
+Z_ONE_SIDED_95 = 1.6448536269514722  # one-sided 95% normal quantile
+
+
+def forecast_share_low(share: float, n: int, n_next: int, z: float = Z_ONE_SIDED_95) -> float:
+    """One-sided lower bound of the share a **fresh** sample of ``n_next`` examples will show,
+    given ``share`` seen on ``n``: both samples' noise counts (normal approximation of the
+    difference of two binomial shares), so a share just above a minimum on a large split still
+    falls short of it on a small held-out split about half the time."""
+    if n <= 0 or n_next <= 0:
+        return 0.0
+    return share - z * math.sqrt(share * (1 - share) * (1 / n + 1 / n_next))
+
+
+def forecast_drop_high(drop: float, interval: Interval, n: int, n_next: int,
+                       z: float = Z_ONE_SIDED_95) -> float:
+    """One-sided upper bound of the metric drop a fresh sample of ``n_next`` examples will show,
+    given ``drop`` and its bootstrap ``interval`` on ``n``: the interval's width gives the
+    standard error on ``n`` (it is a paired bootstrap, so it already knows how correlated the two
+    models' errors are), which shrinks as 1/sqrt(n) on the other sample; the two add in variance."""
+    if n <= 0 or n_next <= 0:
+        return math.inf
+    z_interval = Z_95 if interval.level == LEVEL else _two_sided_z(interval.level)
+    se = (interval.high - interval.low) / (2 * z_interval)
+    return drop + z * se * math.sqrt(1 + n / n_next)
+
+
+def _two_sided_z(level: float) -> float:
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(1 - (1 - level) / 2)
