@@ -212,7 +212,9 @@ def compress(recipe: Recipe, out: Path, progress: Progress | None = None, *,
         with peer_failures(role):
             # Several workers: the chief may skip a model stage only if it skips them all
             # (the workers then have nothing to train); otherwise every worker trains each.
-            cache.cache.reuse_models = chief_decides(strategy, cache.models_all_done())
+            # One process reuses every finished stage it can (a resumed run, optimize's proof).
+            if role.count > 1:
+                cache.cache.reuse_models = chief_decides(strategy, cache.models_all_done())
             reference_value = train_step(recipe, held, ctx, cache, states, progress)
             stages = stages_step(recipe, held, ctx, cache, states, progress)
             if role.count > 1:  # the rest runs here alone: no collective op from here on

@@ -222,3 +222,31 @@ def test_code_key_changes_when_a_module_source_changes(tmp_path: Path,
     before = code_key(modules=("fake_writer",))
     (tmp_path / "fake_writer.py").write_text("SCALE = 2\n")
     assert code_key(modules=("fake_writer",)) != before
+
+
+def test_compress_reuses_finished_stages_when_a_later_one_changed(tmp_path: Path) -> None:
+    """A single-process ``compress`` whose last stage changed recomputes only that stage. (It
+    once retrained everything: the multi-worker rule 'skip a model stage only if every one is
+    done' applied to one process too, so optimize's held-out proof retrained the teacher and
+    student whenever another candidate's chain had taken the last stage's slot.)"""
+    from edgekit.pipeline import compress
+    from edgekit.recipe.loader import load_recipe
+
+    def loaded(data: dict) -> Recipe:
+        path = tmp_path / "recipe.yaml"
+        path.write_text(yaml.safe_dump(data))
+        return load_recipe(path)
+
+    out = tmp_path / "bundle"
+    recipe = {**RECIPE, "compression": [{"stage": "prune", "target_sparsity": 0.5},
+                                        {"stage": "qat", "epochs": 1}]}
+    compress(loaded(recipe), out)
+    run = run_folder(out)
+    made = {s: json.loads((run / s / "record.json").read_text())["time"]
+            for s in ("train", "stage-prune", "stage-qat")}
+    time.sleep(1.1)  # record times are in whole seconds
+    recipe["compression"] = [recipe["compression"][0], {"stage": "qat", "epochs": 2}]
+    compress(loaded(recipe), out, fresh=False)
+    again = {s: json.loads((run / s / "record.json").read_text())["time"] for s in made}
+    assert again["train"] == made["train"] and again["stage-prune"] == made["stage-prune"]
+    assert again["stage-qat"] != made["stage-qat"]
