@@ -220,3 +220,28 @@ def test_known_third_party_noise_is_quiet(tmp_path: Path, caplog: pytest.LogCapt
     with transformers_progress():
         assert not hf_logging.is_progress_bar_enabled()
     assert hf_logging.is_progress_bar_enabled()
+
+
+def test_glue_folder_can_draw_validation_from_dev(tmp_path: Path) -> None:
+    """validation_from_heldout: validation is a stratified share of dev (texts of dev's kind),
+    train keeps every train row, and no dev text is in two splits."""
+    rows = _texts(200)
+    (tmp_path / "train.tsv").write_text("sentence\tlabel\n" + "".join(
+        f"{t}\t{y}\n" for y, t in rows[:150]))
+    (tmp_path / "dev.tsv").write_text("sentence\tlabel\n" + "".join(
+        f"{t}\t{y}\n" for y, t in rows[150:]))
+    data = _load_text(path=str(tmp_path), validation_from_heldout=0.5)
+    assert len(data.train) == 150 and len(data.val) == 25 and len(data.test) == 25
+    assert _overlap(data.val, data.test) == 0 and _overlap(data.train, data.val) == 0
+    dev_texts = {t for _, t in rows[150:]}
+    assert set(data.extra["test_texts"]) <= dev_texts
+    assert data.extra["split"]["validation_from_heldout"] == {"share": 0.5, "val": 25,
+                                                              "heldout": 25}
+    assert sorted(np.bincount(data.val.y)) == [12, 13]  # stratified
+
+
+def test_validation_from_heldout_on_one_file_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "all.tsv"
+    path.write_text("sentence\tlabel\n" + "".join(f"{t}\t{y}\n" for y, t in _texts(40)))
+    with pytest.raises(EdgekitError, match="validation_from_heldout needs a folder"):
+        _load_text(path=str(path), validation_from_heldout=0.5)

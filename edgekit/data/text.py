@@ -49,8 +49,11 @@ def _subsample(split: Split, n: int | None, seed: int) -> Split:
 def build_text_dataset(*, name: str, source: str, config: TextConfig, plan: SplitPlan,
                        texts: Sequence[str], labels: np.ndarray, label_names: list[str],
                        test_texts: Sequence[str] | None = None,
-                       test_labels: np.ndarray | None = None) -> Dataset:
-    """Split (unless a test split is given), tokenise and package a text data set."""
+                       test_labels: np.ndarray | None = None,
+                       val_from_test: float | None = None) -> Dataset:
+    """Split (unless a test split is given), tokenise and package a text data set.
+    ``val_from_test``: with a given test split, carve validation from that share of it
+    (stratified) instead of from train, for when train and held-out differ in kind."""
     from edgekit.models.bert.sources import checkpoint_folder
     from edgekit.models.bert.tokenizer import choose_seq_len, encode, load_tokenizer, token_lengths
 
@@ -81,6 +84,14 @@ def build_text_dataset(*, name: str, source: str, config: TextConfig, plan: Spli
         split_report = parts.report.to_json() | {
             "heldout_seen_in_training": sum(normalise_text(t) in trained_keys for t in test_pool),
             "train_rows_dropped_repeating_heldout": int((~keep).sum())}
+        if val_from_test:
+            train = Split({"text_index": kept}, np.asarray(labels)[kept])
+            carve = SplitPlan(test_fraction=val_from_test, val_fraction=0.0, seed=plan.seed,
+                              dedup=plan.dedup)
+            test, _, val = stratified_split(test.x, test.y, carve,
+                                            keys=[normalise_text(t) for t in test_pool])
+            split_report["validation_from_heldout"] = {"share": val_from_test, "val": len(val),
+                                                       "heldout": len(test)}
     train = _subsample(train, config.max_train_examples, plan.seed)
     test = _subsample(test, config.max_test_examples, plan.seed)
     train_texts = [all_texts[i] for i in train.x["text_index"]]
@@ -96,7 +107,8 @@ def build_text_dataset(*, name: str, source: str, config: TextConfig, plan: Spli
 
     lengths = token_lengths(tok, train_texts)
     return Dataset(name=name, task="classification", train=encoded(train, all_texts),
-                   val=encoded(val, all_texts), test=encoded(test, test_pool),
+                   val=encoded(val, test_pool if val_from_test else all_texts),
+                   test=encoded(test, test_pool),
                    num_classes=len(label_names), source=source,
                    extra={"seq_len": seq_len, "seq_len_rule": how, "tokenizer_dir": str(folder),
                           "label_names": label_names, "split": split_report,

@@ -44,6 +44,12 @@ class TextFileConfig(TextConfig):
                                         "'label' (with a header) or 0 (without)")
     delimiter: str | None = Field(None, description="default: from the suffix (.tsv tab, .csv "
                                   "comma), else sniffed among tab, comma, semicolon, pipe")
+    validation_from_heldout: float | None = Field(
+        None, gt=0, lt=1, description="a folder's dev.* share (e.g. 0.5) that becomes the "
+        "validation split instead of a share of train: when train and dev differ in kind "
+        "(GLUE SST-2 trains on phrases, its dev holds whole sentences), choices made on "
+        "validation (edgekit optimize, fallback thresholds) only carry over to held-out if "
+        "validation looks like it")
 
     def columns(self) -> tuple[Column, Column]:
         """(text, label) columns with the defaults filled in."""
@@ -191,7 +197,13 @@ class TextFile(DatasetLoader[TextFileConfig]):
             t_labels, _ = encode_labels(t_raw, names, test_file)
             return build_text_dataset(name=f"text:{path.name}", source=str(path.resolve()),
                                       config=config, plan=plan, texts=texts, labels=labels,
-                                      label_names=names, test_texts=t_texts, test_labels=t_labels)
+                                      label_names=names, test_texts=t_texts, test_labels=t_labels,
+                                      val_from_test=config.validation_from_heldout)
+        if config.validation_from_heldout is not None:
+            raise EdgekitError("data.params.validation_from_heldout needs a folder with train.* "
+                               "and dev.*", where=path,
+                               fix="point data.params.path at such a folder, or drop the field "
+                               "(one file is split by data.val_fraction)")
         texts, raw = read_rows(path, config)
         labels, names = encode_labels(raw, None, path)
         return build_text_dataset(name=f"text:{path.name}", source=str(path.resolve()),

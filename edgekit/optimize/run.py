@@ -269,6 +269,16 @@ def _optimize(request: OptimizeRequest, plan: Plan, out: Path, folder: Path,
         result["chosen"]["next_eligible"] = [t.number for t in rest[:3]]
         progress.note("the chosen artifact FAILED its held-out proof; next eligible: "
                       + (", ".join(_trial_line(t, metric_name) for t in rest[:3]) or "none"))
+        assert chosen.validation is not None
+        seen = {"validation": chosen.validation["baseline_metric"],
+                "heldout": art["baseline"]["metric"]}
+        result["chosen"]["baseline_metric"] = seen
+        progress.note(f"the baseline ({chosen.validation['baseline']}) scored {metric_name} "
+                      f"{seen['validation']:.4f} on validation and {seen['heldout']:.4f} on "
+                      "held-out: a gap beyond both splits' noise means validation does not look "
+                      "like held-out, and choices made on it need not carry over (a GLUE-style "
+                      "text folder can draw validation from dev: "
+                      "data.params.validation_from_heldout)")
     _write_bundle_extras(out, result, known, front, chosen, request)
     return result
 
