@@ -55,6 +55,23 @@ def test_logits_do_not_depend_on_the_padding() -> None:
     assert model.inputs[0].shape[1] == SEQ  # what exporters trace: still the fixed length
 
 
+def test_a_saved_model_reloads_able_to_run_at_any_length(tmp_path: Path) -> None:
+    """The run cache's .keras round trip (safe mode, the builder's custom objects) keeps the
+    length-reading layers."""
+    from edgekit import _tf
+    from edgekit.models.bert.encoder import custom_objects
+
+    model = randomize_weights(build_bert(CONFIG, SEQ), 5)
+    model.save(tmp_path / "m.keras")
+    loaded = _tf.keras().models.load_model(tmp_path / "m.keras", compile=False, safe_mode=True,
+                                           custom_objects=custom_objects())
+    assert accepts_any_length(loaded)
+    feed = _texts(3, seed=1)
+    width = int(true_lengths(feed).max())
+    short = any_length(loaded)({k: v[:, :width] for k, v in feed.items()}, training=False)
+    np.testing.assert_allclose(short, model(feed, training=False), atol=1e-4, rtol=1e-4)
+
+
 def test_a_bucketed_epoch_visits_every_example_once_in_tight_batches() -> None:
     feed = _texts(203)
     lengths = true_lengths(feed)
