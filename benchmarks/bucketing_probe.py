@@ -10,7 +10,8 @@ MiniLM-L6) for one epoch of them twice from the same weights, through edgekit's 
 ``training.fit``: once with ``train.bucketing: false`` (Keras on the fixed-length arrays),
 once with ``true`` (:mod:`edgekit.length_buckets`). Throughput is timed from the end of the
 ``--warmup``-th step (tracing left out) to the end of the epoch; it prints training examples/s
-of each, the ratio, and the share of padded tokens each computes on. ``--tiny`` swaps the
+of each, the ratio, the share of padded tokens each computes on, and the teacher cache the
+distilbert and tinybert stages would hold at either length. ``--tiny`` swaps the
 teacher for a small random BERT of the same tokenizer (a smoke run of the script itself).
 """
 
@@ -85,6 +86,29 @@ def train_once(recipe: Any, data: Any, bucketing: bool, warmup: int) -> dict[str
             "wall_s_with_tracing": round(clock.ends[-1] - start, 3)}
 
 
+def cache_mb(recipe: Any, data: Any, lengths: Any) -> dict[str, dict[str, float]]:
+    """The teacher cache (float16) each distillation stage would hold for these sentences,
+    at the fixed length and at each sentence's own length: distilbert's logits and last
+    hidden states; tinybert's logits, embeddings and half the blocks' hidden states and
+    attention scores (its defaults)."""
+    import numpy as np
+
+    from edgekit.models.bert_classifier import resolved_config
+
+    _, t = resolved_config(recipe.model.params, data)
+    seq, n, blocks = int(data.extra["seq_len"]), len(lengths), max(1, t.num_layers // 2)
+
+    def per_example(length: Any) -> dict[str, Any]:
+        return {"distilbert": t.num_labels + length * t.hidden_size,
+                "tinybert": t.num_labels + (1 + blocks) * length * t.hidden_size
+                + blocks * t.num_heads * length * length}
+
+    fixed, own = per_example(seq), per_example(np.asarray(lengths, dtype=np.int64))
+    return {stage: {"fixed_length": round(n * fixed[stage] * 2 / 2**20, 2),
+                    "own_length": round(float(own[stage].sum()) * 2 / 2**20, 2)}
+            for stage in fixed}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=60, help="training steps (one epoch)")
@@ -95,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=SST2)
     parser.add_argument("--tiny", action="store_true", help="a small random BERT (smoke run)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--sizes-only", action="store_true",
+                        help="print the token and teacher-cache figures, train nothing")
     args = parser.parse_args(argv)
     if not (args.data / "train.tsv").is_file():
         print(f"error: {args.data}/train.tsv not found; pass --data with the GLUE SST-2 folder",
@@ -106,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     lengths = true_lengths(data.train.x)
     seq = int(data.extra["seq_len"])
     tokens = padding_facts(lengths, args.batch_size, seq, recipe.train.seed)
+    if args.sizes_only:
+        print(json.dumps({"examples": len(lengths), "seq_len": seq, "tokens_per_epoch": tokens,
+                          "teacher_cache_mb": cache_mb(recipe, data, lengths)}, indent=2))
+        return 0
     fixed = train_once(recipe, data, False, args.warmup)
     bucketed = train_once(recipe, data, True, args.warmup)
     result = {
@@ -113,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                       else argv),
         "examples": len(data.train), "seq_len": seq, "batch_size": args.batch_size,
         "teacher": "tiny random BERT" if args.tiny else str(recipe.model.params.checkpoint),
-        "tokens_per_epoch": tokens,
+        "tokens_per_epoch": tokens, "teacher_cache_mb": cache_mb(recipe, data, lengths),
         "fixed_length": fixed, "bucketed": bucketed,
         "ratio_bucketed_to_fixed": round(bucketed["examples_per_s"] / fixed["examples_per_s"], 2)}
     print(f"{len(data.train)} SST-2 sentences, seq_len {seq}, batch {args.batch_size}: "
@@ -121,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{tokens['real'] / tokens['padded_to_buckets']:.0%} of bucketed")
     print(f"fixed-length: {fixed['examples_per_s']} examples/s; bucketed: "
           f"{bucketed['examples_per_s']} examples/s; ratio {result['ratio_bucketed_to_fixed']}x")
+    for stage, sizes in result["teacher_cache_mb"].items():
+        print(f"{stage} teacher cache: {sizes['fixed_length']} MB at the fixed length, "
+              f"{sizes['own_length']} MB at each sentence's own length")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     return 0
