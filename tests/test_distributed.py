@@ -171,6 +171,7 @@ def test_two_workers_bert_distillation(tmp_path: Path) -> None:
     # (measured here: teacher 0.7175, student 0.7625).
     assert report["reference"]["value"] > 0.65 and report["stages"][0]["metric"] > 0.65, report
     assert "teacher_cache_mb" in report["stages"][0]["facts"]
+    assert "tokens_per_epoch" in report["stages"][0]["facts"]  # the recipe's length buckets
     assert_wrote_nothing(tmp_path, 1)
 
 
