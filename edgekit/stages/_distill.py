@@ -3,7 +3,9 @@
 * :class:`TeacherCache`: the teacher's outputs on the training split, computed **once** and
   kept as float16 memory-mapped arrays in a temporary folder, so that hidden states and
   attention maps of tens of thousands of examples do not have to fit in RAM and are never
-  recomputed per epoch. Batches stream from it through ``tf.data``.
+  recomputed per epoch. Batches stream from it through ``tf.data``. With ``train.bucketing``
+  each text's per-token outputs are stored at its own length and batches are length buckets
+  (:mod:`edgekit.length_buckets`).
 * :func:`distill_fit`: trains a student (plus any learned projections) against a loss over
   (inputs, labels, teacher targets, student outputs) inside the recipe's ``tf.distribute``
   strategy, with Keras' ``fit`` so multi-replica batching is Keras' own. Targets come from

@@ -4,7 +4,9 @@ BERT").
 The student keeps the teacher's width with half its layers and is initialised from every other
 teacher layer. It learns from three signals: the teacher's softened class distribution
 (cross-entropy at temperature T, scaled by T²), the true labels, and a cosine loss aligning the
-directions of its last hidden states with the teacher's on real (unpadded) tokens.
+directions of its last hidden states with the teacher's on real (unpadded) tokens. With
+``train.bucketing`` it trains on length buckets, and the teacher cache holds each text's hidden
+states at its own length (:mod:`edgekit.length_buckets`).
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ from typing import Any
 from pydantic import Field
 
 from edgekit import _tf
+from edgekit.length_buckets import padding_facts
 from edgekit.stages import STAGES, Stage, StageConfig, StageResult
 from edgekit.stages._bert import require_full_vocabulary
 from edgekit.stages._distill import (TeacherCache, bert_stage_footprint, copy_weights_by_name,
                                      distill_fit, hard_cross_entropy, only, single_output,
                                      soft_cross_entropy, text_fields)
-from edgekit.length_buckets import padding_facts
 from edgekit.training import TrainContext, last_epoch
 
 

@@ -28,12 +28,12 @@ from typing import Any, Literal
 from pydantic import Field
 
 from edgekit import _tf
+from edgekit.length_buckets import padding_facts
 from edgekit.stages import STAGES, Stage, StageConfig, StageResult
 from edgekit.stages._bert import require_full_vocabulary
 from edgekit.stages._distill import (TeacherCache, bert_stage_footprint, copy_weights_by_name,
                                      distill_fit, hard_cross_entropy, masked_mse, only,
                                      single_output, soft_cross_entropy, text_fields)
-from edgekit.length_buckets import padding_facts
 from edgekit.training import TrainContext, last_epoch
 
 
