@@ -251,8 +251,10 @@ def test_bucketed_distillation_under_mirrored(tmp_path: Path) -> None:
     each padded batch is split across the two replicas; the bundle passes."""
     _corpus_or_skip()
     recipe = tmp_path / "tiny.yaml"
-    recipe.write_text(DISTILBERT.replace("train: {bucketing: true,",
-                                         "train: {strategy: mirrored, bucketing: true,")
+    recipe.write_text(DISTILBERT.replace("train: {bucketing: true, epochs: 2,",
+                                         "train: {strategy: mirrored, bucketing: true, epochs: 1,")
+                      .replace("{stage: distilbert, epochs: 2,", "{stage: distilbert, epochs: 1,")
                       .replace("  - {format: onnx, precision: fp32, model: distilbert}\n", ""))
+    assert "strategy: mirrored" in recipe.read_text() and "epochs: 2" not in recipe.read_text()
     result = run_mirrored(recipe, tmp_path / "out")
     assert result["replicas"] == 2 and result["passed"], result
