@@ -171,6 +171,7 @@ def test_two_workers_bert_distillation(tmp_path: Path) -> None:
     # (measured here: teacher 0.7175, student 0.7625).
     assert report["reference"]["value"] > 0.65 and report["stages"][0]["metric"] > 0.65, report
     assert "teacher_cache_mb" in report["stages"][0]["facts"]
+    assert "tokens_per_epoch" in report["stages"][0]["facts"]  # the recipe's length buckets
     assert_wrote_nothing(tmp_path, 1)
 
 
@@ -209,15 +210,19 @@ print(json.dumps({"replicas": strategy.num_replicas_in_sync, "passed": report["p
 """
 
 
+def run_mirrored(recipe: Path, out: Path) -> dict:
+    """:data:`MIRRORED` on ``recipe`` in a fresh process (no TF_CONFIG); what it printed."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("TF_CONFIG", None)
+    done = subprocess.run([sys.executable, "-c", MIRRORED, str(recipe), str(out)],
+                          capture_output=True, text=True, env=env, cwd=REPO, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def test_mirrored_over_two_logical_cpus(tmp_path: Path) -> None:
     """`mirrored` over two logical CPU devices in one process: two replicas train, the
     bundle passes."""
-    recipe = tiny_recipe(tmp_path, "mirrored")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env.pop("TF_CONFIG", None)
-    done = subprocess.run([sys.executable, "-c", MIRRORED, str(recipe), str(tmp_path / "out")],
-                          capture_output=True, text=True, env=env, cwd=REPO, timeout=900)
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_mirrored(tiny_recipe(tmp_path, "mirrored"), tmp_path / "out")
     assert result["replicas"] == 2 and result["passed"], result
     assert result["reference"] > 0.8, result

@@ -73,6 +73,9 @@ class TrainSection(_Strict):
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
     learning_rate: PositiveFloat = 1e-3
     seed: int = 0
+    bucketing: bool = Field(False, description="tokenized text: batches of similar length, each "
+                            "padded only to its longest text (exports keep their fixed length); "
+                            "no effect on other data")
 
 
 class StageEntry(_Strict):

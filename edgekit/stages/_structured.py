@@ -80,12 +80,16 @@ def recover(pruned: Any, teacher: Any, config: RecoveryConfig,
     """Distil ``teacher`` (the unpruned model) into ``pruned``; the per-epoch losses."""
     if not config.epochs:
         return {}
-    cache = TeacherCache(teacher, ctx.data.train)
+    from edgekit.models.bert.lengths import any_length
+
+    lengths = ctx.token_lengths(teacher, pruned)  # train.bucketing: see length_buckets
+    cache = TeacherCache(any_length(teacher) if lengths is not None else teacher,
+                         ctx.data.train, lengths=lengths)
     try:
         return distill_fit(pruned, recovery_loss(config), ctx.data.train, cache,
                            epochs=config.epochs, learning_rate=config.learning_rate,
                            batch_size=config.batch_size or ctx.train.batch_size,
-                           strategy=ctx.strategy, seed=ctx.train.seed)
+                           strategy=ctx.strategy, seed=ctx.train.seed, lengths=lengths)
     finally:
         cache.close()
 

@@ -4,7 +4,9 @@ BERT").
 The student keeps the teacher's width with half its layers and is initialised from every other
 teacher layer. It learns from three signals: the teacher's softened class distribution
 (cross-entropy at temperature T, scaled by T²), the true labels, and a cosine loss aligning the
-directions of its last hidden states with the teacher's on real (unpadded) tokens.
+directions of its last hidden states with the teacher's on real (unpadded) tokens. With
+``train.bucketing`` it trains on length buckets, and the teacher cache holds each text's hidden
+states at its own length (:mod:`edgekit.length_buckets`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from pydantic import Field
 
 from edgekit import _tf
+from edgekit.length_buckets import padding_facts
 from edgekit.stages import STAGES, Stage, StageConfig, StageResult
 from edgekit.stages._bert import require_full_vocabulary
 from edgekit.stages._distill import (TeacherCache, bert_stage_footprint, copy_weights_by_name,
@@ -53,6 +56,7 @@ class DistilBert(Stage[DistilBertConfig]):
         tf = _tf.tf()
         from edgekit.models.bert.encoder import build_bert, init_student_from_teacher, make_student_config
         from edgekit.models.bert.introspect import config_of, seq_len_of
+        from edgekit.models.bert.lengths import any_length
 
         require_full_vocabulary(model, self.name)
         t_cfg = config_of(model, **text_fields(ctx))
@@ -66,7 +70,10 @@ class DistilBert(Stage[DistilBertConfig]):
             init_student_from_teacher(student, teacher)
 
         last = f"hidden_states.{t_cfg.num_layers}"
-        cache = TeacherCache(only(teacher, ("logits", last)), ctx.data.train)
+        lengths = ctx.token_lengths(teacher, student)  # train.bucketing: see length_buckets
+        if lengths is not None:
+            any_length(teacher)
+        cache = TeacherCache(only(teacher, ("logits", last)), ctx.data.train, lengths=lengths)
 
         def loss_fn(x: Any, y: Any, t: dict[str, Any], s: Any) -> tuple[Any, dict[str, Any]]:
             soft = soft_cross_entropy(s["logits"], t["logits"], config.temperature)
@@ -81,7 +88,7 @@ class DistilBert(Stage[DistilBertConfig]):
             logs = distill_fit(student, loss_fn, ctx.data.train, cache, epochs=config.epochs,
                                batch_size=config.batch_size or ctx.train.batch_size,
                                learning_rate=config.learning_rate, strategy=ctx.strategy,
-                               seed=ctx.train.seed)
+                               seed=ctx.train.seed, lengths=lengths)
             cache_mb = cache.nbytes / 2**20
         finally:
             cache.close()
@@ -89,7 +96,10 @@ class DistilBert(Stage[DistilBertConfig]):
         return StageResult(final, {
             "teacher_layers": t_cfg.num_layers, "student_layers": s_cfg.num_layers,
             "hidden_size": s_cfg.hidden_size, "init": "every other teacher layer",
-            "teacher_cache_mb": round(cache_mb, 1), "final_losses": last_epoch(logs),
+            "teacher_cache_mb": round(cache_mb, 1),
+            **({} if lengths is None else {"tokens_per_epoch": padding_facts(
+                lengths, config.batch_size or ctx.train.batch_size, seq, ctx.train.seed)}),
+            "final_losses": last_epoch(logs),
             "loss_history": {"distillation": logs},
             "parameters": int(final.count_params()), "teacher_parameters": int(model.count_params())})
 

@@ -7,14 +7,18 @@ attention maps compare head by head. Two stages, as in the paper:
 1. **Intermediate-layer distillation**: MSE between the student's embedding output and each
    student block's output, mapped up to the teacher's width by one learned projection, and the
    teacher's embedding output / the output of the mapped teacher block; plus MSE between
-   pre-softmax attention scores of mapped layers, with padded keys zeroed on both sides (as the
-   reference code does). Student block ``m`` mimics teacher
+   pre-softmax attention scores of mapped layers. Both MSEs average over real tokens (and
+   real query-key pairs) only, as TextBrewer's masked MSEs do; the reference code zeroes padded
+   keys but averages over every padded position, which makes the loss depend on how far a
+   batch is padded. Student block ``m`` mimics teacher
    block ``(m+1)·N/M − 1``: the paper's uniform mapping ``g(m) = m·N/M`` on 1-based layers.
 2. **Prediction-layer distillation**: soft cross-entropy against the teacher's logits at
    temperature ``T`` (the paper uses T = 1), optionally mixed with the hard labels.
 
 Teacher outputs (mapped hidden states, mapped attention scores, logits) are computed once into
-a float16 memory-mapped cache; the second stage streams only the logits from it.
+a float16 memory-mapped cache; the second stage streams only the logits from it. With
+``train.bucketing`` the cache holds each example's states at its own length, and both stages
+train on length buckets (:mod:`edgekit.length_buckets`).
 """
 
 from __future__ import annotations
@@ -24,11 +28,12 @@ from typing import Any, Literal
 from pydantic import Field
 
 from edgekit import _tf
+from edgekit.length_buckets import padding_facts
 from edgekit.stages import STAGES, Stage, StageConfig, StageResult
 from edgekit.stages._bert import require_full_vocabulary
 from edgekit.stages._distill import (TeacherCache, bert_stage_footprint, copy_weights_by_name,
-                                     distill_fit, hard_cross_entropy, only, single_output,
-                                     soft_cross_entropy, text_fields)
+                                     distill_fit, hard_cross_entropy, masked_mse, only,
+                                     single_output, soft_cross_entropy, text_fields)
 from edgekit.training import TrainContext, last_epoch
 
 
@@ -84,6 +89,7 @@ class TinyBert(Stage[TinyBertConfig]):
         tf, keras = _tf.tf(), _tf.keras()
         from edgekit.models.bert.encoder import build_bert, make_student_config
         from edgekit.models.bert.introspect import config_of, seq_len_of
+        from edgekit.models.bert.lengths import any_length
         from edgekit.models.bert.slicing import init_student_by_slicing
 
         require_full_vocabulary(model, self.name)
@@ -109,14 +115,21 @@ class TinyBert(Stage[TinyBertConfig]):
 
         hidden_keys = ["hidden_states.0"] + [f"hidden_states.{t + 1}" for t in blocks]
         score_keys = [f"attention_scores.{t}" for t in blocks]
-        cache = TeacherCache(only(teacher, ("logits", *hidden_keys, *score_keys)), ctx.data.train)
+        lengths = ctx.token_lengths(teacher, student)
+        if lengths is not None:
+            any_length(teacher)
+        cache = TeacherCache(only(teacher, ("logits", *hidden_keys, *score_keys)), ctx.data.train,
+                             lengths=lengths)
 
         def intermediate_loss(x: Any, y: Any, t: dict[str, Any], s: Any) -> tuple[Any, dict[str, Any]]:
-            mse = lambda a, b: tf.reduce_mean(tf.square(a - b))  # noqa: E731
-            hid = tf.add_n([mse(projection(s_h), t[k])
+            # Means over real tokens (and real query-key pairs) only, as TextBrewer's masked
+            # MSEs: padding, whether to a fixed length or to a bucket's, changes nothing.
+            real = tf.cast(x["attention_mask"], tf.float32)
+            tokens = real[:, :, None]
+            pairs = real[:, None, :, None] * real[:, None, None, :]
+            hid = tf.add_n([masked_mse(projection(s_h), t[k], tokens)
                             for s_h, k in zip(s["hidden_states"], hidden_keys)])
-            real_keys = tf.cast(x["attention_mask"], tf.float32)[:, None, None, :]
-            att = tf.add_n([mse(s_a * real_keys, t[k] * real_keys)
+            att = tf.add_n([masked_mse(s_a, t[k], pairs)
                             for s_a, k in zip(s["attention_scores"], score_keys)])
             return hid + att, {"hidden_mse": hid, "attention_mse": att}
 
@@ -126,7 +139,7 @@ class TinyBert(Stage[TinyBertConfig]):
             return soft + config.alpha_hard * hard, {"soft": soft, "hard": hard}
 
         common = dict(split=ctx.data.train, cache=cache, strategy=ctx.strategy, seed=ctx.train.seed,
-                      batch_size=config.batch_size or ctx.train.batch_size)
+                      batch_size=config.batch_size or ctx.train.batch_size, lengths=lengths)
         logs: dict[str, Any] = {}
         try:
             if config.intermediate_epochs:
@@ -147,6 +160,8 @@ class TinyBert(Stage[TinyBertConfig]):
             "heads": s_cfg.num_heads, "intermediate_size": s_cfg.intermediate_size,
             "mimicked_teacher_blocks": blocks, "init": config.init,
             "teacher_cache_mb": round(cache_mb, 1),
+            **({} if lengths is None else {"tokens_per_epoch": padding_facts(
+                lengths, config.batch_size or ctx.train.batch_size, seq, ctx.train.seed)}),
             "final_losses": {phase: last_epoch(h) for phase, h in logs.items()},
             "loss_history": logs,
             "parameters": int(final.count_params()), "teacher_parameters": int(model.count_params())})

@@ -41,6 +41,11 @@ if TYPE_CHECKING:  # pragma: no cover
 #: What ``build_bert(outputs=...)`` can return.
 OUTPUT_KINDS = ("logits", "pooled", "hidden_states", "attention_scores")
 
+#: Which axes of one example's output (batch axis left out) run over the sequence, by kind:
+#: what a cache of outputs stored at each example's own length cuts and pads.
+SEQUENCE_AXES: dict[str, tuple[int, ...]] = {"logits": (), "pooled": (), "hidden_states": (0,),
+                                             "attention_scores": (1, 2)}
+
 #: Additive mask value for padded keys (see module docstring).
 MASK_VALUE = -50.0
 
@@ -72,9 +77,10 @@ def erf_gelu():
 
 def custom_objects() -> dict[str, Any]:
     """Objects to pass to ``keras.models.load_model`` for a saved edgekit BERT."""
+    from .lengths import custom_objects as length_objects
     from .vocab import custom_objects as vocab_objects
 
-    return {"edgekit>gelu": erf_gelu(), **vocab_objects()}
+    return {"edgekit>gelu": erf_gelu(), **vocab_objects(), **length_objects()}
 
 
 def _activation(name: str):
@@ -97,20 +103,19 @@ def _norm(config: BertConfig, name: str):
     return keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, name=name)
 
 
-def _embeddings(config: BertConfig, seq_len: int, input_ids, token_type_ids, vocab_map=None):
+def _embeddings(config: BertConfig, input_ids, token_type_ids, vocab_map=None):
     """Word + position + token-type embeddings, then LayerNorm and dropout (as HF)."""
+    from .lengths import POSITION_IDS, position_ids_layer
     from .vocab import remap_ids
 
-    tf, keras = _keras()
+    _, keras = _keras()
 
     def embed(rows: int, name: str):
         return keras.layers.Embedding(rows, config.hidden_size,
                                       embeddings_initializer=_init(config), name=name)
 
-    # Position ids broadcast to the batch so they stay connected to the inputs in the graph.
-    positions = tf.constant([list(range(seq_len))], dtype=tf.int32)
-    position_ids = tf.add(tf.zeros_like(input_ids, name="embeddings/zeros"), positions,
-                          name="embeddings/position_ids")
+    # The position table sliced to the batch's length (see lengths.py: any length <= seq_len).
+    position_ids = position_ids_layer()(name=POSITION_IDS)(input_ids)
     summed = keras.layers.Add(name="embeddings/sum")([
         embed(config.vocab_size, names.EMB_WORD)(remap_ids(input_ids, vocab_map)),
         embed(config.max_position_embeddings, names.EMB_POSITION)(position_ids),
@@ -122,9 +127,10 @@ def _embeddings(config: BertConfig, seq_len: int, input_ids, token_type_ids, voc
 
 def _additive_mask(attention_mask):
     """[batch, seq] 1/0 mask -> [batch, 1, 1, seq] additive bias for the scores."""
+    from .lengths import KEY_MASK, key_mask_layer
+
     tf, _ = _keras()
-    keep = tf.reshape(tf.cast(attention_mask, tf.float32, name="mask/cast"),
-                      (-1, 1, 1, attention_mask.shape[-1]), name="mask/expand")
+    keep = key_mask_layer()(name=KEY_MASK)(attention_mask)
     return tf.multiply(tf.subtract(1.0, keep, name="mask/invert"), MASK_VALUE, name="mask/bias")
 
 
@@ -185,6 +191,8 @@ def build_bert(config: BertConfig, seq_len: int, *,
                outputs: Sequence[str] = ("logits",), name: str = "bert",
                vocab_map: "np.ndarray | None" = None) -> "tf_keras.Model":
     """Build the model for fixed ``seq_len`` (static shapes keep TFLite/NPU exports simple).
+    The graph also runs at any shorter length once :func:`~edgekit.models.bert.lengths.any_length`
+    relaxes Keras' input check: training batches padded only to their longest text.
 
     Inputs (all int32 ``[batch, seq_len]``): ``input_ids``, ``attention_mask`` (1 = real
     token), ``token_type_ids``.
@@ -215,7 +223,7 @@ def build_bert(config: BertConfig, seq_len: int, *,
     _, keras = _keras()
     inputs = {n: keras.Input(shape=(seq_len,), dtype="int32", name=n) for n in INPUT_NAMES}
 
-    x = _embeddings(config, seq_len, inputs["input_ids"], inputs["token_type_ids"], vocab_map)
+    x = _embeddings(config, inputs["input_ids"], inputs["token_type_ids"], vocab_map)
     mask_bias = _additive_mask(inputs["attention_mask"])
     hidden_states, scores = [x], []
     for i in range(config.num_layers):

@@ -1,0 +1,163 @@
+"""Teacher fine-tuning throughput, fixed-length batches against length buckets, on the same
+SST-2 sentences (a probe for issue 15's "batches of similar length" step; no results file).
+
+    nice -n 19 .venv/bin/python benchmarks/bucketing_probe.py --steps 60 [--batch-size 32]
+
+Loads SST-2 from ``../shared/data/sst2`` through the ``distilbert`` recipe (``text_file``,
+``seq_len: auto`` up to ``max_seq_len``: the fixed length every artifact keeps), takes
+``steps x batch-size`` training sentences, and fine-tunes the recipe's teacher (the packaged
+MiniLM-L6) for one epoch of them twice from the same weights, through edgekit's own
+``training.fit``: once with ``train.bucketing: false`` (Keras on the fixed-length arrays),
+once with ``true`` (:mod:`edgekit.length_buckets`). Throughput is timed from the end of the
+``--warmup``-th step (tracing left out) to the end of the epoch; it prints training examples/s
+of each, the ratio, the share of padded tokens each computes on, and the teacher cache the
+distilbert and tinybert stages would hold at either length. ``--tiny`` swaps the
+teacher for a small random BERT of the same tokenizer (a smoke run of the script itself).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SST2 = ROOT.parent / "shared" / "data" / "sst2"
+
+
+def load(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The recipe (teacher fine-tuning section) and its data: ``steps x batch`` sentences."""
+    from edgekit.pipeline import load_data
+    from edgekit.recipe import load_recipe
+
+    overrides: dict[str, Any] = {
+        "data.dataset": "text_file", "data.params.path": str(args.data),
+        "data.params.max_train_examples": args.steps * args.batch_size,
+        "data.params.max_seq_len": args.max_seq_len, "train.batch_size": args.batch_size}
+    if args.tiny:
+        overrides.update({"model.params.init": "random", "model.params.num_layers": 2,
+                          "model.params.hidden_size": 64, "model.params.num_heads": 4,
+                          "model.params.intermediate_size": 128})
+    recipe = load_recipe("distilbert", overrides=overrides)
+    return recipe, load_data(recipe)
+
+
+class StepClock:
+    """A Keras callback: the time at the end of every training step."""
+
+    def __init__(self) -> None:
+        from edgekit import _tf
+
+        class Clock(_tf.keras().callbacks.Callback):  # type: ignore[misc, valid-type]
+            def on_train_batch_end(inner, batch: int, logs: Any = None) -> None:  # noqa: N805
+                self.ends.append(time.perf_counter())
+
+        self.ends: list[float] = []
+        self.callback = Clock()
+
+
+def train_once(recipe: Any, data: Any, bucketing: bool, warmup: int) -> dict[str, float]:
+    """Fine-tune a fresh teacher for one epoch; examples/s after ``warmup`` steps."""
+    from edgekit import _tf
+    from edgekit.models import MODELS
+    from edgekit.strategy import make_strategy
+    from edgekit.training import TrainContext, compile_model, fit
+
+    train = recipe.train.model_copy(update={"bucketing": bucketing, "epochs": 1})
+    ctx = TrainContext(data=data, train=train, strategy=make_strategy(train.strategy))
+    _tf.set_seed(train.seed)
+    with ctx.strategy.scope():
+        model = MODELS.get(recipe.model.builder).build(recipe.model.params, data)
+        compile_model(model, ctx)
+    clock = StepClock()
+    start = time.perf_counter()
+    fit(model, ctx, 1, callbacks=[clock.callback])
+    steps = len(clock.ends)
+    if steps <= warmup:
+        raise SystemExit(f"error: {steps} steps leave none to time after --warmup {warmup}; "
+                         "raise --steps")
+    timed = clock.ends[-1] - clock.ends[warmup - 1] if warmup else clock.ends[-1] - start
+    examples = len(data.train) * (steps - warmup) / steps
+    return {"steps": steps, "seconds": round(timed, 3),
+            "examples_per_s": round(examples / timed, 2),
+            "wall_s_with_tracing": round(clock.ends[-1] - start, 3)}
+
+
+def cache_mb(recipe: Any, data: Any, lengths: Any) -> dict[str, dict[str, float]]:
+    """The teacher cache (float16) each distillation stage would hold for these sentences,
+    at the fixed length and at each sentence's own length: distilbert's logits and last
+    hidden states; tinybert's logits, embeddings and half the blocks' hidden states and
+    attention scores (its defaults)."""
+    import numpy as np
+
+    from edgekit.models.bert_classifier import resolved_config
+
+    _, t = resolved_config(recipe.model.params, data)
+    seq, n, blocks = int(data.extra["seq_len"]), len(lengths), max(1, t.num_layers // 2)
+
+    def per_example(length: Any) -> dict[str, Any]:
+        return {"distilbert": t.num_labels + length * t.hidden_size,
+                "tinybert": t.num_labels + (1 + blocks) * length * t.hidden_size
+                + blocks * t.num_heads * length * length}
+
+    fixed, own = per_example(seq), per_example(np.asarray(lengths, dtype=np.int64))
+    return {stage: {"fixed_length": round(n * fixed[stage] * 2 / 2**20, 2),
+                    "own_length": round(float(own[stage].sum()) * 2 / 2**20, 2)}
+            for stage in fixed}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=60, help="training steps (one epoch)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--max-seq-len", type=int, default=128,
+                        help="cap of seq_len: auto (the fixed length)")
+    parser.add_argument("--warmup", type=int, default=3, help="steps left out of the timing")
+    parser.add_argument("--data", type=Path, default=SST2)
+    parser.add_argument("--tiny", action="store_true", help="a small random BERT (smoke run)")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--sizes-only", action="store_true",
+                        help="print the token and teacher-cache figures, train nothing")
+    args = parser.parse_args(argv)
+    if not (args.data / "train.tsv").is_file():
+        print(f"error: {args.data}/train.tsv not found; pass --data with the GLUE SST-2 folder",
+              file=sys.stderr)
+        return 2
+    from edgekit.length_buckets import padding_facts, true_lengths
+
+    recipe, data = load(args)
+    lengths = true_lengths(data.train.x)
+    seq = int(data.extra["seq_len"])
+    tokens = padding_facts(lengths, args.batch_size, seq, recipe.train.seed)
+    if args.sizes_only:
+        print(json.dumps({"examples": len(lengths), "seq_len": seq, "tokens_per_epoch": tokens,
+                          "teacher_cache_mb": cache_mb(recipe, data, lengths)}, indent=2))
+        return 0
+    fixed = train_once(recipe, data, False, args.warmup)
+    bucketed = train_once(recipe, data, True, args.warmup)
+    result = {
+        "command": "python benchmarks/bucketing_probe.py " + " ".join(sys.argv[1:] if argv is None
+                                                                      else argv),
+        "examples": len(data.train), "seq_len": seq, "batch_size": args.batch_size,
+        "teacher": "tiny random BERT" if args.tiny else str(recipe.model.params.checkpoint),
+        "tokens_per_epoch": tokens, "teacher_cache_mb": cache_mb(recipe, data, lengths),
+        "fixed_length": fixed, "bucketed": bucketed,
+        "ratio_bucketed_to_fixed": round(bucketed["examples_per_s"] / fixed["examples_per_s"], 2)}
+    print(f"{len(data.train)} SST-2 sentences, seq_len {seq}, batch {args.batch_size}: "
+          f"real tokens {tokens['real'] / tokens['padded_to_fixed_length']:.0%} of fixed-length, "
+          f"{tokens['real'] / tokens['padded_to_buckets']:.0%} of bucketed")
+    print(f"fixed-length: {fixed['examples_per_s']} examples/s; bucketed: "
+          f"{bucketed['examples_per_s']} examples/s; ratio {result['ratio_bucketed_to_fixed']}x")
+    for stage, sizes in result["teacher_cache_mb"].items():
+        print(f"{stage} teacher cache: {sizes['fixed_length']} MB at the fixed length, "
+              f"{sizes['own_length']} MB at each sentence's own length")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
