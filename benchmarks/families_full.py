@@ -114,9 +114,10 @@ def child(recipe_name: str, out: Path) -> int:
     from edgekit.pipeline import compress
     from edgekit.recipe import load_recipe
 
-    recipe = load_recipe(recipe_name)
-    facts: dict[str, Any] = {"recipe": recipe.name, "family": recipe.family}
+    facts: dict[str, Any] = {"recipe": Path(recipe_name).stem, "family": "?"}
     try:
+        recipe = load_recipe(recipe_name)
+        facts.update(recipe=recipe.name, family=recipe.family)
         report = compress(recipe, out.parent / "bundle")
         facts.update(reference=report["reference"], artifacts=report["artifacts"],
                      dataset={k: report["dataset"][k] for k in
