@@ -68,6 +68,8 @@ class FullRun(BaseModel):
     reference: dict[str, Any] | None = None
     dataset: dict[str, Any] | None = None
     artifacts: list[dict[str, Any]] = Field(default_factory=list)
+    timings_s: dict[str, float] = Field(default_factory=dict,
+                                        description="report.json's seconds per step")
 
 
 def load_published(path: Path = PUBLISHED) -> dict[str, PublishedFigure]:
@@ -104,7 +106,8 @@ def run_in_child(recipe: str, work: Path) -> FullRun:
                    exit_code=proc.returncode, started=started,
                    command="PYTHONPATH=. python benchmarks/families.py --full --recipes " + recipe,
                    error=facts.get("error"), reference=facts.get("reference"),
-                   dataset=facts.get("dataset"), artifacts=facts.get("artifacts", []))
+                   dataset=facts.get("dataset"), artifacts=facts.get("artifacts", []),
+                   timings_s=facts.get("timings_s", {}))
 
 
 def child(recipe_name: str, out: Path) -> int:
@@ -120,6 +123,7 @@ def child(recipe_name: str, out: Path) -> int:
         facts.update(recipe=recipe.name, family=recipe.family)
         report = compress(recipe, out.parent / "bundle")
         facts.update(reference=report["reference"], artifacts=report["artifacts"],
+                     timings_s=report["timings_s"],
                      dataset={k: report["dataset"][k] for k in
                               ("name", "train_examples", "val_examples", "test_examples")})
     except EdgekitError as exc:
@@ -145,9 +149,10 @@ def flags(run: FullRun, figure: PublishedFigure | None) -> list[str]:
 
 
 def summary_rows(runs: dict[str, FullRun], published: dict[str, PublishedFigure]) -> list[str]:
-    lines = ["| recipe | family | data set (train/test) | wall s | peak RSS MB | load 1-min "
+    lines = ["| recipe | family | data set (train/test) | wall s | train s | peak RSS MB | "
+             "load 1-min "
              "before → after | reference metric (held-out) | published | artifacts passing "
-             "| flagged |", "|" + "---|" * 10]
+             "| flagged |", "|" + "---|" * 11]
     for name in sorted(runs, key=lambda n: (runs[n].family, n)):
         run, fig = runs[name], published.get(name)
         ds = run.dataset or {}
@@ -159,7 +164,8 @@ def summary_rows(runs: dict[str, FullRun], published: dict[str, PublishedFigure]
                else "none found")
         passing = f"{sum(a['passed'] for a in run.artifacts)}/{len(run.artifacts)}"
         flagged = "; ".join(flags(run, fig)) or "no"
-        lines.append(f"| {name} | {run.family} | {data} | {run.wall_s:.0f} | "
+        train = f"{run.timings_s['train']:.0f}" if "train" in run.timings_s else "-"
+        lines.append(f"| {name} | {run.family} | {data} | {run.wall_s:.0f} | {train} | "
                      f"{run.peak_rss_mb:.0f} | {run.load_before[0]:.2f} → "
                      f"{run.load_after[0]:.2f} | {ref} | {pub} | {passing} | {flagged} |")
     return lines
@@ -203,7 +209,8 @@ def write_tables(runs: dict[str, FullRun], published: dict[str, PublishedFigure]
         f"({platform.processor() or platform.platform()}), {os.cpu_count()} cores shared with "
         "other jobs and run under `nice -n 19`: wall times are inflated by the load shown "
         "beside them. *peak RSS* is the child process's maximum resident set size "
-        "(`os.wait4` ru_maxrss). *reference metric* is the uncompressed Keras model's on the "
+        "(`os.wait4` ru_maxrss). *train s*: the reference model's training step alone (report.json "
+        "`timings_s`; every step's seconds are in the JSON). *reference metric* is the uncompressed Keras model's on the "
         "held-out split. *published* is from "
         "[published_figures.yaml](../published_figures.yaml) (sources below). *flagged*: the "
         f"run took over {SLOW_S // 60} minutes, or its reference is further below the published "

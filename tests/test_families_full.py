@@ -54,6 +54,7 @@ def test_full_run_writes_its_own_rows_and_leaves_the_quick_tables(tmp_path: Path
     assert row["wall_s"] > 0 and row["peak_rss_mb"] > 50  # a TensorFlow process, not the parent's 0
     assert row["reference"]["metric"] == "accuracy" and len(row["artifacts"]) == 1
     assert len(row["load_before"]) == 3 and len(row["load_after"]) == 3
+    assert row["timings_s"]["train"] > 0
     table = (out / "families-full.md").read_text()
     assert "| tiny_full | feedforward | breast_cancer (" in table
     assert "## Not yet run at full size" in table
