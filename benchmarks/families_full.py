@@ -172,12 +172,13 @@ def summary_rows(runs: dict[str, FullRun], published: dict[str, PublishedFigure]
 
 
 def artifact_rows(runs: dict[str, FullRun]) -> list[str]:
-    lines = ["| recipe | format | precision | model | passed | metric | drop vs reference "
-             "| agreement | size B | p50 ms |", "|" + "---|" * 10]
+    lines = ["| recipe | format | precision stored → ran | model | passed | metric "
+             "| drop vs reference | agreement | size B | p50 ms |", "|" + "---|" * 10]
     for name in sorted(runs, key=lambda n: (runs[n].family, n)):
         for a in runs[name].artifacts:
             failed = ", ".join(k for k, v in a["checks"].items() if not v)
-            lines.append(f"| {name} | {a['format']} | {a['precision']} | {a['model']} | "
+            lines.append(f"| {name} | {a['format']} | {a['stored_precision']} → "
+                         f"{a['precision']} | {a['model']} | "
                          f"{'yes' if a['passed'] else 'NO: ' + failed} | "
                          f"{a['metric']['name']} {a['metric']['value']:.4f} | "
                          f"{a['metric_drop'] + 0.0:+.4f} | {a['agreement']:.3f} | "
@@ -210,8 +211,8 @@ def write_tables(runs: dict[str, FullRun], published: dict[str, PublishedFigure]
         "other jobs and run under `nice -n 19`: wall times are inflated by the load shown "
         "beside them. *peak RSS* is the child process's maximum resident set size "
         "(`os.wait4` ru_maxrss). *train s*: the reference model's training step alone (report.json "
-        "`timings_s`; every step's seconds are in the JSON). *reference metric* is the uncompressed Keras model's on the "
-        "held-out split. *published* is from "
+        "`timings_s`; every step's seconds are in the JSON). *reference metric* is the "
+        "uncompressed Keras model's on the held-out split. *published* is from "
         "[published_figures.yaml](../published_figures.yaml) (sources below). *flagged*: the "
         f"run took over {SLOW_S // 60} minutes, or its reference is further below the published "
         f"figure than the entry's `far_below` (default {FAR_BELOW}); issue 15 asks for "
