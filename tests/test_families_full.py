@@ -77,6 +77,8 @@ def test_flags_follow_the_issues_two_rules() -> None:
     lower = families_full.PublishedFigure(value=0.40, metric="mae", source="s", far_below=0.05)
     worse = _run(reference={"metric": "mae", "value": 0.50, "higher_is_better": False})
     assert families_full.flags(worse, lower)[0].startswith("0.100 below published")
+    failing = _run(artifacts=[{"passed": False}, {"passed": True}])
+    assert families_full.flags(failing, None) == ["1/2 artifacts fail their budgets"]
     unknown = families_full.PublishedFigure(value=None, metric="accuracy", source="none found")
     assert families_full.flags(_run(reference={"metric": "accuracy", "value": 0.1,
                                                "higher_is_better": True}), unknown) == []
