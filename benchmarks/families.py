@@ -1,7 +1,10 @@
 """Family × format × precision table, generated from real runs.
 
-Runs every built-in recipe (``--quick`` configs by default; ``--full`` for the recipes' real
-settings), reads each bundle's ``report.json`` and writes:
+Runs every built-in recipe (``--quick`` configs by default), reads each bundle's
+``report.json`` and writes the tables below. ``--full`` runs the recipes' real settings instead
+and writes only ``benchmarks/results/families-full.md`` + ``.json`` (wall time, peak memory,
+reference metric beside a published figure, every artifact; see ``families_full.py``), never
+the quick tables, README or docs/support.md.
 
 * ``benchmarks/results/families.md``: per family, format and precision: supported (proven on
   its runtime within budget), metric delta vs the uncompressed reference, p50 batch-1 latency
@@ -182,12 +185,23 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--recipes", help="comma-separated names (default: all built-in)")
-    ap.add_argument("--full", action="store_true", help="the recipes' full settings, not --quick")
+    ap.add_argument("--full", action="store_true",
+                    help="the recipes' full settings, not --quick; writes families-full.md/json "
+                         "only (see families_full.py)")
+    ap.add_argument("--results-dir", type=Path, default=RESULTS,
+                    help="where --full writes families-full.md/json")
     ap.add_argument("--no-probe", action="store_true", help="skip the recurrent TFLite probe")
     ap.add_argument("--tables-only", action="store_true",
                     help="run nothing; rewrite the tables from families.json")
     args = ap.parse_args()
     summaries = {s.name: s for s in recipe_summaries()}
+    if args.full:  # its own results path: the quick tables stay as they are
+        from families_full import run_full
+
+        names = args.recipes.split(",") if args.recipes else sorted(
+            n for n, s in summaries.items() if s.family not in ELSEWHERE)
+        print(f"wrote {run_full(names, args.results_dir, sorted(summaries))}")
+        return
     store = RESULTS / "families.json"
     results: dict[str, dict[str, Any]] = json.loads(store.read_text()) if store.exists() else {}
     if not args.tables_only:
