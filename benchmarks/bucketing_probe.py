@@ -18,7 +18,9 @@ teacher for a small random BERT of the same tokenizer (a smoke run of the script
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -86,6 +88,63 @@ def train_once(recipe: Any, data: Any, bucketing: bool, warmup: int) -> dict[str
             "wall_s_with_tracing": round(clock.ends[-1] - start, 3)}
 
 
+def train_peer(recipe: Any, data: Any, lengths: Any, grouped: bool,
+               warmup: int) -> dict[str, float]:
+    """The issue-15 peer: Hugging Face ``transformers`` (PyTorch) fine-tuning the same
+    checkpoint on the same token ids, a plain AdamW loop with dynamic padding (each batch cut
+    to its longest sentence), shuffled batches or, with ``grouped``, edgekit's length groups
+    (``group_by_length``'s idea); timed like :func:`train_once`."""
+    import numpy as np
+    import torch
+    from transformers import BertForSequenceClassification
+
+    from edgekit.length_buckets import epoch_batches
+    from edgekit.models.bert.sources import resolve_teacher
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    torch.manual_seed(recipe.train.seed)
+    model = BertForSequenceClassification.from_pretrained(
+        str(resolve_teacher(str(recipe.model.params.checkpoint))), num_labels=2)
+    model.train()
+    # Keras AdamW's default weight decay (0.004), as edgekit's "adamw" optimizer builds it.
+    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.train.learning_rate,
+                                  weight_decay=0.004)
+    rng = np.random.default_rng(recipe.train.seed)
+    n, size = len(lengths), recipe.train.batch_size
+    batches = (epoch_batches(lengths, size, rng) if grouped
+               else np.array_split(rng.permutation(n), max(1, -(-n // size))))
+    x = {k: torch.from_numpy(np.asarray(v, dtype=np.int64)) for k, v in data.train.x.items()}
+    y = torch.from_numpy(np.asarray(data.train.y, dtype=np.int64).reshape(-1))
+    ends: list[float] = []
+    start = time.perf_counter()
+    for batch in batches:
+        width = int(lengths[batch].max())
+        index = torch.from_numpy(batch)
+        inputs = {k: v[index, :width] for k, v in x.items()}
+        loss = model(**inputs, labels=y[index]).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        ends.append(time.perf_counter())
+    timed = ends[-1] - ends[warmup - 1] if warmup else ends[-1] - start
+    examples = n * (len(ends) - warmup) / len(ends)
+    return {"steps": len(ends), "seconds": round(timed, 3),
+            "examples_per_s": round(examples / timed, 2),
+            "wall_s_with_tracing": round(ends[-1] - start, 3)}
+
+
+def peer_missing() -> str | None:
+    """The peer's missing packages, named, or None when torch and transformers import."""
+    missing = [name for name in ("torch", "transformers")
+               if importlib.util.find_spec(name) is None]
+    return " and ".join(missing) + " not installed (the peers extra)" if missing else None
+
+
+def torch_version() -> str:
+    import torch
+    return str(torch.__version__)
+
+
 def cache_mb(recipe: Any, data: Any, lengths: Any) -> dict[str, dict[str, float]]:
     """The teacher cache (float16) each distillation stage would hold for these sentences,
     at the fixed length and at each sentence's own length: distilbert's logits and last
@@ -118,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=3, help="steps left out of the timing")
     parser.add_argument("--data", type=Path, default=SST2)
     parser.add_argument("--tiny", action="store_true", help="a small random BERT (smoke run)")
+    parser.add_argument("--no-peer", action="store_true",
+                        help="skip the PyTorch transformers peer")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--sizes-only", action="store_true",
                         help="print the token and teacher-cache figures, train nothing")
@@ -146,11 +207,32 @@ def main(argv: list[str] | None = None) -> int:
         "tokens_per_epoch": tokens, "teacher_cache_mb": cache_mb(recipe, data, lengths),
         "fixed_length": fixed, "bucketed": bucketed,
         "ratio_bucketed_to_fixed": round(bucketed["examples_per_s"] / fixed["examples_per_s"], 2)}
+    missing = None if args.no_peer else peer_missing()
+    if missing:
+        print(f"peer skipped: {missing}")
+    elif args.tiny and not args.no_peer:
+        print("peer skipped: --tiny trains a random BERT the peer has no checkpoint of")
+    elif not args.no_peer:
+        peer = {"shuffled": train_peer(recipe, data, lengths, False, args.warmup),
+                "grouped_by_length": train_peer(recipe, data, lengths, True, args.warmup)}
+        result["peer_torch_transformers"] = peer
+        result["ratios_to_peer_shuffled"] = {
+            arm: round(result[arm]["examples_per_s"] / peer["shuffled"]["examples_per_s"], 2)
+            for arm in ("fixed_length", "bucketed")}
+        result["ratio_bucketed_to_peer_grouped"] = round(
+            bucketed["examples_per_s"] / peer["grouped_by_length"]["examples_per_s"], 2)
     print(f"{len(data.train)} SST-2 sentences, seq_len {seq}, batch {args.batch_size}: "
           f"real tokens {tokens['real'] / tokens['padded_to_fixed_length']:.0%} of fixed-length, "
           f"{tokens['real'] / tokens['padded_to_buckets']:.0%} of bucketed")
     print(f"fixed-length: {fixed['examples_per_s']} examples/s; bucketed: "
           f"{bucketed['examples_per_s']} examples/s; ratio {result['ratio_bucketed_to_fixed']}x")
+    if "peer_torch_transformers" in result:
+        peer, ratios = result["peer_torch_transformers"], result["ratios_to_peer_shuffled"]
+        print(f"peer (torch {torch_version()}): dynamic padding "
+              f"{peer['shuffled']['examples_per_s']} examples/s, grouped by length "
+              f"{peer['grouped_by_length']['examples_per_s']} examples/s; edgekit bucketed / "
+              f"peer {ratios['bucketed']}x, fixed / peer {ratios['fixed_length']}x, bucketed / "
+              f"grouped peer {result['ratio_bucketed_to_peer_grouped']}x")
     for stage, sizes in result["teacher_cache_mb"].items():
         print(f"{stage} teacher cache: {sizes['fixed_length']} MB at the fixed length, "
               f"{sizes['own_length']} MB at each sentence's own length")
