@@ -1,5 +1,6 @@
 """Teacher fine-tuning throughput, fixed-length batches against length buckets, on the same
-SST-2 sentences (a probe for issue 15's "batches of similar length" step; no results file).
+SST-2 sentences, and the PyTorch ``transformers`` peer (issue 15 part 1; results in
+``benchmarks/results/bucketing-probe.md``).
 
     nice -n 19 .venv/bin/python benchmarks/bucketing_probe.py --steps 60 [--batch-size 32]
 
