@@ -47,7 +47,7 @@ class Forecast:
 
     n_heldout: int
     drop_high: float
-    agreement_low: float | None
+    agreement_low: float
     passes: bool
 
     def to_json(self) -> dict[str, Any]:
@@ -76,9 +76,8 @@ class ValidationScore:
 def forecast(proof: Proof, drop: float, n: int, n_heldout: int, budgets: Budgets) -> Forecast:
     """Whether the budget's metric and agreement checks hold at the forecast bounds."""
     high = forecast_drop_high(drop, proof.drop_interval, n, n_heldout)
-    low = forecast_share_low(proof.baseline_agreement, n, n_heldout) \
-        if proof.baseline_agreement is not None else None
-    passes = high <= budgets.max_metric_drop + EPS and (low is None or low >= budgets.min_agreement)
+    low = forecast_share_low(proof.baseline_agreement, n, n_heldout)
+    passes = high <= budgets.max_metric_drop + EPS and low >= budgets.min_agreement
     return Forecast(n_heldout, high, low, passes)
 
 

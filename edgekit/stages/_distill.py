@@ -28,7 +28,7 @@ from edgekit.data import Split
 from edgekit.length_buckets import batch_width, cut, epoch_batches
 from edgekit.models.bert.encoder import SEQUENCE_AXES
 from edgekit.strategy import process_role
-from edgekit.training import per_epoch
+from edgekit.training import TrainContext, per_epoch
 
 
 class TeacherCache:
@@ -90,9 +90,7 @@ class TeacherCache:
             return
         offsets = self._offsets[name]
         for row, i in zip(value, ix):
-            length = int(self.lengths[i])
-            real = row[tuple(slice(0, length) if a in axes else slice(None)
-                             for a in range(row.ndim))]
+            real = row[_real_tokens(axes, int(self.lengths[i]), row.ndim)]
             self.arrays[name][offsets[i]:offsets[i + 1]] = real.reshape(-1)
 
     def _example_shape(self, name: str, length: int) -> tuple[int, ...]:
@@ -114,8 +112,7 @@ class TeacherCache:
             for row, i in zip(batch, ix):
                 length = int(self.lengths[i])
                 real = flat[offsets[i]:offsets[i + 1]].reshape(self._example_shape(name, length))
-                row[tuple(slice(0, length) if a in axes else slice(None)
-                          for a in range(row.ndim))] = real
+                row[_real_tokens(axes, length, row.ndim)] = real
             out[name] = batch
         return out
 
@@ -140,6 +137,23 @@ def bert_stage_footprint(model: Any, student: Any, data: Any, cached: int) -> An
     return StageFootprint(model=footprint(student, int(data.extra["seq_len"])),
                           held_params=2 * model.params,
                           temp_bytes=len(data.train) * cached * np.dtype(np.float16).itemsize)
+
+
+def _real_tokens(axes: tuple[int, ...], length: int, ndim: int) -> tuple[slice, ...]:
+    """The index of one example's real tokens: its first ``length`` along each sequence axis."""
+    return tuple(slice(0, length) if a in axes else slice(None) for a in range(ndim))
+
+
+def bucket_lengths(ctx: TrainContext, teacher: Any, student: Any) -> np.ndarray | None:
+    """:meth:`~edgekit.training.TrainContext.token_lengths` of a distillation, with ``teacher``
+    made to accept any length when buckets are on: the cache runs it on batches cut to their
+    longest text (:func:`distill_fit` relaxes the student)."""
+    lengths = ctx.token_lengths(teacher, student)
+    if lengths is not None:
+        from edgekit.models.bert.lengths import any_length
+
+        any_length(teacher)
+    return lengths
 
 
 def _flatten(out: Any) -> dict[str, Any]:

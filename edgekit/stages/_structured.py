@@ -22,7 +22,7 @@ from pydantic import Field
 
 from edgekit.stages import Stage, StageConfig, StageResult
 from edgekit.stages._bert import copy_weights, float_params, rebuild_bert, require_bert
-from edgekit.stages._distill import (TeacherCache, bert_stage_footprint, distill_fit,
+from edgekit.stages._distill import (TeacherCache, bert_stage_footprint, bucket_lengths, distill_fit,
                                      hard_cross_entropy, soft_cross_entropy, text_fields)
 from edgekit.training import TrainContext, last_epoch
 
@@ -80,11 +80,8 @@ def recover(pruned: Any, teacher: Any, config: RecoveryConfig,
     """Distil ``teacher`` (the unpruned model) into ``pruned``; the per-epoch losses."""
     if not config.epochs:
         return {}
-    from edgekit.models.bert.lengths import any_length
-
-    lengths = ctx.token_lengths(teacher, pruned)  # train.bucketing: see length_buckets
-    cache = TeacherCache(any_length(teacher) if lengths is not None else teacher,
-                         ctx.data.train, lengths=lengths)
+    lengths = bucket_lengths(ctx, teacher, pruned)  # train.bucketing: see length_buckets
+    cache = TeacherCache(teacher, ctx.data.train, lengths=lengths)
     try:
         return distill_fit(pruned, recovery_loss(config), ctx.data.train, cache,
                            epochs=config.epochs, learning_rate=config.learning_rate,

@@ -19,9 +19,9 @@ from edgekit import _tf
 from edgekit.length_buckets import padding_facts
 from edgekit.stages import STAGES, Stage, StageConfig, StageResult
 from edgekit.stages._bert import require_full_vocabulary
-from edgekit.stages._distill import (TeacherCache, bert_stage_footprint, copy_weights_by_name,
-                                     distill_fit, hard_cross_entropy, only, single_output,
-                                     soft_cross_entropy, text_fields)
+from edgekit.stages._distill import (TeacherCache, bert_stage_footprint, bucket_lengths,
+                                     copy_weights_by_name, distill_fit, hard_cross_entropy, only,
+                                     single_output, soft_cross_entropy, text_fields)
 from edgekit.training import TrainContext, last_epoch
 
 
@@ -56,7 +56,6 @@ class DistilBert(Stage[DistilBertConfig]):
         tf = _tf.tf()
         from edgekit.models.bert.encoder import build_bert, init_student_from_teacher, make_student_config
         from edgekit.models.bert.introspect import config_of, seq_len_of
-        from edgekit.models.bert.lengths import any_length
 
         require_full_vocabulary(model, self.name)
         t_cfg = config_of(model, **text_fields(ctx))
@@ -70,9 +69,7 @@ class DistilBert(Stage[DistilBertConfig]):
             init_student_from_teacher(student, teacher)
 
         last = f"hidden_states.{t_cfg.num_layers}"
-        lengths = ctx.token_lengths(teacher, student)  # train.bucketing: see length_buckets
-        if lengths is not None:
-            any_length(teacher)
+        lengths = bucket_lengths(ctx, teacher, student)  # train.bucketing: see length_buckets
         cache = TeacherCache(only(teacher, ("logits", last)), ctx.data.train, lengths=lengths)
 
         def loss_fn(x: Any, y: Any, t: dict[str, Any], s: Any) -> tuple[Any, dict[str, Any]]:

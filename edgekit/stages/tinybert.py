@@ -31,9 +31,10 @@ from edgekit import _tf
 from edgekit.length_buckets import padding_facts
 from edgekit.stages import STAGES, Stage, StageConfig, StageResult
 from edgekit.stages._bert import require_full_vocabulary
-from edgekit.stages._distill import (TeacherCache, bert_stage_footprint, copy_weights_by_name,
-                                     distill_fit, hard_cross_entropy, masked_mse, only,
-                                     single_output, soft_cross_entropy, text_fields)
+from edgekit.stages._distill import (TeacherCache, bert_stage_footprint, bucket_lengths,
+                                     copy_weights_by_name, distill_fit, hard_cross_entropy,
+                                     masked_mse, only, single_output, soft_cross_entropy,
+                                     text_fields)
 from edgekit.training import TrainContext, last_epoch
 
 
@@ -89,7 +90,6 @@ class TinyBert(Stage[TinyBertConfig]):
         tf, keras = _tf.tf(), _tf.keras()
         from edgekit.models.bert.encoder import build_bert, make_student_config
         from edgekit.models.bert.introspect import config_of, seq_len_of
-        from edgekit.models.bert.lengths import any_length
         from edgekit.models.bert.slicing import init_student_by_slicing
 
         require_full_vocabulary(model, self.name)
@@ -115,9 +115,7 @@ class TinyBert(Stage[TinyBertConfig]):
 
         hidden_keys = ["hidden_states.0"] + [f"hidden_states.{t + 1}" for t in blocks]
         score_keys = [f"attention_scores.{t}" for t in blocks]
-        lengths = ctx.token_lengths(teacher, student)
-        if lengths is not None:
-            any_length(teacher)
+        lengths = bucket_lengths(ctx, teacher, student)
         cache = TeacherCache(only(teacher, ("logits", *hidden_keys, *score_keys)), ctx.data.train,
                              lengths=lengths)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -104,12 +105,5 @@ def forecast_drop_high(drop: float, interval: Interval, n: int, n_next: int,
     models' errors are), which shrinks as 1/sqrt(n) on the other sample; the two add in variance."""
     if n <= 0 or n_next <= 0:
         return math.inf
-    z_interval = Z_95 if interval.level == LEVEL else _two_sided_z(interval.level)
-    se = (interval.high - interval.low) / (2 * z_interval)
+    se = (interval.high - interval.low) / (2 * NormalDist().inv_cdf(1 - (1 - interval.level) / 2))
     return drop + z * se * math.sqrt(1 + n / n_next)
-
-
-def _two_sided_z(level: float) -> float:
-    from statistics import NormalDist
-
-    return NormalDist().inv_cdf(1 - (1 - level) / 2)
