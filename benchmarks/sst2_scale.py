@@ -1,0 +1,275 @@
+"""Full SST-2 on one machine (issue 15 part 1): ``compress`` at 4k, 16k and all 67,349 training
+rows, each in its own child process, and the growth of time and memory with the data.
+
+    PYTHONPATH=. python benchmarks/sst2_scale.py --stage distilbert --sizes 67349,4000,16000 \
+        --bucketing --work /tmp/scale
+
+For each size the child is ``python -m edgekit compress STAGE --fresh`` with the SST-2 folder as
+its data (dev = the held-out split, validation carved from train), exactly what a user types;
+the parent reaps it with ``os.wait4`` (``ru_maxrss``: the child's own peak resident memory,
+not the largest of all children so far) and reads the bundle's report.json: the teacher's and
+the student's dev accuracy, every artifact, and the seconds of each step (``timings_s``).
+Load averages before and after are kept: a wall time on a shared machine means little without
+them.
+
+Goals (issue 15), each marked met or not with its figure: teacher >= 0.88 on dev; student >=
+97% (distilbert) or 96% (tinybert) of the teacher; every int8 artifact within 1 point of the
+float student; the whole compress under 60 minutes; time and memory growing no worse than
+linearly: the marginal seconds (and MB) per extra example from the middle size to the largest
+at most 1.1x those from the smallest to the middle. The training-throughput peer (PyTorch
+``transformers`` on the same sentences) lives in ``bucketing_probe.py``; its figure is quoted,
+not re-run, here.
+
+Results: ``benchmarks/results/sst2-scale-<stage>[-bucketing].md`` / ``.json`` and a PNG plot of
+wall time and peak memory against training rows beside them. ``--sizes`` adds or replaces
+those sizes only, so the sweep can run in parts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+SST2 = ROOT.parent / "shared" / "data" / "sst2"
+TEACHER_GOAL = 0.88
+SHARE_GOAL = {"distilbert": 0.97, "tinybert": 0.96}
+INT8_DROP = 0.01
+WALL_GOAL_S = 60 * 60
+LINEAR_SLACK = 1.1  # marginal cost per example may grow 10% (noise) before it counts as worse
+
+
+class SizeRun(BaseModel):
+    """One ``compress`` at one training-set size, as the parent measured it."""
+    train_rows: int = Field(description="--set data.params.max_train_examples")
+    wall_s: float
+    peak_rss_mb: float = Field(description="os.wait4 ru_maxrss of the child")
+    load_before: tuple[float, float, float]
+    load_after: tuple[float, float, float]
+    started: str
+    exit_code: int
+    command: str
+    train_examples: int | None = None
+    val_examples: int | None = None
+    test_examples: int | None = None
+    seq_len: int | None = None
+    teacher_accuracy: float | None = None
+    student_accuracy: float | None = None
+    artifacts: list[dict[str, Any]] = Field(default_factory=list)
+    timings_s: dict[str, float] = Field(default_factory=dict)
+
+
+def overrides(stage: str, rows: int, data: Path, bucketing: bool) -> list[str]:
+    sets = [f"data.dataset=text_file", f"data.params.path={data}",
+            f"data.params.max_train_examples={rows}"]
+    return sets + (["train.bucketing=true"] if bucketing else [])
+
+
+def run_size(stage: str, rows: int, data: Path, bucketing: bool, work: Path) -> SizeRun:
+    out = work / f"{stage}-{rows}" / "bundle"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sets = overrides(stage, rows, data, bucketing)
+    argv = [sys.executable, "-m", "edgekit", "compress", stage, "--out", str(out), "--fresh"]
+    for s in sets:
+        argv += ["--set", s]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+    load_before = os.getloadavg()
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, cwd=ROOT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    command = f"edgekit compress {stage} --fresh " + " ".join(f"--set {s}" for s in sets)
+    run = SizeRun(train_rows=rows, wall_s=round(wall, 1),
+                  peak_rss_mb=round(usage.ru_maxrss / 1024, 1),  # Linux: KiB
+                  load_before=load_before, load_after=os.getloadavg(), started=started,
+                  exit_code=os.waitstatus_to_exitcode(status), command=command)
+    report_file = out / "report.json"
+    if report_file.exists():
+        report = json.loads(report_file.read_text())
+        run = run.model_copy(update=facts(report, stage) | {"seq_len": seq_len_of(out, report)})
+    return run
+
+
+def facts(report: dict[str, Any], stage: str) -> dict[str, Any]:
+    """What the results need from report.json: accuracies, artifacts, seconds per step."""
+    student = next(a for a in report["artifacts"] if a["model"] == stage
+                   and a["format"] == "tflite" and a["stored_precision"] == "fp32")
+    ds = report["dataset"]
+    return {"train_examples": ds["train_examples"], "val_examples": ds["val_examples"],
+            "test_examples": ds["test_examples"],
+            "teacher_accuracy": report["reference"]["value"],
+            "student_accuracy": student["metric"]["value"],
+            "timings_s": report["timings_s"],
+            "artifacts": [{"name": Path(a["file"]).name, "model": a["model"], "format": a["format"],
+                           "stored_precision": a["stored_precision"],
+                           "precision_ran": a["precision"], "accuracy": a["metric"]["value"],
+                           "agreement": a.get("agreement"),
+                           "size_bytes": a["size_bytes"], "passed": a["passed"]}
+                          for a in report["artifacts"]]}
+
+
+def seq_len_of(bundle: Path, report: dict[str, Any]) -> int:
+    """The length every artifact takes (``seq_len: auto`` resolves it from the training data)."""
+    from edgekit.device.heldout import open_arrays
+
+    return int(open_arrays(bundle / report["dataset"]["heldout_file"])["x__input_ids"].shape[1])
+
+
+def marginal(runs: list[SizeRun], field: str) -> list[float]:
+    """Extra ``field`` per extra training row between consecutive sizes."""
+    pts = sorted((r.train_rows, getattr(r, field)) for r in runs)
+    return [(b[1] - a[1]) / (b[0] - a[0]) for a, b in zip(pts, pts[1:])]
+
+
+def goals(runs: list[SizeRun], stage: str) -> dict[str, tuple[bool | None, str]]:
+    """Each goal: (met, the figure it was judged on); None where no run can judge it."""
+    ok = [r for r in runs if r.exit_code == 0 and r.teacher_accuracy is not None]
+    if not ok:
+        return {}
+    full = max(ok, key=lambda r: r.train_rows)
+    t, s = full.teacher_accuracy or 0.0, full.student_accuracy or 0.0
+    int8 = [a for a in full.artifacts if a["model"] != "reference"
+            and a["stored_precision"] in ("int8", "dynamic")]
+    worst = min(int8, key=lambda a: a["accuracy"]) if int8 else None
+    out: dict[str, tuple[bool | None, str]] = {
+        f"teacher >= {TEACHER_GOAL} on dev ({full.train_rows:,} rows)":
+            (t >= TEACHER_GOAL, f"{t:.4f}"),
+        f"student >= {SHARE_GOAL[stage]:.0%} of the teacher":
+            (s >= SHARE_GOAL[stage] * t, f"{s:.4f} = {s / t:.1%}"),
+        "int8 artifacts within 1 point of the float student":
+            ((worst["accuracy"] >= s - INT8_DROP) if worst else None,
+             f"worst {worst['name']} {worst['accuracy']:.4f} ({(worst['accuracy'] - s) * 100:+.2f} pts)"
+             if worst else "no int8 artifact"),
+        "whole compress under 60 minutes":
+            (full.wall_s < WALL_GOAL_S, f"{full.wall_s / 60:.1f} min"),
+    }
+    if len(ok) >= 3:
+        for field, unit in (("wall_s", "s"), ("peak_rss_mb", "MB")):
+            m = marginal(ok, field)
+            out[f"{'time' if field == 'wall_s' else 'memory'} grows no worse than linearly"] = (
+                all(b <= LINEAR_SLACK * max(a, 0.0) or b <= 0 for a, b in zip(m, m[1:])),
+                ", ".join(f"{x * 1000:.2f} {unit} per 1k rows" for x in m))
+    return out
+
+
+def plot(runs: list[SizeRun], title: str, path: Path) -> None:
+    from edgekit.report.charts import pyplot
+
+    plt = pyplot()
+    ok = sorted((r for r in runs if r.exit_code == 0), key=lambda r: r.train_rows)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    for ax, field, label in ((axes[0], "wall_s", "compress wall time (min)"),
+                             (axes[1], "peak_rss_mb", "peak resident memory (GB)")):
+        scale = 60 if field == "wall_s" else 1024
+        xs = [r.train_rows for r in ok]
+        ys = [getattr(r, field) / scale for r in ok]
+        ax.plot(xs, ys, "o-", label="measured")
+        if len(ok) >= 2:  # the line through the two smallest sizes, continued: linear growth
+            slope = (ys[1] - ys[0]) / (xs[1] - xs[0])
+            ax.plot([xs[0], xs[-1]], [ys[0], ys[0] + slope * (xs[-1] - xs[0])], "--",
+                    color="grey", label="linear from the two smallest")
+        ax.set_xlabel("SST-2 training rows")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def markdown(stage: str, runs: list[SizeRun], judged: dict[str, tuple[bool | None, str]],
+             plot_name: str, bucketing: bool, machine: str) -> str:
+    lines = [f"# {stage} on SST-2 at 4k, 16k and 67k training rows", "",
+             f"Command: `PYTHONPATH=. python benchmarks/sst2_scale.py --stage {stage} "
+             f"--sizes {','.join(str(r.train_rows) for r in runs)}"
+             f"{' --bucketing' if bucketing else ''}`; each size is the `edgekit compress` "
+             f"command in its row, in its own process, on {machine} ({os.cpu_count()} cores). "
+             f"Length buckets {'on' if bucketing else 'off'} (`train.bucketing`). Dev (872 "
+             "sentences) is the held-out split; validation is carved from train.", "",
+             "| goal | met | figure |", "|---|---|---|"]
+    lines += [f"| {g} | {'n/a' if ok is None else 'yes' if ok else '**no**'} | {fig} |"
+              for g, (ok, fig) in judged.items()]
+    lines += ["", "Training throughput against PyTorch `transformers` on the same sentences: "
+              "`benchmarks/results/bucketing-probe.md` (same teacher, same token ids, same cores).",
+              "", f"![time and memory against training rows]({plot_name})", "",
+              "| train rows | wall min | peak RSS MB | load before → after | teacher | student | "
+              "share | seq len | steps over 60 s |", "|---:|---:|---:|---|---:|---:|---:|---:|---|"]
+    for r in sorted(runs, key=lambda r: r.train_rows):
+        if r.exit_code != 0 or r.teacher_accuracy is None:
+            lines.append(f"| {r.train_rows:,} | {r.wall_s / 60:.1f} | {r.peak_rss_mb:.0f} | | "
+                         f"exit {r.exit_code} | | | | |")
+            continue
+        big = ", ".join(f"{k} {v:.0f} s" for k, v in r.timings_s.items() if v >= 60)
+        lines.append(f"| {r.train_rows:,} | {r.wall_s / 60:.1f} | {r.peak_rss_mb:.0f} | "
+                     f"{r.load_before[0]:.2f} → {r.load_after[0]:.2f} | {r.teacher_accuracy:.4f} | "
+                     f"{r.student_accuracy:.4f} | {(r.student_accuracy or 0) / r.teacher_accuracy:.1%} | "
+                     f"{r.seq_len} | {big} |")
+    for r in sorted(runs, key=lambda r: r.train_rows):
+        if not r.artifacts:
+            continue
+        lines += ["", f"## {r.train_rows:,} rows: artifacts", "", f"`{r.command}` started {r.started}", "",
+                  "| artifact | ran as | dev accuracy | agreement | size B | passed |",
+                  "|---|---|---:|---:|---:|---|"]
+        for a in r.artifacts:
+            agree = f"{a['agreement']:.4f}" if isinstance(a.get("agreement"), float) else "—"
+            lines.append(f"| {a['name']} | {a['precision_ran']} | {a['accuracy']:.4f} | {agree} | "
+                         f"{a['size_bytes']:,} | {'yes' if a['passed'] else '**no**'} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stage", choices=tuple(SHARE_GOAL), default="distilbert")
+    parser.add_argument("--sizes", default="4000,16000,67349",
+                        help="training rows, comma-separated (67,349 is the whole train.tsv)")
+    parser.add_argument("--data", type=Path, default=SST2)
+    parser.add_argument("--bucketing", action="store_true", help="train.bucketing: true")
+    parser.add_argument("--work", type=Path, required=True, help="bundles go here (kept)")
+    args = parser.parse_args(argv)
+    if not (args.data / "train.tsv").is_file():
+        print(f"error: {args.data}/train.tsv not found; pass --data with the GLUE SST-2 folder",
+              file=sys.stderr)
+        return 2
+    try:
+        sizes = [int(s) for s in args.sizes.split(",") if s]
+    except ValueError:
+        print(f"error: --sizes {args.sizes!r}: give whole numbers separated by commas", file=sys.stderr)
+        return 2
+    stem = RESULTS / f"sst2-scale-{args.stage}{'-bucketing' if args.bucketing else ''}"
+    store = stem.with_suffix(".json")
+    kept = {r["train_rows"]: SizeRun.model_validate(r)
+            for r in (json.loads(store.read_text())["runs"] if store.exists() else [])}
+    machine = platform.processor() or platform.machine()
+    for rows in sizes:
+        run = run_size(args.stage, rows, args.data.resolve(), args.bucketing, args.work)
+        kept[rows] = run
+        runs = list(kept.values())
+        judged = goals(runs, args.stage)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        store.write_text(json.dumps({"stage": args.stage, "bucketing": args.bucketing,
+                                     "machine": machine, "runs": [r.model_dump() for r in runs],
+                                     "goals": {g: {"met": ok, "figure": fig}
+                                               for g, (ok, fig) in judged.items()}}, indent=1))
+        plot(runs, f"{args.stage} compress on SST-2, {os.cpu_count()} cores",
+             stem.with_suffix(".png"))
+        stem.with_suffix(".md").write_text(
+            markdown(args.stage, runs, judged, stem.with_suffix(".png").name, args.bucketing, machine))
+        print(f"[sst2_scale] {args.stage} {rows:,} rows: {run.wall_s / 60:.1f} min, "
+              f"{run.peak_rss_mb:.0f} MB, exit {run.exit_code}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
