@@ -216,6 +216,32 @@ def combine(args: argparse.Namespace, plan: Any, grid_bundle: Path, search_bundl
                   cpu=(gside.get("cpu_s"), sside.get("cpu_s")), notes=tuple(notes), seed=seed)
 
 
+def _chain(trial: dict[str, Any]) -> tuple[str, ...]:
+    """The trial's stage chain: its compression knobs that are on, in the space's order."""
+    return tuple(k for k, v in trial["applied"].items()
+                 if k.startswith("compression.") and v not in (False, None, "off"))
+
+
+def oracle_floor(grid: dict[str, Any]) -> float:
+    """What a strategy that knew the answer would have spent, read off the grid's own trials:
+    the grid's whole cost less every trial it did not need. It needs the first trial of each
+    chain on the way to the chosen one (the base chain's, which computes the student's
+    validation outputs; each prefix chain's, which trains its stage) and the chosen trial;
+    imports, data and the held-out proof stay in. A structural bound: when the best file needs
+    one of a few equally costly prunes, no search can spend much less than this."""
+    chosen = grid["trials"][grid["chosen"]["trial"]]
+    chain = _chain(chosen)
+    prefixes = {chain[:i] for i in range(len(chain) + 1)}
+    needed, seen = {chosen["number"]}, set()
+    for t in grid["trials"]:
+        c = _chain(t)
+        if c in prefixes and c not in seen:
+            seen.add(c)
+            needed.add(t["number"])
+    return grid["total_wall_s"] - sum(t["wall_s"] for t in grid["trials"]
+                                      if t["number"] not in needed)
+
+
 def _fmt(value: float, unit: str) -> str:
     return f"{value:.4g}" if unit == "ms" else f"{value:,.0f}"
 
@@ -309,6 +335,9 @@ def write_results(args: argparse.Namespace, plan: Any, grid: dict[str, Any], sea
             ("total wall incl. held-out proof (s)", grid["total_wall_s"], search["total_wall_s"])]
     if cpu[0] is not None and cpu[1] is not None:
         rows.append(("CPU seconds of the run's process", cpu[0], cpu[1]))
+    floor = oracle_floor(grid)
+    rows.append(("a strategy that knew the answer: the grid less the trials it did not need (s)",
+                 f"{floor:.0f} = {floor / grid['total_wall_s']:.2f} of the grid", "—"))
     cold = ratio
     if seed:  # what each would cost from a cold folder: the shared training added to both
         w = seed["total_wall_s"]
@@ -330,7 +359,8 @@ def write_results(args: argparse.Namespace, plan: Any, grid: dict[str, Any], sea
               + (" (both from the same trained teacher and student)" if seed else ""),
               ratio <= 1 / 3, f"{ratio:.2f} of it"
               + (f"; CPU seconds {cpu[1] / cpu[0]:.2f} of the grid's" if cpu[0] and cpu[1] else "")
-              + (f"; {cold:.2f} with the shared training counted in both" if seed else "")),
+              + (f"; {cold:.2f} with the shared training counted in both" if seed else "")
+              + f"; an oracle would need {floor / grid['total_wall_s']:.2f}"),
              ("held-out metric within budget", bool(held["passed"]),
               f"{held['metric']['value']:.4f}, baseline {held['baseline']['metric']:.4f}")]
     cmd = ("PYTHONPATH=. python benchmarks/optimize.py " + args.recipe

@@ -23,6 +23,13 @@ output, not a bundle from elsewhere; models are still reloaded with ``safe_mode=
 
 Layout: ``<out parent>/.<out name>.run/`` holds ``<stage>/record.json`` plus ``model.keras`` and
 ``outputs.npy`` (model stages), ``files/`` (exports) or ``result.json`` (proofs).
+
+A stage name can have more than one finished result: when a stage is computed under a new key,
+the finished result it replaces moves to ``.kept/<stage>/<key prefix>/`` (the
+:data:`KEEP_PER_STAGE` most recent per name), and a later run asking for that key moves it
+back. ``edgekit optimize`` alternates chains (``head_prune`` on the student, then on an
+``ffn_prune`` student, then on the student again): with one slot per name each switch
+retrained a 4-minute prune that was already on disk.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -44,6 +52,9 @@ from edgekit.atomic import write_bytes, write_text
 
 RECORD = "record.json"
 RUN_SCHEMA = "edgekit.stage/1"
+KEPT = ".kept"
+#: Finished results of other keys kept per stage name (a BERT student is ~70 MB on disk).
+KEEP_PER_STAGE = 4
 
 
 def run_folder(out: Path) -> Path:
@@ -116,10 +127,54 @@ class RunCache:
 
     # --- records ----------------------------------------------------------------------------
 
+    @staticmethod
+    def _safe(stage: str) -> str:
+        return "".join(c if c.isalnum() or c in "-_." else "_" for c in stage)
+
     def _dir(self, stage: str) -> Path:
         assert self.folder is not None
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in stage)
-        return self.folder / safe
+        return self.folder / self._safe(stage)
+
+    def _kept_dir(self, stage: str, key: str) -> Path:
+        assert self.folder is not None
+        return self.folder / KEPT / self._safe(stage) / key[:16]
+
+    def _kept_record(self, stage: str, key: str) -> dict[str, Any] | None:
+        if self.folder is None:
+            return None
+        try:
+            rec = json.loads((self._kept_dir(stage, key) / RECORD).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return rec if rec.get("status") == "done" and rec.get("key") == key else None
+
+    def _stash(self, stage: str) -> None:
+        """Move the stage's finished result aside (it is about to be replaced), keeping the
+        :data:`KEEP_PER_STAGE` most recently stashed per name."""
+        rec = self.record(stage)
+        if rec is None or rec.get("status") != "done" or not rec.get("key"):
+            return
+        dest = self._kept_dir(stage, rec["key"])
+        if dest.exists():
+            shutil.rmtree(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self._dir(stage), dest)
+        os.utime(dest)  # stash time: the oldest go first
+        kept = sorted(dest.parent.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in kept[KEEP_PER_STAGE:]:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def _restore(self, stage: str, key: str) -> dict[str, Any] | None:
+        """Bring a stashed result of ``key`` back into the stage's folder (stashing the one
+        there); its record, or None if none is kept."""
+        rec = self._kept_record(stage, key)
+        if rec is None:
+            return None
+        self._stash(stage)
+        if self._dir(stage).exists():  # an unfinished or failed result: nothing to keep
+            shutil.rmtree(self._dir(stage))
+        os.replace(self._kept_dir(stage, key), self._dir(stage))
+        return rec
 
     def record(self, stage: str) -> dict[str, Any] | None:
         if self.folder is None:
@@ -131,12 +186,18 @@ class RunCache:
             return None
 
     def is_done(self, stage: str, key: str) -> bool:
-        """Whether ``stage`` has a finished record with ``key`` (it would be reused)."""
-        return self._done(stage, key) is not None
+        """Whether ``stage`` has a finished record with ``key``, in its folder or kept aside
+        (it would be reused). Moves nothing."""
+        return self._current(stage, key) is not None or self._kept_record(stage, key) is not None
 
-    def _done(self, stage: str, key: str) -> dict[str, Any] | None:
+    def _current(self, stage: str, key: str) -> dict[str, Any] | None:
         rec = self.record(stage)
         return rec if rec and rec.get("status") == "done" and rec.get("key") == key else None
+
+    def _done(self, stage: str, key: str) -> dict[str, Any] | None:
+        """The finished record of ``key``, its result in the stage's folder (brought back from
+        the kept ones if need be), or None."""
+        return self._current(stage, key) or self._restore(stage, key)
 
     def _write_record(self, stage: str, key: str, status: str, config: Any,
                       result: dict[str, Any] | None = None, seconds: float | None = None) -> None:
@@ -151,6 +212,7 @@ class RunCache:
 
         _tf.set_seed(self.seed)
         if self.folder is not None:
+            self._stash(stage)  # a finished result of another key is kept, not lost
             target = self._dir(stage)
             if target.exists():
                 shutil.rmtree(target)  # a stale result must never pair with a new record

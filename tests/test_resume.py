@@ -128,6 +128,29 @@ def test_tampered_cached_model_is_not_trusted(tmp_path: Path) -> None:
     # qat's key depends on prune's config, not its weights, and its own check still passes
 
 
+def test_alternating_configs_reuse_their_kept_results(tmp_path: Path) -> None:
+    """optimize switches a stage between configs (head_prune on the student, then on another
+    chain, then back): each finished result is kept aside, not overwritten, and comes back."""
+    from edgekit.stage_records import KEEP_PER_STAGE, KEPT
+
+    counter = _Counter()
+    a = _run_stages(tmp_path, _recipe(), _data(), counter)
+    _run_stages(tmp_path, _recipe(**{"compression.1.epochs": 3}), _data(), counter)
+    counter.calls.clear()
+    again = _run_stages(tmp_path, _recipe(), _data(), counter)
+    assert counter.calls == []  # qat of the first config came back from .kept
+    assert all(np.array_equal(x, y) for x, y in zip(a, again))
+    _run_stages(tmp_path, _recipe(**{"compression.1.epochs": 3}), _data(), counter)
+    assert counter.calls == []  # and the second's, which the swap had kept in its turn
+    for epochs in range(4, 6 + KEEP_PER_STAGE):  # more configs than the store keeps per name
+        _run_stages(tmp_path, _recipe(**{"compression.1.epochs": epochs}), _data(), counter)
+    kept = run_folder(tmp_path / "bundle") / KEPT / "stage-qat"
+    assert len(list(kept.iterdir())) == KEEP_PER_STAGE
+    counter.calls.clear()
+    _run_stages(tmp_path, _recipe(), _data(), counter)
+    assert counter.calls == ["qat"]  # the oldest was let go
+
+
 def _figures(report: dict) -> tuple:
     return (report["reference"]["value"], [s["metric"] for s in report["stages"]],
             [(a["file"], a["metric"]["value"], a["agreement"], a["passed"])
