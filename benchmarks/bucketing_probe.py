@@ -62,19 +62,48 @@ class StepClock:
         self.callback = Clock()
 
 
-def train_once(recipe: Any, data: Any, bucketing: bool, warmup: int) -> dict[str, float]:
-    """Fine-tune a fresh teacher for one epoch; examples/s after ``warmup`` steps."""
+#: The further methods issue 15 names, each an arm on top of the buckets, measured one by one:
+#: XLA (``jit_compile``: one compiled program per bucket width) and Keras mixed precision in
+#: bfloat16 (float32 weights, bf16 compute: oneDNN's AVX512-BF16/AMX kernels where the CPU has
+#: them, emulated and slower where it does not; the CPU's flags are recorded with the figures).
+ARMS = ("fixed", "bucketed", "bucketed_xla", "bucketed_bf16")
+
+
+def cpu_flags() -> list[str]:
+    """The CPU features that decide whether bf16 has hardware kernels."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines()
+                  if line.startswith("flags")), [])
+    return sorted(f for f in flags if f.startswith(("avx512_bf16", "amx", "avx512_vnni",
+                                                    "avx512f", "avx2")))
+
+
+def train_once(recipe: Any, data: Any, arm: str, warmup: int) -> dict[str, float]:
+    """Fine-tune a fresh teacher for one epoch as ``arm`` says; examples/s after ``warmup``
+    steps."""
     from edgekit import _tf
     from edgekit.models import MODELS
     from edgekit.strategy import make_strategy
     from edgekit.training import TrainContext, compile_model, fit
 
-    train = recipe.train.model_copy(update={"bucketing": bucketing, "epochs": 1})
+    keras = _tf.keras()
+    train = recipe.train.model_copy(update={"bucketing": arm != "fixed", "epochs": 1})
     ctx = TrainContext(data=data, train=train, strategy=make_strategy(train.strategy))
     _tf.set_seed(train.seed)
-    with ctx.strategy.scope():
-        model = MODELS.get(recipe.model.builder).build(recipe.model.params, data)
-        compile_model(model, ctx)
+    policy = keras.mixed_precision.global_policy()
+    if arm.endswith("_bf16"):
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        with ctx.strategy.scope():
+            model = MODELS.get(recipe.model.builder).build(recipe.model.params, data)
+            compile_model(model, ctx)
+            if arm.endswith("_xla"):
+                model.jit_compile = True
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
     clock = StepClock()
     start = time.perf_counter()
     fit(model, ctx, 1, callbacks=[clock.callback])
@@ -180,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="a small random BERT (smoke run)")
     parser.add_argument("--no-peer", action="store_true",
                         help="skip the PyTorch transformers peer")
+    parser.add_argument("--arms", default="fixed,bucketed",
+                        help=f"comma-separated, from {', '.join(ARMS)} (fixed and bucketed always)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--sizes-only", action="store_true",
                         help="print the token and teacher-cache figures, train nothing")
@@ -198,8 +229,14 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"examples": len(lengths), "seq_len": seq, "tokens_per_epoch": tokens,
                           "teacher_cache_mb": cache_mb(recipe, data, lengths)}, indent=2))
         return 0
-    fixed = train_once(recipe, data, False, args.warmup)
-    bucketed = train_once(recipe, data, True, args.warmup)
+    arms = [a for a in args.arms.split(",") if a]
+    unknown = sorted(set(arms) - set(ARMS))
+    if unknown or not {"fixed", "bucketed"} <= set(arms):
+        print(f"error: --arms {args.arms!r}: give fixed,bucketed and any of {', '.join(ARMS[2:])}",
+              file=sys.stderr)
+        return 2
+    figures = {arm: train_once(recipe, data, arm, args.warmup) for arm in arms}
+    fixed, bucketed = figures["fixed"], figures["bucketed"]
     result = {
         "command": "python benchmarks/bucketing_probe.py " + " ".join(sys.argv[1:] if argv is None
                                                                       else argv),
@@ -207,7 +244,12 @@ def main(argv: list[str] | None = None) -> int:
         "teacher": "tiny random BERT" if args.tiny else str(recipe.model.params.checkpoint),
         "tokens_per_epoch": tokens, "teacher_cache_mb": cache_mb(recipe, data, lengths),
         "fixed_length": fixed, "bucketed": bucketed,
-        "ratio_bucketed_to_fixed": round(bucketed["examples_per_s"] / fixed["examples_per_s"], 2)}
+        "ratio_bucketed_to_fixed": round(bucketed["examples_per_s"] / fixed["examples_per_s"], 2),
+        "cpu_flags": cpu_flags(),
+        **{arm: figures[arm] for arm in arms if arm not in ("fixed", "bucketed")},
+        "ratios_to_bucketed": {arm: round(figures[arm]["examples_per_s"]
+                                          / bucketed["examples_per_s"], 2)
+                               for arm in arms if arm not in ("fixed", "bucketed")}}
     missing = None if args.no_peer else peer_missing()
     if missing:
         print(f"peer skipped: {missing}")
@@ -227,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{tokens['real'] / tokens['padded_to_buckets']:.0%} of bucketed")
     print(f"fixed-length: {fixed['examples_per_s']} examples/s; bucketed: "
           f"{bucketed['examples_per_s']} examples/s; ratio {result['ratio_bucketed_to_fixed']}x")
+    for arm, ratio in result["ratios_to_bucketed"].items():
+        print(f"{arm}: {figures[arm]['examples_per_s']} examples/s, {ratio}x bucketed")
     if "peer_torch_transformers" in result:
         peer, ratios = result["peer_torch_transformers"], result["ratios_to_peer_shuffled"]
         print(f"peer (torch {torch_version()}): dynamic padding "

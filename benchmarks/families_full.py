@@ -7,11 +7,7 @@ table or ``docs/support.md``), and ``--recipes a,b`` adds or replaces only those
 sweep that takes hours can be run and committed in parts.
 
 Each recipe runs in its own child process (this file with ``--child``) so that its peak
-memory is its own: the parent reaps the child with ``os.wait4``, whose ``ru_maxrss`` is the
-child's (and its waited-for descendants') maximum resident set size; ``getrusage
-(RUSAGE_CHILDREN)`` would report the largest of *all* children so far instead. Load
-averages are read before and after each run: the machine is shared, so a wall time means
-little without them.
+memory is its own (:mod:`child_run`: ``os.wait4``, load averages before and after).
 
     PYTHONPATH=. python benchmarks/families.py --full --recipes perceptron,mlp
     PYTHONPATH=. python benchmarks/families_full.py --tables-only   # rewrite md from the JSON
@@ -23,15 +19,15 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, Field
+
+from child_run import ChildRun, measure_child
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -51,19 +47,13 @@ class PublishedFigure(BaseModel):
     far_below: float = FAR_BELOW
 
 
-class FullRun(BaseModel):
+class FullRun(ChildRun):
     """One recipe's full-size run: what the parent measured around the child, and the facts
     the child's report gives (``report`` is report.json's reference/artifacts/dataset, as in
     families.json, or None when the run failed)."""
     recipe: str
     family: str
-    wall_s: float
-    peak_rss_mb: float = Field(description="os.wait4 ru_maxrss of the child process")
-    load_before: tuple[float, float, float]
-    load_after: tuple[float, float, float]
-    exit_code: int
     command: str
-    started: str
     error: str | None = None
     reference: dict[str, Any] | None = None
     dataset: dict[str, Any] | None = None
@@ -89,21 +79,11 @@ def run_in_child(recipe: str, work: Path) -> FullRun:
     argv = [sys.executable, str(Path(__file__).resolve()), "--child", recipe, str(out)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
-    load_before = os.getloadavg()
-    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, cwd=work)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen.wait
-    load_after = os.getloadavg()
+    measured = measure_child(argv, env=env, cwd=work)
     facts: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {
-        "error": f"child exited {proc.returncode} without a report (see the log above)",
+        "error": f"child exited {measured.exit_code} without a report (see the log above)",
         "family": "?", "recipe": Path(recipe).stem}
-    return FullRun(recipe=facts["recipe"], family=facts["family"], wall_s=round(wall, 1),
-                   peak_rss_mb=round(usage.ru_maxrss / 1024, 1),  # Linux: KiB
-                   load_before=load_before, load_after=load_after,
-                   exit_code=proc.returncode, started=started,
+    return FullRun(**measured.model_dump(), recipe=facts["recipe"], family=facts["family"],
                    command="PYTHONPATH=. python benchmarks/families.py --full --recipes " + recipe,
                    error=facts.get("error"), reference=facts.get("reference"),
                    dataset=facts.get("dataset"), artifacts=facts.get("artifacts", []),

@@ -31,13 +31,13 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from child_run import ChildRun, measure_child
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -49,15 +49,9 @@ WALL_GOAL_S = 60 * 60
 LINEAR_SLACK = 1.1  # marginal cost per example may grow 10% (noise) before it counts as worse
 
 
-class SizeRun(BaseModel):
+class SizeRun(ChildRun):
     """One ``compress`` at one training-set size, as the parent measured it."""
     train_rows: int = Field(description="--set data.params.max_train_examples")
-    wall_s: float
-    peak_rss_mb: float = Field(description="os.wait4 ru_maxrss of the child")
-    load_before: tuple[float, float, float]
-    load_after: tuple[float, float, float]
-    started: str
-    exit_code: int
     command: str
     train_examples: int | None = None
     val_examples: int | None = None
@@ -70,7 +64,7 @@ class SizeRun(BaseModel):
 
 
 def overrides(stage: str, rows: int, data: Path, bucketing: bool) -> list[str]:
-    sets = [f"data.dataset=text_file", f"data.params.path={data}",
+    sets = ["data.dataset=text_file", f"data.params.path={data}",
             f"data.params.max_train_examples={rows}"]
     return sets + (["train.bucketing=true"] if bucketing else [])
 
@@ -84,17 +78,9 @@ def run_size(stage: str, rows: int, data: Path, bucketing: bool, work: Path) -> 
         argv += ["--set", s]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
-    load_before = os.getloadavg()
-    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, cwd=ROOT)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
+    measured = measure_child(argv, env=env, cwd=ROOT)
     command = f"edgekit compress {stage} --fresh " + " ".join(f"--set {s}" for s in sets)
-    run = SizeRun(train_rows=rows, wall_s=round(wall, 1),
-                  peak_rss_mb=round(usage.ru_maxrss / 1024, 1),  # Linux: KiB
-                  load_before=load_before, load_after=os.getloadavg(), started=started,
-                  exit_code=os.waitstatus_to_exitcode(status), command=command)
+    run = SizeRun(**measured.model_dump(), train_rows=rows, command=command)
     report_file = out / "report.json"
     if report_file.exists():
         report = json.loads(report_file.read_text())

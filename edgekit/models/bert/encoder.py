@@ -151,6 +151,8 @@ def _self_attention(config: BertConfig, i: int, x, mask_bias):
                for p in ("query", "key", "value"))
     scores = tf.matmul(q, k, transpose_b=True, name=ln("attention/qk"))
     scores = tf.multiply(scores, 1.0 / math.sqrt(config.head_size), name=ln("attention/scale"))
+    if mask_bias.dtype != scores.dtype:  # bf16 scores under a mixed-precision policy only:
+        mask_bias = tf.cast(mask_bias, scores.dtype)  # fp32 graphs (every export) stay as they were
     scores = tf.add(scores, mask_bias, name=ln("attention/masked_scores"))
     probs = keras.layers.Softmax(axis=-1, name=ln("attention/softmax"))(scores)
     probs = keras.layers.Dropout(config.attention_dropout, name=ln("attention/dropout"))(probs)
