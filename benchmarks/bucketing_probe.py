@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from child_run import cpu_facts
+
 ROOT = Path(__file__).resolve().parents[1]
 SST2 = ROOT.parent / "shared" / "data" / "sst2"
 
@@ -67,18 +69,6 @@ class StepClock:
 #: bfloat16 (float32 weights, bf16 compute: oneDNN's AVX512-BF16/AMX kernels where the CPU has
 #: them, emulated and slower where it does not; the CPU's flags are recorded with the figures).
 ARMS = ("fixed", "bucketed", "bucketed_xla", "bucketed_bf16")
-
-
-def cpu_flags() -> list[str]:
-    """The CPU features that decide whether bf16 has hardware kernels."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines()
-                  if line.startswith("flags")), [])
-    return sorted(f for f in flags if f.startswith(("avx512_bf16", "amx", "avx512_vnni",
-                                                    "avx512f", "avx2")))
 
 
 def train_once(recipe: Any, data: Any, arm: str, warmup: int) -> dict[str, float]:
@@ -245,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         "tokens_per_epoch": tokens, "teacher_cache_mb": cache_mb(recipe, data, lengths),
         "fixed_length": fixed, "bucketed": bucketed,
         "ratio_bucketed_to_fixed": round(bucketed["examples_per_s"] / fixed["examples_per_s"], 2),
-        "cpu_flags": cpu_flags(),
+        "cpu": cpu_facts(),
         **{arm: figures[arm] for arm in arms if arm not in ("fixed", "bucketed")},
         "ratios_to_bucketed": {arm: round(figures[arm]["examples_per_s"]
                                           / bucketed["examples_per_s"], 2)

@@ -30,14 +30,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
-from child_run import ChildRun, measure_child
+from child_run import ChildRun, cpu_facts, measure_child
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -150,6 +149,20 @@ def goals(runs: list[SizeRun], stage: str) -> dict[str, tuple[bool | None, str]]
     return out
 
 
+STEPS = ("teacher", "distil", "export", "prove")
+
+
+def step_seconds(timings: dict[str, float], stage: str) -> dict[str, float]:
+    """report.json's seconds per step, summed into the four that grow with the data or not."""
+    out = dict.fromkeys(STEPS, 0.0)
+    for name, sec in timings.items():
+        key = ("teacher" if name == "train" else "distil" if name == stage
+               else name.split(" ", 1)[0] if name.startswith(("export ", "prove ")) else None)
+        if key:
+            out[key] += sec
+    return out
+
+
 def plot(runs: list[SizeRun], title: str, path: Path) -> None:
     from edgekit.report.charts import pyplot
 
@@ -181,7 +194,7 @@ def markdown(stage: str, runs: list[SizeRun], judged: dict[str, tuple[bool | Non
              f"Command: `PYTHONPATH=. python benchmarks/sst2_scale.py --stage {stage} "
              f"--sizes {','.join(str(r.train_rows) for r in runs)}"
              f"{' --bucketing' if bucketing else ''}`; each size is the `edgekit compress` "
-             f"command in its row, in its own process, on {machine} ({os.cpu_count()} cores). "
+             f"command in its row, in its own process, on {machine}. "
              f"Length buckets {'on' if bucketing else 'off'} (`train.bucketing`). Dev (872 "
              "sentences) is the held-out split; validation is carved from train.", "",
              "| goal | met | figure |", "|---|---|---|"]
@@ -190,18 +203,22 @@ def markdown(stage: str, runs: list[SizeRun], judged: dict[str, tuple[bool | Non
     lines += ["", "Training throughput against PyTorch `transformers` on the same sentences: "
               "`benchmarks/results/bucketing-probe.md` (same teacher, same token ids, same cores).",
               "", f"![time and memory against training rows]({plot_name})", "",
+              "Seconds per step come from the bundle's report.json (`timings_s`): *teacher* is "
+              "fine-tuning the reference, *distil* the stage (teacher cache included), *export* "
+              "and *prove* the sums over every artifact.", "",
               "| train rows | wall min | peak RSS MB | load before → after | teacher | student | "
-              "share | seq len | steps over 60 s |", "|---:|---:|---:|---|---:|---:|---:|---:|---|"]
+              "share | seq len | teacher s | distil s | export s | prove s |",
+              "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in sorted(runs, key=lambda r: r.train_rows):
         if r.exit_code != 0 or r.teacher_accuracy is None:
             lines.append(f"| {r.train_rows:,} | {r.wall_s / 60:.1f} | {r.peak_rss_mb:.0f} | | "
-                         f"exit {r.exit_code} | | | | |")
+                         f"exit {r.exit_code} | | | | | | | |")
             continue
-        big = ", ".join(f"{k} {v:.0f} s" for k, v in r.timings_s.items() if v >= 60)
+        steps = step_seconds(r.timings_s, stage)
         lines.append(f"| {r.train_rows:,} | {r.wall_s / 60:.1f} | {r.peak_rss_mb:.0f} | "
                      f"{r.load_before[0]:.2f} → {r.load_after[0]:.2f} | {r.teacher_accuracy:.4f} | "
                      f"{r.student_accuracy:.4f} | {(r.student_accuracy or 0) / r.teacher_accuracy:.1%} | "
-                     f"{r.seq_len} | {big} |")
+                     f"{r.seq_len} | " + " | ".join(f"{steps[k]:.0f}" for k in STEPS) + " |")
     for r in sorted(runs, key=lambda r: r.train_rows):
         if not r.artifacts:
             continue
@@ -222,8 +239,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="training rows, comma-separated (67,349 is the whole train.tsv)")
     parser.add_argument("--data", type=Path, default=SST2)
     parser.add_argument("--bucketing", action="store_true", help="train.bucketing: true")
-    parser.add_argument("--work", type=Path, required=True, help="bundles go here (kept)")
+    parser.add_argument("--work", type=Path, help="bundles go here (kept)")
+    parser.add_argument("--tables-only", action="store_true",
+                        help="rewrite the .md and the plot from the committed .json, run nothing")
     args = parser.parse_args(argv)
+    if not args.tables_only and args.work is None:
+        print("error: --work is required (a folder for the bundles) unless --tables-only",
+              file=sys.stderr)
+        return 2
     if not (args.data / "train.tsv").is_file():
         print(f"error: {args.data}/train.tsv not found; pass --data with the GLUE SST-2 folder",
               file=sys.stderr)
@@ -235,26 +258,36 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     stem = RESULTS / f"sst2-scale-{args.stage}{'-bucketing' if args.bucketing else ''}"
     store = stem.with_suffix(".json")
+    if args.tables_only and not store.exists():
+        print(f"error: {store} not found; run the sweep first", file=sys.stderr)
+        return 2
     kept = {r["train_rows"]: SizeRun.model_validate(r)
             for r in (json.loads(store.read_text())["runs"] if store.exists() else [])}
-    machine = platform.processor() or platform.machine()
+    cpu = cpu_facts()
+    machine = f"{cpu['model']}, {cpu['cores']} cores, {' '.join(cpu['flags'])}"  # type: ignore[arg-type]
+    if args.tables_only:
+        write(stem, args.stage, list(kept.values()), args.bucketing, machine)
+        return 0
     for rows in sizes:
         run = run_size(args.stage, rows, args.data.resolve(), args.bucketing, args.work)
         kept[rows] = run
-        runs = list(kept.values())
-        judged = goals(runs, args.stage)
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        store.write_text(json.dumps({"stage": args.stage, "bucketing": args.bucketing,
-                                     "machine": machine, "runs": [r.model_dump() for r in runs],
-                                     "goals": {g: {"met": ok, "figure": fig}
-                                               for g, (ok, fig) in judged.items()}}, indent=1))
-        plot(runs, f"{args.stage} compress on SST-2, {os.cpu_count()} cores",
-             stem.with_suffix(".png"))
-        stem.with_suffix(".md").write_text(
-            markdown(args.stage, runs, judged, stem.with_suffix(".png").name, args.bucketing, machine))
+        write(stem, args.stage, list(kept.values()), args.bucketing, machine)
         print(f"[sst2_scale] {args.stage} {rows:,} rows: {run.wall_s / 60:.1f} min, "
               f"{run.peak_rss_mb:.0f} MB, exit {run.exit_code}", flush=True)
     return 0
+
+
+def write(stem: Path, stage: str, runs: list[SizeRun], bucketing: bool, machine: str) -> None:
+    """The .json store, the plot and the .md from every size run so far."""
+    judged = goals(runs, stage)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".json").write_text(json.dumps(
+        {"stage": stage, "bucketing": bucketing, "machine": machine,
+         "runs": [r.model_dump() for r in runs],
+         "goals": {g: {"met": ok, "figure": fig} for g, (ok, fig) in judged.items()}}, indent=1))
+    plot(runs, f"{stage} compress on SST-2, {os.cpu_count()} cores", stem.with_suffix(".png"))
+    stem.with_suffix(".md").write_text(
+        markdown(stage, runs, judged, stem.with_suffix(".png").name, bucketing, machine))
 
 
 if __name__ == "__main__":
