@@ -100,7 +100,9 @@ def facts(report: dict[str, Any], stage: str) -> dict[str, Any]:
             "artifacts": [{"name": Path(a["file"]).name, "model": a["model"], "format": a["format"],
                            "stored_precision": a["stored_precision"],
                            "precision_ran": a["precision"], "accuracy": a["metric"]["value"],
-                           "agreement": a.get("agreement"),
+                           "baseline": a["baseline"]["model"],
+                           "agreement": a["baseline"]["agreement"],  # what the verdict reads
+                           "agreement_with_reference": a["agreement"],
                            "size_bytes": a["size_bytes"], "passed": a["passed"]}
                           for a in report["artifacts"]]}
 
@@ -234,11 +236,12 @@ def markdown(stage: str, runs: list[SizeRun], judged: dict[str, tuple[bool | Non
         if not r.artifacts:
             continue
         lines += ["", f"## {r.train_rows:,} rows: artifacts", "", f"`{r.command}` started {r.started}", "",
-                  "| artifact | ran as | dev accuracy | agreement | size B | passed |",
-                  "|---|---|---:|---:|---:|---|"]
+                  "| artifact | ran as | dev accuracy | judged against | agreement with it | "
+                  "size B | passed |", "|---|---|---:|---|---:|---:|---|"]
         for a in r.artifacts:
             agree = f"{a['agreement']:.4f}" if isinstance(a.get("agreement"), float) else "—"
-            lines.append(f"| {a['name']} | {a['precision_ran']} | {a['accuracy']:.4f} | {agree} | "
+            lines.append(f"| {a['name']} | {a['precision_ran']} | {a['accuracy']:.4f} | "
+                         f"{a.get('baseline', '?')} | {agree} | "
                          f"{a['size_bytes']:,} | {'yes' if a['passed'] else '**no**'} |")
     return "\n".join(lines) + "\n"
 
@@ -252,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bucketing", action="store_true", help="train.bucketing: true")
     parser.add_argument("--work", type=Path, help="bundles go here (kept)")
     parser.add_argument("--tables-only", action="store_true",
-                        help="rewrite the .md and the plot from the committed .json, run nothing")
+                        help="rewrite the .md and the plot from the committed .json, run "
+                             "nothing (with --work: re-read each size's report.json there)")
     args = parser.parse_args(argv)
     if not args.tables_only and args.work is None:
         print("error: --work is required (a folder for the bundles) unless --tables-only",
@@ -276,7 +280,13 @@ def main(argv: list[str] | None = None) -> int:
             for r in (json.loads(store.read_text())["runs"] if store.exists() else [])}
     cpu = cpu_facts()
     machine = f"{cpu['model']}, {cpu['cores']} cores, {' '.join(cpu['flags'])}"  # type: ignore[arg-type]
-    if args.tables_only:
+    if args.tables_only:  # with --work: the facts read again from the bundles kept there
+        for rows, run in list(kept.items()):
+            bundle = (args.work / f"{args.stage}-{rows}" / "bundle") if args.work else None
+            if bundle is not None and (bundle / "report.json").exists():
+                report = json.loads((bundle / "report.json").read_text())
+                kept[rows] = run.model_copy(update=facts(report, args.stage)
+                                            | {"seq_len": seq_len_of(bundle, report)})
         write(stem, args.stage, list(kept.values()), args.bucketing, machine)
         return 0
     for rows in sizes:
