@@ -192,6 +192,8 @@ def plot(runs: list[SizeRun], title: str, path: Path) -> None:
             slope = (ys[1] - ys[0]) / (xs[1] - xs[0])
             ax.plot([xs[0], xs[-1]], [ys[0], ys[0] + slope * (xs[-1] - xs[0])], "--",
                     color="grey", label="linear from the two smallest")
+        ax.xaxis.set_major_formatter(lambda x, _pos: f"{x / 1000:.0f}k")
+        ax.set_ylim(bottom=0)  # from zero: a flat line should look flat
         ax.set_xlabel("SST-2 training rows")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
