@@ -95,6 +95,7 @@ def _existing(path: Path) -> Path:
 def footprints(recipe: Recipe, data: Dataset) -> tuple[dict[str, Footprint], list[StageFootprint]]:
     """Every model of the run by name (as :class:`~edgekit.pipeline.ModelStates` names them),
     and what each compression stage needs."""
+    from edgekit.length_buckets import true_lengths
     from edgekit.models import MODELS
     from edgekit.stages import STAGES
 
@@ -102,9 +103,12 @@ def footprints(recipe: Recipe, data: Dataset) -> tuple[dict[str, Footprint], lis
     models = {"reference": builder.footprint(recipe.model.params, data)}
     stages = []
     current = models["reference"]
+    # length buckets: a teacher cache holds each text at its own length (TrainContext's rule,
+    # short of building the models to ask whether they run at any length)
+    lengths = true_lengths(data.train.x) if recipe.train.bucketing else None
     for entry in recipe.compression:
         stage = STAGES.get(entry.stage)
-        got = stage.footprint(entry.params, current, data)
+        got = stage.footprint(entry.params, current, data, lengths)
         stages.append(got)
         models[entry.stage] = current = got.model
     models["final"] = current

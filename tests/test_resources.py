@@ -58,41 +58,48 @@ def test_report_states_the_estimate_and_it_is_near_the_real_run(
     assert 0.5 < ratio < 2, (expected["memory_bytes"], res["measured_peak_rss_bytes"])
 
 
-def _tiny_bert_data(n: int, seq: int):
+def _tiny_bert_data(n: int, seq: int, lengths: np.ndarray | None = None):
     from edgekit.data import Dataset, Split
 
     rng = np.random.default_rng(0)
+    own = np.full(n, seq) if lengths is None else lengths
     x = {"input_ids": rng.integers(0, 50, (n, seq)).astype(np.int32),
-         "attention_mask": np.ones((n, seq), np.int32),
+         "attention_mask": (np.arange(seq)[None, :] < own[:, None]).astype(np.int32),
          "token_type_ids": np.zeros((n, seq), np.int32)}
     split = Split(x, np.arange(n) % 2)
     return Dataset("toy", "classification", split, split, split, 2, "test",
                    extra={"seq_len": seq})
 
 
+@pytest.mark.parametrize("bucketed", [False, True], ids=["fixed-length", "own-length"])
 @pytest.mark.parametrize("stage, params", [("distilbert", {}), ("tinybert", {"student_layers": 2}),
                                            ("ffn_prune", {"keep": 0.5}),
                                            ("head_prune", {"heads": 1})])
-def test_bert_footprints_match_built_models_and_the_real_teacher_cache(stage: str,
-                                                                       params: dict) -> None:
+def test_bert_footprints_match_built_models_and_the_real_teacher_cache(stage: str, params: dict,
+                                                                       bucketed: bool) -> None:
     """Parameter counts from the config alone equal the built models'; the teacher cache
-    estimate equals the bytes a real TeacherCache writes for that stage's teacher outputs."""
+    estimate equals the bytes a real TeacherCache writes for that stage's teacher outputs,
+    at the fixed length or (length buckets) at each text's own length."""
     from edgekit.models.bert.config import BertConfig
     from edgekit.models.bert.encoder import build_bert, footprint
     from edgekit.stages import STAGES
     from edgekit.stages._distill import TeacherCache, only
     from edgekit.stages.tinybert import mimicked_blocks
 
+    from edgekit.length_buckets import true_lengths
+    from edgekit.models.bert.lengths import any_length
+
     seq, n = 8, 10
     teacher_cfg = BertConfig(vocab_size=50, hidden_size=16, num_layers=4, num_heads=2,
                              intermediate_size=32, max_position_embeddings=16)
-    data = _tiny_bert_data(n, seq)
+    data = _tiny_bert_data(n, seq, np.array([1, 2, 3, 8, 5, 8, 2, 7, 4, 6]) if bucketed else None)
+    lengths = true_lengths(data.train.x) if bucketed else None
     teacher = footprint(teacher_cfg, seq)
     outputs = ("logits", "hidden_states", "attention_scores")
     built = build_bert(teacher_cfg, seq, outputs=outputs)
     assert teacher.params == built.count_params()
     s = STAGES.get(stage)
-    got = s.footprint(s.Config.model_validate(params), teacher, data)
+    got = s.footprint(s.Config.model_validate(params), teacher, data, lengths)
     assert got.model.params == build_bert(got.model.arch, seq).count_params()
     assert got.model.params < teacher.params
     keys = {"distilbert": ("logits", "hidden_states.4"), "ffn_prune": ("logits",),
@@ -100,7 +107,8 @@ def test_bert_footprints_match_built_models_and_the_real_teacher_cache(stage: st
             "tinybert": ("logits", "hidden_states.0",
                          *(f"hidden_states.{b + 1}" for b in mimicked_blocks(4, 2)),
                          *(f"attention_scores.{b}" for b in mimicked_blocks(4, 2)))}[stage]
-    cache = TeacherCache(only(built, keys), data.train)
+    cache = TeacherCache(only(any_length(built) if bucketed else built, keys), data.train,
+                         lengths=lengths)
     try:
         assert got.temp_bytes == cache.nbytes
     finally:

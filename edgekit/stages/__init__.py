@@ -20,6 +20,8 @@ from edgekit.registry import Registry
 from edgekit.training import TrainContext
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from edgekit.data import Dataset
     from edgekit.footprint import Footprint, StageFootprint
 
@@ -45,9 +47,12 @@ class Stage(ABC, Generic[C]):
     @abstractmethod
     def run(self, model: Any, config: C, ctx: TrainContext) -> StageResult: ...
 
-    def footprint(self, config: C, model: "Footprint", data: "Dataset") -> "StageFootprint":
+    def footprint(self, config: C, model: "Footprint", data: "Dataset",
+                  lengths: "np.ndarray | None" = None) -> "StageFootprint":
         """What the stage will hand on and hold meanwhile, before anything is trained (for
-        the run's disk and memory estimate, :mod:`edgekit.resources`). Default: a model of the
+        the run's disk and memory estimate, :mod:`edgekit.resources`). ``lengths``: each
+        training text's own token count when the run trains on length buckets (a teacher
+        cache then stores each text at its length), else None. Default: a model of the
         same size, with a copy of the one it was given alive while it works (wrappers,
         fine-tuning)."""
         from edgekit.footprint import StageFootprint

@@ -126,17 +126,23 @@ class TeacherCache:
             self._dir.cleanup()
 
 
-def bert_stage_footprint(model: Any, student: Any, data: Any, cached: int) -> Any:
+def bert_stage_footprint(model: Any, student: Any, data: Any, lengths: np.ndarray | None, *,
+                         per_example: int = 0, per_token: int = 0, per_pair: int = 0) -> Any:
     """The :class:`~edgekit.footprint.StageFootprint` of a BERT stage that trains ``student``
     (a BertConfig) from ``model`` (a Footprint): the model given and its teacher copy stay
-    alive meanwhile, and the :class:`TeacherCache` stores ``cached`` fp16 values per training
-    example (examples x seq x hidden x cached layers x 2 bytes, plus logits)."""
+    alive meanwhile, and the :class:`TeacherCache` stores fp16 values for each training text
+    of length L: ``per_example + per_token * L + per_pair * L * L`` (logits; hidden states;
+    attention scores). L is the fixed length, or with length buckets (``lengths`` given) each
+    text's own: on full SST-2 the distilbert cache is 623 MiB at own lengths, not 2,250."""
     from edgekit.models.bert.encoder import footprint
     from edgekit.footprint import StageFootprint
 
-    return StageFootprint(model=footprint(student, int(data.extra["seq_len"])),
-                          held_params=2 * model.params,
-                          temp_bytes=len(data.train) * cached * np.dtype(np.float16).itemsize)
+    seq = int(data.extra["seq_len"])
+    own = (np.minimum(np.asarray(lengths, dtype=np.int64), seq) if lengths is not None
+           else np.full(len(data.train), seq, dtype=np.int64))
+    values = int(per_example * len(own) + per_token * own.sum() + per_pair * (own * own).sum())
+    return StageFootprint(model=footprint(student, seq), held_params=2 * model.params,
+                          temp_bytes=values * np.dtype(np.float16).itemsize)
 
 
 def _real_tokens(axes: tuple[int, ...], length: int, ndim: int) -> tuple[slice, ...]:

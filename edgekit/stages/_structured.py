@@ -107,13 +107,13 @@ class StructuredPrune(Stage[R]):
         """The pruned model's BertConfig: known from the configs alone, before any weight
         is scored, so the run's resource estimate can size it up front."""
 
-    def footprint(self, config: R, model: Any, data: Any) -> Any:
+    def footprint(self, config: R, model: Any, data: Any, lengths: Any = None) -> Any:
         """The smaller BERT; recovery caches the unpruned model's logits."""
         t = model.arch
         if t is None or "seq_len" not in data.extra:
-            return super().footprint(config, model, data)
-        return bert_stage_footprint(model, self.smaller(t, config), data,
-                                    t.num_labels if config.epochs else 0)
+            return super().footprint(config, model, data, lengths)
+        return bert_stage_footprint(model, self.smaller(t, config), data, lengths,
+                                    per_example=t.num_labels if config.epochs else 0)
 
     def run(self, model: Any, config: R, ctx: TrainContext) -> StageResult:
         from edgekit.models.bert.introspect import config_of

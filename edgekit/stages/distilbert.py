@@ -41,16 +41,17 @@ class DistilBert(Stage[DistilBertConfig]):
     description = "DistilBERT distillation: half-depth student, soft + hard + cosine losses"
     Config = DistilBertConfig
 
-    def footprint(self, config: DistilBertConfig, model: Any, data: Any) -> Any:
+    def footprint(self, config: DistilBertConfig, model: Any, data: Any,
+                  lengths: Any = None) -> Any:
         """Half-depth student; the teacher cache holds logits and the last hidden states."""
         from edgekit.models.bert.encoder import make_student_config
 
         t = model.arch
         if t is None or "seq_len" not in data.extra:
-            return super().footprint(config, model, data)
+            return super().footprint(config, model, data, lengths)
         student = make_student_config(t, config.student_layers or max(1, t.num_layers // 2))
-        cached = t.num_labels + int(data.extra["seq_len"]) * t.hidden_size
-        return bert_stage_footprint(model, student, data, cached)
+        return bert_stage_footprint(model, student, data, lengths, per_example=t.num_labels,
+                                    per_token=t.hidden_size)
 
     def run(self, model: Any, config: DistilBertConfig, ctx: TrainContext) -> StageResult:
         tf = _tf.tf()

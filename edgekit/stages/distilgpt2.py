@@ -56,14 +56,15 @@ class DistilGPT2(Stage[DistilGPT2Config]):
     description = "DistilGPT2 distillation: half the blocks, soft next-token targets + LM loss"
     Config = DistilGPT2Config
 
-    def footprint(self, config: DistilGPT2Config, model: Any, data: Any) -> Any:
+    def footprint(self, config: DistilGPT2Config, model: Any, data: Any,
+                  lengths: Any = None) -> Any:
         """The half-depth student, with the teacher (the model given) alive meanwhile; no
         teacher cache."""
         from edgekit.footprint import StageFootprint
         from edgekit.models.gpt import GPT, GPTConfig
 
         if not isinstance(model.arch, GPTConfig):
-            return super().footprint(config, model, data)
+            return super().footprint(config, model, data, lengths)
         arch = model.arch.model_copy(update={"depth": student_depth(model.arch.depth, config),
                                              "checkpoint": None})
         return StageFootprint(model=GPT().footprint(arch, data), held_params=model.params)

@@ -42,7 +42,7 @@ class Prune(Stage[PruneConfig]):
     description = "magnitude pruning (TFMOT polynomial schedule) with fine-tuning"
     Config = PruneConfig
 
-    def footprint(self, config: PruneConfig, model: Any, data: Any) -> Any:
+    def footprint(self, config: PruneConfig, model: Any, data: Any, lengths: Any = None) -> Any:
         """Same size out; while fine-tuning, the wrappers keep a mask per weight beside the
         model given and its wrapped copy."""
         from edgekit.footprint import StageFootprint

@@ -69,22 +69,22 @@ class TinyBert(Stage[TinyBertConfig]):
     description = "TinyBERT distillation: narrower, shallower student; hidden/attention then logits"
     Config = TinyBertConfig
 
-    def footprint(self, config: TinyBertConfig, model: Any, data: Any) -> Any:
+    def footprint(self, config: TinyBertConfig, model: Any, data: Any,
+                  lengths: Any = None) -> Any:
         """Narrower, shallower student; the teacher cache holds logits, the embeddings and
         each mimicked block's hidden states and attention scores."""
         from edgekit.models.bert.encoder import make_student_config
 
         t = model.arch
         if t is None or "seq_len" not in data.extra:
-            return super().footprint(config, model, data)
+            return super().footprint(config, model, data, lengths)
         layers = config.student_layers or max(1, t.num_layers // 2)
         student = make_student_config(t, layers, config.hidden_size or t.hidden_size // 2,
                                       num_heads=t.num_heads,
                                       intermediate_size=config.intermediate_size)
-        seq = int(data.extra["seq_len"])
-        cached = (t.num_labels + (1 + layers) * seq * t.hidden_size
-                  + layers * t.num_heads * seq * seq)
-        return bert_stage_footprint(model, student, data, cached)
+        return bert_stage_footprint(model, student, data, lengths, per_example=t.num_labels,
+                                    per_token=(1 + layers) * t.hidden_size,
+                                    per_pair=layers * t.num_heads)
 
     def run(self, model: Any, config: TinyBertConfig, ctx: TrainContext) -> StageResult:
         tf, keras = _tf.tf(), _tf.keras()
