@@ -45,6 +45,7 @@ TEACHER_GOAL = 0.88
 SHARE_GOAL = {"distilbert": 0.97, "tinybert": 0.96}
 INT8_DROP = 0.01
 WALL_GOAL_S = 60 * 60
+FULL_ROWS = 67349  # SST-2's train.tsv: the goals on "full SST-2" are judged on this size only
 LINEAR_SLACK = 1.1  # the largest size may land 10% above the line (noise) before it counts
 
 
@@ -139,17 +140,20 @@ def goals(runs: list[SizeRun], stage: str) -> dict[str, tuple[bool | None, str]]
     int8 = [a for a in full.artifacts if a["model"] != "reference"
             and a["stored_precision"] in ("int8", "dynamic")]
     worst = min(int8, key=lambda a: a["accuracy"]) if int8 else None
+    whole = full.train_rows >= FULL_ROWS  # else the full-data goals wait for the full run
+    partial = f" ({full.train_rows:,} rows, not the whole training file: not judged)"
     out: dict[str, tuple[bool | None, str]] = {
-        f"teacher >= {TEACHER_GOAL} on dev ({full.train_rows:,} rows)":
-            (t >= TEACHER_GOAL, f"{t:.4f}"),
+        f"teacher >= {TEACHER_GOAL} on dev, full SST-2":
+            (t >= TEACHER_GOAL if whole else None, f"{t:.4f}" + ("" if whole else partial)),
         f"student >= {SHARE_GOAL[stage]:.0%} of the teacher":
             (s >= SHARE_GOAL[stage] * t, f"{s:.4f} = {s / t:.1%}"),
         "int8 artifacts within 1 point of the float student":
             ((worst["accuracy"] >= s - INT8_DROP) if worst else None,
              f"worst {worst['name']} {worst['accuracy']:.4f} ({(worst['accuracy'] - s) * 100:+.2f} pts)"
              if worst else "no int8 artifact"),
-        "whole compress under 60 minutes":
-            (full.wall_s < WALL_GOAL_S, f"{full.wall_s / 60:.1f} min"),
+        "whole compress on full SST-2 under 60 minutes":
+            (full.wall_s < WALL_GOAL_S if whole else None,
+             f"{full.wall_s / 60:.1f} min" + ("" if whole else partial)),
     }
     if len(ok) >= 3:
         for field, unit, name in (("wall_s", "s", "time"), ("peak_rss_mb", "MB", "memory")):
@@ -205,7 +209,8 @@ def plot(runs: list[SizeRun], title: str, path: Path) -> None:
 
 def markdown(stage: str, runs: list[SizeRun], judged: dict[str, tuple[bool | None, str]],
              plot_name: str, bucketing: bool, machine: str) -> str:
-    lines = [f"# {stage} on SST-2 at 4k, 16k and 67k training rows", "",
+    sizes = ", ".join(f"{r.train_rows:,}" for r in sorted(runs, key=lambda r: r.train_rows))
+    lines = [f"# {stage} on SST-2 at {sizes} training rows", "",
              f"Command: `PYTHONPATH=. python benchmarks/sst2_scale.py --stage {stage} "
              f"--sizes {','.join(str(r.train_rows) for r in runs)}"
              f"{' --bucketing' if bucketing else ''}`; each size is the `edgekit compress` "
