@@ -50,13 +50,14 @@ Feed = dict[str, np.ndarray]
 
 
 def sst2_recipe(stage: str, train_examples: int, data: Path, vocab_trim: bool = False,
-                tflite_int8: bool = False, bucketing: bool = False) -> Any:
+                tflite_int8: bool = False, bucketing: bool | None = None) -> Any:
     recipe = load_recipe(stage, overrides={
         "data.dataset": "text_file",
         "data.params.path": str(data),
         "data.params.max_train_examples": train_examples,
         "validation.runs": 20,  # the bundle's own timing; the side-by-side below is the figure
-        **({"train.bucketing": True} if bucketing else {}),  # length buckets (recipes: off)
+        # length buckets: the recipe's own choice unless asked (distilbert on, tinybert off)
+        **({"train.bucketing": bucketing} if bucketing is not None else {}),
     })
     if vocab_trim:  # the recipe's optional stage, switched on, and the trimmed student's artifacts
         from edgekit.recipe.schema import ExportEntry, StageEntry
@@ -203,9 +204,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tflite-int8", action="store_true",
                         help="add the recipe's commented full-integer TFLite int8 export (with "
                              "its per-layer float fallback)")
-    parser.add_argument("--bucketing", action="store_true",
-                        help="train and distil on length buckets (train.bucketing: true; the "
-                             "recipes ship it off), to compare with fixed-length batches")
+    parser.add_argument("--bucketing", choices=("on", "off"),
+                        help="train and distil on length buckets, or on fixed-length batches "
+                             "(train.bucketing; default: the recipe's, on in distilbert, off in "
+                             "tinybert)")
     args = parser.parse_args(argv)
     if not (args.data / "train.tsv").is_file():
         print(f"error: {args.data}/train.tsv not found; pass --data with the GLUE SST-2 folder",
@@ -216,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         bundle = args.keep or Path(tmp) / "bundle"
         t0 = time.time()
         recipe = sst2_recipe(args.stage, args.train_examples, args.data, args.vocab_trim,
-                             args.tflite_int8, args.bucketing)
+                             args.tflite_int8,
+                             None if args.bucketing is None else args.bucketing == "on")
         report = compress(recipe, bundle, RichProgress())
         wall = time.time() - t0
         train = load_data(recipe).train  # the rows edgekit calibrated on, for the NNCF peer
@@ -236,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     extras = [flag for flag, on in (("vocab_trim", args.vocab_trim),
                                     ("tflite_int8", args.tflite_int8),
-                                    ("bucketing", args.bucketing)) if on]
+                                    ("bucketing", args.bucketing == "on"),
+                                    ("fixed", args.bucketing == "off")) if on]
     stem = RESULTS / "-".join([f"{args.stage}-sst2", *extras])
     stem.with_suffix(".json").write_text(json.dumps(results, indent=2))
     stem.with_suffix(".md").write_text(markdown(results))

@@ -66,7 +66,8 @@ class SizeRun(ChildRun):
 def overrides(stage: str, rows: int, data: Path, bucketing: bool) -> list[str]:
     sets = ["data.dataset=text_file", f"data.params.path={data}",
             f"data.params.max_train_examples={rows}"]
-    return sets + (["train.bucketing=true"] if bucketing else [])
+    # explicit either way: the recipes' own default differs (distilbert on, tinybert off)
+    return sets + [f"train.bucketing={'true' if bucketing else 'false'}"]
 
 
 def run_size(stage: str, rows: int, data: Path, bucketing: bool, work: Path) -> SizeRun:
@@ -259,7 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="4000,16000,67349",
                         help="training rows, comma-separated (67,349 is the whole train.tsv)")
     parser.add_argument("--data", type=Path, default=SST2)
-    parser.add_argument("--bucketing", action="store_true", help="train.bucketing: true")
+    parser.add_argument("--bucketing", action="store_true",
+                        help="train.bucketing=true; without it false (fixed-length batches), "
+                             "whatever the recipe ships")
     parser.add_argument("--work", type=Path, help="bundles go here (kept)")
     parser.add_argument("--tables-only", action="store_true",
                         help="rewrite the .md and the plot from the committed .json, run "
