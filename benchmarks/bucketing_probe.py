@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from child_run import cpu_facts
+from edgekit.device import hardware
 
 ROOT = Path(__file__).resolve().parents[1]
 SST2 = ROOT.parent / "shared" / "data" / "sst2"
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         "tokens_per_epoch": tokens, "teacher_cache_mb": cache_mb(recipe, data, lengths),
         "fixed_length": fixed, "bucketed": bucketed,
         "ratio_bucketed_to_fixed": round(bucketed["examples_per_s"] / fixed["examples_per_s"], 2),
-        "cpu": cpu_facts(),
+        "cpu": hardware.cpu(),
         **{arm: figures[arm] for arm in arms if arm not in ("fixed", "bucketed")},
         "ratios_to_bucketed": {arm: round(figures[arm]["examples_per_s"]
                                           / bucketed["examples_per_s"], 2)

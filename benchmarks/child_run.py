@@ -40,19 +40,3 @@ def measure_child(argv: list[str], *, env: dict[str, str], cwd: Path) -> ChildRu
                     load_before=load_before, load_after=os.getloadavg(),
                     exit_code=proc.returncode, started=started)
 
-
-def cpu_facts() -> dict[str, object]:
-    """The CPU's model and the features that change what runs (AVX-512 VNNI/BF16, AMX: oneDNN
-    and OpenVINO pick other kernels, and bf16 compute by default, where they are present)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return {"model": "unknown", "flags": []}
-    rows: dict[str, str] = {}
-    for line in text.splitlines():  # the first processor's block is enough
-        key, _, value = line.partition(":")
-        rows.setdefault(key.strip(), value.strip())
-    flags = rows.get("flags", "").split()
-    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "amx_tile")
-    return {"model": rows.get("model name", "unknown"), "cores": os.cpu_count(),
-            "flags": [f for f in wanted if f in flags]}

@@ -36,6 +36,7 @@ from edgekit.device.heldout import INPUT_PREFIX, open_arrays
 from edgekit.device.runtimes import RUNTIMES
 from edgekit.optimize.front import objective_value
 from edgekit.optimize.run import OptimizeRequest, distinct_candidates, make_plan, optimize
+from edgekit.optimize.space import OFF
 from edgekit.optimize.trials import Trial
 from edgekit.progress import SilentProgress
 from edgekit.recipe.loader import parse_overrides
@@ -219,7 +220,7 @@ def combine(args: argparse.Namespace, plan: Any, grid_bundle: Path, search_bundl
 def _chain(trial: dict[str, Any]) -> tuple[str, ...]:
     """The trial's stage chain: its compression knobs that are on, in the space's order."""
     return tuple(k for k, v in trial["applied"].items()
-                 if k.startswith("compression.") and v not in (False, None, "off"))
+                 if k.startswith("compression.") and v not in OFF)
 
 
 def oracle_floor(grid: dict[str, Any]) -> float:

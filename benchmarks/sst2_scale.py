@@ -36,7 +36,9 @@ from typing import Any
 
 from pydantic import Field
 
-from child_run import ChildRun, cpu_facts, measure_child
+from child_run import ChildRun, measure_child
+
+from edgekit.device import hardware
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -63,7 +65,7 @@ class SizeRun(ChildRun):
     timings_s: dict[str, float] = Field(default_factory=dict)
 
 
-def overrides(stage: str, rows: int, data: Path, bucketing: bool) -> list[str]:
+def overrides(rows: int, data: Path, bucketing: bool) -> list[str]:
     sets = ["data.dataset=text_file", f"data.params.path={data}",
             f"data.params.max_train_examples={rows}"]
     # explicit either way: the recipes' own default differs (distilbert on, tinybert off)
@@ -73,7 +75,7 @@ def overrides(stage: str, rows: int, data: Path, bucketing: bool) -> list[str]:
 def run_size(stage: str, rows: int, data: Path, bucketing: bool, work: Path) -> SizeRun:
     out = work / f"{stage}-{rows}" / "bundle"
     out.parent.mkdir(parents=True, exist_ok=True)
-    sets = overrides(stage, rows, data, bucketing)
+    sets = overrides(rows, data, bucketing)
     argv = [sys.executable, "-m", "edgekit", "compress", stage, "--out", str(out), "--fresh"]
     for s in sets:
         argv += ["--set", s]
@@ -287,9 +289,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {store} not found; run the sweep first", file=sys.stderr)
         return 2
     kept = load_runs(store)
-    cpu = cpu_facts()
-    machine = f"{cpu['model']}, {cpu['cores']} cores, {' '.join(cpu['flags'])}"  # type: ignore[arg-type]
+    cpu = hardware.cpu()
+    machine = f"{cpu['model']}, {cpu['logical_cpus']} cores, {' '.join(cpu['flags'])}"
     if args.tables_only:  # with --work: the facts read again from the bundles kept there
+        # the machine the runs were measured on, not the one re-rendering them
+        machine = json.loads(store.read_text()).get("machine", machine)
         for rows, run in list(kept.items()):
             bundle = (args.work / f"{args.stage}-{rows}" / "bundle") if args.work else None
             if bundle is not None and (bundle / "report.json").exists():
