@@ -58,9 +58,14 @@ class Space:
         return n
 
     def grid(self) -> list[dict[str, str]]:
-        """Every combination, as {path: label}."""
-        return [dict(zip((k.path for k in self.knobs), combo))
-                for combo in itertools.product(*(k.labels for k in self.knobs))]
+        """Every combination, as {path: label}, one trained chain at a time: the knobs that
+        change what is trained (``compression.*``) vary slowest, so a chain's export and
+        thread choices follow it while it is loaded and its stages are the newest in the
+        stage cache (export-major order made a 9-chain space evict each prune before its turn
+        came round again)."""
+        knobs = sorted(self.knobs, key=lambda k: not k.path.startswith("compression."))
+        return [dict(zip((k.path for k in knobs), combo))
+                for combo in itertools.product(*(k.labels for k in knobs))]
 
     def describe(self) -> list[str]:
         lines = [f"  {k.path}: {', '.join(k.labels)} ({len(k.values)})" for k in self.knobs]
