@@ -203,6 +203,20 @@ def test_knobs_apply_only_where_they_mean_something() -> None:
     assert distinct_candidates(plan) < space.size
 
 
+def test_the_grid_trains_one_chain_at_a_time() -> None:
+    """The grid varies the knobs that change what is trained slowest, so each chain's export
+    and thread choices follow it: distilbert's space switches chains 8 times for 9 chains, not
+    at every other candidate (export-major order evicted prunes from the stage cache)."""
+    from edgekit.optimize.run import OptimizeRequest, make_plan
+
+    space = make_plan(OptimizeRequest("distilbert", quick=True)).space
+    grid = space.grid()
+    chains = [tuple(p[k] for k in sorted(p) if k.startswith("compression.")) for p in grid]
+    switches = sum(a != b for a, b in zip(chains, chains[1:]))
+    assert len(grid) == space.size and len(set(map(str, grid))) == space.size
+    assert switches == len(set(chains)) - 1 == 8
+
+
 def test_budget_durations() -> None:
     from edgekit.errors import EdgekitError
     from edgekit.optimize.run import parse_budget

@@ -58,3 +58,27 @@ def test_step_seconds_sum_exports_and_proofs() -> None:
                                      "export a.tflite": 3, "export b.onnx": 4,
                                      "prove a.tflite": 1, "prove b.onnx": 2}, "distilbert")
     assert steps == {"teacher": 100, "distil": 50, "export": 7, "prove": 3}
+
+
+def test_a_reused_teacher_is_not_judged_on_wall_time(tmp_path: Path) -> None:
+    """--teacher-from: the child starts from another run's fine-tuned teacher, so its wall time
+    lacks the teacher's and the hour goal (and the growth curve) is not judged on it; the run
+    folder it starts from holds only that teacher's stage."""
+    import json
+
+    from edgekit.stage_records import run_folder
+
+    run = _run(67349, 1800, 3000).model_copy(update={"teacher_from": "/x/.bundle.run",
+                                                      "teacher_reused_s": 1310.0})
+    judged = sst2_scale.goals([run], "tinybert")
+    hour = judged["whole compress on full SST-2 under 60 minutes"]
+    assert hour[0] is None and "1310 s" in hour[1]
+    assert judged["student >= 96% of the teacher"][0] is True
+    earlier = tmp_path / "earlier"
+    (earlier / "train").mkdir(parents=True)
+    (earlier / "train" / "record.json").write_text(json.dumps({"seconds": 1310.2}))
+    (earlier / "stage-distilbert").mkdir()
+    out = tmp_path / "tinybert-67349" / "bundle"
+    (run_folder(out) / "stale").mkdir(parents=True)
+    assert sst2_scale.seed_teacher(earlier, out) == 1310.2
+    assert sorted(p.name for p in run_folder(out).iterdir()) == ["train"]
