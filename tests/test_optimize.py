@@ -78,6 +78,9 @@ def test_interrupted_search_resumes_without_recomputing(searched: dict[str, Any]
     trials = searched["result"]["trials"]
     assert [t["number"] for t in trials] == [0, 1, 2]
     assert len({json.dumps(t["applied"], sort_keys=True) for t in trials}) == 3
+    from edgekit.optimize.run import make_plan
+
+    assert trials[0]["params"] == make_plan(_request(3)).space.start()  # TPE's draws follow
 
 
 def test_choice_is_on_front_within_budget_and_proven_once(searched: dict[str, Any]) -> None:
@@ -215,6 +218,18 @@ def test_the_grid_trains_one_chain_at_a_time() -> None:
     switches = sum(a != b for a, b in zip(chains, chains[1:]))
     assert len(grid) == space.size and len(set(map(str, grid))) == space.size
     assert switches == len(set(chains)) - 1 == 8
+
+
+def test_the_search_starts_from_the_recipe_s_own_chain() -> None:
+    """Space.start: every optional stage off (its chain is the baseline, trained anyway) and
+    every other knob at its first value."""
+    from edgekit.optimize.run import OptimizeRequest, make_plan
+
+    space = make_plan(OptimizeRequest("distilbert", quick=True)).space
+    start = space.start()
+    assert start["compression.ffn_prune"] == start["compression.head_prune"] == "false"
+    assert start["export"] == space.knobs[0].labels[0] and start["validation.threads"] == "1"
+    assert set(start) == {k.path for k in space.knobs}
 
 
 def test_budget_durations() -> None:

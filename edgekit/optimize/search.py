@@ -2,6 +2,12 @@
 validation metric up, with the budgets as a constraint), or every combination (``grid``, the
 benchmark's yardstick).
 
+The first trial is the space's start (:meth:`Space.start`: no optional stage, the recipe's
+first choice of everything else): its chain is the budget's baseline, trained anyway, so it
+costs seconds. Without it the SST-2 search's random first draws all trained structured prunes
+(100-200 s each) and none of its 8 trials tried the unpruned student, the only chain whose
+files were eligible (benchmarks/results/optimize-distilbert-latency.md).
+
 TPE, not NSGA-II: NSGA-II needs a population of tens per generation before it improves on
 random sampling, more trials than a search of minutes gets; TPE models good and bad regions
 from the first few. optuna is an optional dependency (``pip install 'edgekit[optimize]'``),
@@ -83,6 +89,8 @@ def search(space: Space, evaluate: Evaluate, known: list[Trial], *, strategy: st
     study = optuna.create_study(directions=directions, sampler=sampler)
     for t in known:  # a resumed search starts from what the interrupted one learned
         study.add_trial(_frozen(optuna, t, dists, objective, higher_is_better))
+    if not known:  # the cheap, known-good point first (Space.start), then TPE's own draws
+        study.enqueue_trial(space.start())
     attempts = 0
     while len(known) < want and not _stop(started, timeout_s) and attempts < 20 * space.size:
         attempts += 1

@@ -67,6 +67,18 @@ class Space:
         return [dict(zip((k.path for k in knobs), combo))
                 for combo in itertools.product(*(k.labels for k in knobs))]
 
+    def start(self) -> dict[str, str]:
+        """The candidate a search tries first, as {path: label}: every optional stage
+        (``compression.STAGE``) off, every other knob at its first listed value. It trains
+        nothing beyond the models the budget's baseline needs anyway, so it costs an export and
+        a validation run, and the search never ends without having tried what the recipe
+        itself would ship."""
+        def first(k: Knob) -> str:
+            stage_knob = k.path.startswith("compression.") and k.path.count(".") == 1
+            off = [lab for v, lab in zip(k.values, k.labels) if stage_knob and _is_off(v)]
+            return off[0] if off else k.labels[0]
+        return {k.path: first(k) for k in self.knobs}
+
     def describe(self) -> list[str]:
         lines = [f"  {k.path}: {', '.join(k.labels)} ({len(k.values)})" for k in self.knobs]
         return [*lines, f"  {self.size} combinations"]
@@ -74,6 +86,10 @@ class Space:
     def value(self, path: str, lab: str) -> Any:
         knob = next(k for k in self.knobs if k.path == path)
         return knob.values[knob.labels.index(lab)]
+
+
+def _is_off(value: Any) -> bool:
+    return isinstance(value, (str, bool)) and value in OFF or value is None
 
 
 def space_of(section: OptimizeSection | None, where: str) -> Space:
