@@ -1,5 +1,6 @@
-"""The Pareto plot of an ``edgekit optimize`` bundle, as the PNG README shows: the image of
-report.html's optimize section (``edgekit/optimize/chart.py`` draws it), written out as is.
+"""The Pareto plot of an ``edgekit optimize`` bundle, as the PNG README shows: drawn again from
+the bundle's ``optimize.json`` by the chart report.html uses (``edgekit/optimize/chart.py``), so
+a plot in README follows that chart's current form, not the one the run was made with.
 
     python benchmarks/pareto_png.py BUNDLE docs/optimize-distilbert-sst2.png
 """
@@ -7,21 +8,29 @@ report.html's optimize section (``edgekit/optimize/chart.py`` draws it), written
 from __future__ import annotations
 
 import base64
-import re
+import json
 import sys
 from pathlib import Path
 
+from edgekit.optimize.chart import pareto_chart
+from edgekit.optimize.trials import Trial
+
 
 def main(bundle: Path, out: Path) -> None:
-    page = (bundle / "report.html").read_text(encoding="utf-8")
-    start = page.find('<section id="optimize">')
-    if start < 0:
-        sys.exit(f"{bundle}/report.html: no optimize section (fix: pass a bundle written by "
-                 "'edgekit optimize')")
-    found = re.search(r'src="data:image/png;base64,([^"]+)"', page[start:])
-    if found is None:
-        sys.exit(f"{bundle}/report.html: the optimize section has no plot")
-    out.write_bytes(base64.b64decode(found.group(1)))
+    path = bundle / "optimize.json"
+    if not path.is_file():
+        sys.exit(f"{path} not found (fix: pass a bundle written by 'edgekit optimize')")
+    result = json.loads(path.read_text(encoding="utf-8"))
+    trials = {t["number"]: Trial(**t) for t in result["trials"]}
+    chosen = trials[result["chosen"]["trial"]] if result.get("chosen") else None
+    chart = pareto_chart(list(trials.values()), [trials[n] for n in result["front"]], chosen,
+                         objective=result["objective"], metric=result["metric"],
+                         max_drop=result["max_drop"],
+                         # optimize.json written before it kept the direction: accuracy's
+                         higher_is_better=result.get("higher_is_better", True))
+    if chart is None:
+        sys.exit(f"{path}: no scored trial to plot")
+    out.write_bytes(base64.b64decode(chart))
     print("wrote", out)
 
 

@@ -239,7 +239,8 @@ def _optimize(request: OptimizeRequest, plan: Plan, out: Path, folder: Path,
     result: dict[str, Any] = {
         "schema": SCHEMA, "recipe": plan.recipe.name, "target": plan.target.name,
         "objective": request.objective, "max_drop": request.max_drop,
-        "metric": metric_name, "baseline": plan.recipe.budgets.baseline,
+        "metric": metric_name, "higher_is_better": higher,
+        "baseline": plan.recipe.budgets.baseline,
         "strategy": request.strategy, "scored_on": "validation split",
         "eligibility": ELIGIBILITY,
         "space": {k.path: list(k.labels) for k in plan.space.knobs},
@@ -306,7 +307,8 @@ def _write_bundle_extras(out: Path, result: dict[str, Any], known: list[Trial],
     verify_bundle(out)
     write_text(out / "optimize.json", json.dumps(result, indent=2))
     chart = pareto_chart(known, front, chosen, objective=request.objective,
-                         metric=result["metric"], max_drop=request.max_drop)
+                         metric=result["metric"], max_drop=request.max_drop,
+                         higher_is_better=result["higher_is_better"])
     held = result["chosen"]["heldout"]
     lines = [f"{len(known)} trials over a space of {result['space_size']} ({result['strategy']}), "
              f"{result['search_wall_s']:.0f} s",

@@ -4,9 +4,10 @@ benchmark's yardstick).
 
 The first trial is the space's start (:meth:`Space.start`: no optional stage, the recipe's
 first choice of everything else): its chain is the budget's baseline, trained anyway, so it
-costs seconds. Without it the SST-2 search's random first draws all trained structured prunes
-(100-200 s each) and none of its 8 trials tried the unpruned student, the only chain whose
-files were eligible (benchmarks/results/optimize-distilbert-latency.md).
+costs seconds. Without it the SST-2 search's first draws trained four structured prunes
+(100-200 s each) before its fifth reached the unpruned student, the only chain whose files
+were eligible: 0.76 of the grid's wall time
+(benchmarks/results/optimize-distilbert-latency-nostart.md).
 
 TPE, not NSGA-II: NSGA-II needs a population of tens per generation before it improves on
 random sampling, more trials than a search of minutes gets; TPE models good and bad regions
