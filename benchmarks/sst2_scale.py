@@ -247,7 +247,9 @@ def markdown(stage: str, runs: list[SizeRun], judged: dict[str, tuple[bool | Non
     lines = [f"# {stage} on SST-2 at {sizes} training rows", "",
              f"Command: `PYTHONPATH=. python benchmarks/sst2_scale.py --stage {stage} "
              f"--sizes {','.join(str(r.train_rows) for r in runs)}"
-             f"{' --bucketing' if bucketing else ''}`; each size is the `edgekit compress` "
+             f"{' --bucketing' if bucketing else ''}"
+             + "".join(sorted({f" --teacher-from {r.teacher_from}" for r in runs if r.teacher_from}))
+             + f"`; each size is the `edgekit compress` "
              f"command in its row, in its own process, on {machine}. "
              f"Length buckets {'on' if bucketing else 'off'} (`train.bucketing`). Dev (872 "
              "sentences) is the held-out split; validation is carved from train.", "",
