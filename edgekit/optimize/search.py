@@ -4,7 +4,7 @@ benchmark's yardstick).
 
 The first trial is the space's start (:meth:`Space.start`: no optional stage, the recipe's
 first choice of everything else): its chain is the budget's baseline, trained anyway, so it
-costs seconds. Without it the SST-2 search's first draws trained four structured prunes
+costs seconds. Without it the SST-2 search's first four draws trained five structured prunes
 (100-200 s each) before its fifth reached the unpruned student, the only chain whose files
 were eligible: 0.76 of the grid's wall time
 (benchmarks/results/optimize-distilbert-latency-nostart.md).
