@@ -196,11 +196,10 @@ def main() -> None:
     args = ap.parse_args()
     summaries = {s.name: s for s in recipe_summaries()}
     if args.full:  # its own results path: the quick tables stay as they are
-        from families_full import STEM, load_published, load_runs, run_full, write_tables
+        from families_full import rewrite_tables, run_full
 
         if args.tables_only:  # rewrite families-full.md from its JSON: run nothing
-            runs = load_runs(args.results_dir / f"{STEM}.json")
-            print(f"wrote {write_tables(runs, load_published(), args.results_dir, sorted(summaries))}")
+            print(f"wrote {rewrite_tables(args.results_dir, sorted(summaries))}")
             return
         names = args.recipes.split(",") if args.recipes else sorted(
             n for n, s in summaries.items() if s.family not in ELSEWHERE)

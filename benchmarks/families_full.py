@@ -219,6 +219,13 @@ def write_tables(runs: dict[str, FullRun], published: dict[str, PublishedFigure]
     return path
 
 
+def rewrite_tables(results: Path, all_recipes: list[str]) -> Path:
+    """families-full.md again from its JSON (a changed published figure, a new column): runs
+    nothing."""
+    return write_tables(load_runs(results / f"{STEM}.json"), load_published(), results,
+                        all_recipes)
+
+
 def save(runs: dict[str, FullRun], store: Path) -> None:
     from edgekit.atomic import write_text
 
@@ -256,9 +263,7 @@ def main() -> int:
         return child(args.child[0], Path(args.child[1]))
     from edgekit.recipe import recipe_summaries
 
-    runs = load_runs(args.results_dir / f"{STEM}.json")
-    print(write_tables(runs, load_published(), args.results_dir,
-                       sorted(s.name for s in recipe_summaries())))
+    print(rewrite_tables(args.results_dir, sorted(s.name for s in recipe_summaries())))
     return 0
 
 

@@ -75,7 +75,7 @@ class Space:
         itself would ship."""
         def first(k: Knob) -> str:
             stage_knob = k.path.startswith("compression.") and k.path.count(".") == 1
-            off = [lab for v, lab in zip(k.values, k.labels) if stage_knob and _is_off(v)]
+            off = [lab for v, lab in zip(k.values, k.labels) if stage_knob and v in OFF]  # as candidate_overrides reads it
             return off[0] if off else k.labels[0]
         return {k.path: first(k) for k in self.knobs}
 
@@ -86,10 +86,6 @@ class Space:
     def value(self, path: str, lab: str) -> Any:
         knob = next(k for k in self.knobs if k.path == path)
         return knob.values[knob.labels.index(lab)]
-
-
-def _is_off(value: Any) -> bool:
-    return isinstance(value, (str, bool)) and value in OFF or value is None
 
 
 def space_of(section: OptimizeSection | None, where: str) -> Space:
