@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from edgekit.errors import EdgekitError
 
@@ -72,3 +74,38 @@ def lite_flatbuffers() -> ModuleType:
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and TensorFlow so a recipe run is repeatable."""
     keras().utils.set_random_seed(seed)
+
+
+#: What tf_keras writes into a ``.keras`` file without assets.
+_PLAIN_KERAS_FILE = {"metadata.json", "config.json", "model.weights.h5"}
+
+
+def load_keras_file(path: Path, custom_objects: dict[str, Any] | None = None) -> Any:
+    """``tf_keras.models.load_model(path, compile=False, safe_mode=True)``, without its cost
+    on large files: tf_keras reads the weights through h5py from inside the zip, and every
+    backward seek re-reads the member from its start through TensorFlow's file layer
+    (keras-team/keras#19793, fixed in Keras 3 by extracting the .h5 first, #19852; tf_keras 2.21
+    has no fix). Loading the fine-tuned MiniLM teacher (273 MB) took 75 s here, its 3-layer
+    student 10 s; each reused stage paid it. So the weights are extracted to a temporary file
+    and loaded with the public ``load_weights``, the model built from the same config the same
+    way. A file with assets is left to tf_keras as it is."""
+    import json
+    import shutil
+    import tempfile
+    import zipfile
+
+    k = keras()
+    with zipfile.ZipFile(path) as zf:
+        if set(zf.namelist()) != _PLAIN_KERAS_FILE:
+            return k.models.load_model(path, compile=False, safe_mode=True,
+                                       custom_objects=custom_objects)
+        config = json.loads(zf.read("config.json"))
+        config["compile_config"] = None
+        with tempfile.TemporaryDirectory(prefix="edgekit-keras-") as tmp:
+            weights = Path(tmp) / "model.weights.h5"
+            with zf.open("model.weights.h5") as src, open(weights, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 24)
+            model = k.saving.deserialize_keras_object(config, custom_objects=custom_objects,
+                                                      safe_mode=True)
+            model.load_weights(str(weights))
+    return model

@@ -334,8 +334,7 @@ class RunCache:
             return None
         try:
             with _tf.tfmot().quantization.keras.quantize_scope():
-                return _tf.keras().models.load_model(path, compile=False, safe_mode=True,
-                                                     custom_objects=custom_objects)
+                return _tf.load_keras_file(path, custom_objects)
         except Exception:
             return None
 

@@ -54,7 +54,7 @@ def _request(trials: int) -> Any:
     space = yaml.safe_load(SPACE.split("=", 1)[1])
     return OptimizeRequest("lenet5", target="cpu", max_drop=0.03, objective="size",
                            trials=trials, quick=True,
-                           overrides={**TINY, "optimize.space": space})
+                           overrides={**TINY, "optimize.space": space})  # monotone: the recipe's
 
 
 @pytest.fixture(scope="module")
@@ -126,18 +126,24 @@ def test_dry_run_prints_space_and_size() -> None:
     res = CliRunner().invoke(app, ["optimize", "lenet5", "--quick", "--objective", "size",
                                    "--dry-run"])
     assert res.exit_code == 0, res.output
-    assert "compression.prune.target_sparsity: 0.5, 0.75 (2)" in res.stdout
+    assert ("compression.prune.target_sparsity: 0.5, 0.75 (2)  (mildest to strongest)"
+            in res.stdout)
     assert "18 combinations" in res.stdout
 
 
-@pytest.mark.parametrize("space, said", [
-    ("{export: []}", "has no values"),
-    ("{compression.prunee.keep: [0.5]}", "no stage named 'prunee'"),
-    ("{train.epochz: [1, 2]}", "epochz"),
+@pytest.mark.parametrize("space, monotone, said", [
+    ("{export: []}", "[]", "has no values"),
+    ("{compression.prunee.keep: [0.5]}", "[]", "no stage named 'prunee'"),
+    ("{train.epochz: [1, 2]}", "[]", "epochz"),
+    ("{train.epochs: [1, 2]}", "[compression.prune.target_sparsity]",
+     "monotone knob 'compression.prune.target_sparsity' is not in the space"),
+    ("{train.epochs: [1, 2]}", "[train.epochs]", "changes nothing that is trained"),
 ])
-def test_bad_optimize_section_is_one_line(tmp_path: Path, space: str, said: str) -> None:
+def test_bad_optimize_section_is_one_line(tmp_path: Path, space: str, monotone: str,
+                                          said: str) -> None:
     res = CliRunner().invoke(app, ["optimize", "lenet5", "--dry-run", "--set",
-                                   f"optimize.space={space}"])
+                                   f"optimize.space={space}", "--set",
+                                   f"optimize.monotone={monotone}"])
     assert res.exit_code == 2
     lines = res.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and said in lines[0], res.output
@@ -183,7 +189,8 @@ def test_knobs_apply_only_where_they_mean_something() -> None:
                      "compression.ffn_prune": [False, {"keep": 0.5, "epochs": 2}],
                      "export.options.fallback_min_agreement": [0.97, 0.99]}
     plan = make_plan(OptimizeRequest("distilbert", quick=True,
-                                     overrides={"optimize.space": space_with_ov}))
+                                     overrides={"optimize.space": space_with_ov,
+                                                "optimize.monotone": []}))
     space = plan.space
     labels = {k.path: k.labels for k in space.knobs}
     first = {k.path: k.labels[0] for k in space.knobs}  # tflite fp32, prunes off
@@ -303,3 +310,107 @@ def test_a_trial_forecast_to_fail_heldout_is_not_chosen() -> None:
     at_the_line, safe = trial(0, 0.7, passes=False), trial(1, 0.9, passes=True)
     assert choose([at_the_line, safe], "latency") is safe
     assert choose([at_the_line], "latency") is None
+
+
+def _distilbert_space() -> Any:
+    from edgekit.optimize.run import OptimizeRequest, make_plan
+
+    return make_plan(OptimizeRequest("distilbert", quick=True)).space
+
+
+def test_mildest_prunes_are_probed_first_and_rule_out_stronger_ones() -> None:
+    """After the start, each monotone knob one step stronger; a candidate compressed at least
+    as strongly as one whose float model was out is dominated, whatever file it exports, but
+    not one that is milder in any knob, nor one converting another source model."""
+    space = _distilbert_space()
+    lab = {k.path: k.labels for k in space.knobs}
+    start = space.start()
+    ffn, head = lab["compression.ffn_prune"], lab["compression.head_prune"]
+    assert '"keep":0.75' in ffn[1] and '"heads":8' in head[1]  # listed mildest first
+    assert space.probes() == [{**start, "compression.ffn_prune": ffn[1]},
+                              {**start, "compression.head_prune": head[1]}]
+    mild_ffn = space.probes()[0]
+    stronger = {**start, "compression.ffn_prune": ffn[2], "compression.head_prune": head[1],
+                "export": lab["export"][1], "validation.threads": lab["validation.threads"][1]}
+    assert space.dominates(mild_ffn, stronger)
+    assert space.dominates(mild_ffn, {**mild_ffn, "export": lab["export"][1]})  # same model
+    assert not space.dominates(mild_ffn, space.probes()[1])  # milder in ffn_prune
+    assert not space.dominates(mild_ffn, start)
+
+    from edgekit.optimize.space import Knob, Space
+
+    models = Space((Knob("export", ({"format": "tflite", "model": "prune"},
+                                    {"format": "tflite", "model": "qat"})),
+                    Knob("compression.prune.target_sparsity", (0.5, 0.75))),
+                   frozenset({"compression.prune.target_sparsity"}))
+    out = {"export": models.knobs[0].labels[0], "compression.prune.target_sparsity": "0.5"}
+    assert models.dominates(out, {**out, "compression.prune.target_sparsity": "0.75"})
+    assert not models.dominates(out, {**out, "export": models.knobs[0].labels[1]})
+
+
+def _synthetic(space: Any, out_if: Any) -> tuple[Any, list[Any]]:
+    """An evaluate() over a made-up landscape (the search's logic, not a runtime: runtimes
+    are what the end-to-end tests above run): a chain is out when ``out_if(params)``;
+    latency falls as compression grows."""
+    from edgekit.optimize.space import label
+    from edgekit.optimize.trials import COMPLETE, PRUNED, Trial
+
+    known: list[Trial] = []
+
+    def evaluate(params: dict[str, str]) -> tuple[Trial, bool]:
+        for t in known:
+            if label(t.params) == label(params):
+                return t, False
+        strength = sum(k.labels.index(params[k.path]) for k in space.knobs
+                       if k.path in space.monotone)
+        out = out_if(params)
+        t = Trial(number=len(known), params=params, applied=dict(params),
+                  status=PRUNED if out else COMPLETE, keras_drop=0.05 if out else 0.0,
+                  validation=None if out else {
+                      "metric": 0.9, "drop": 0.0, "passed": True,
+                      "forecast": {"passes": True, "drop_high": 0.0}},
+                  latency_ms=None if out else 10.0 - strength, size_bytes=100)
+        known.append(t)
+        return t, True
+    return evaluate, known
+
+
+def test_search_trains_only_chains_that_no_failed_milder_one_rules_out() -> None:
+    """On distilbert's space, where every prune is out (SST-2 at 4,000 sentences): the start's
+    chain (every file of it), one file of each mildest prune, and nothing else; the other
+    candidates are reported skipped, each naming the trial that ruled it out."""
+    from edgekit.optimize.search import search
+    from edgekit.optimize.space import label
+
+    space = _distilbert_space()
+    pruned = lambda p: p["compression.ffn_prune"] != "false" or \
+        p["compression.head_prune"] != "false"  # noqa: E731
+    evaluate, known = _synthetic(space, pruned)
+    skipped = search(space, evaluate, known, strategy="tpe", trials=None, timeout_s=None,
+                     objective="latency", higher_is_better=True, key=label)
+    chains = {(t.params["compression.ffn_prune"], t.params["compression.head_prune"])
+              for t in known}
+    assert len(known) == 6 and len(chains) == 3, [t.params for t in known]
+    assert sum(not pruned(t.params) for t in known) == 4  # every file of the start's chain
+    assert len(known) + len(skipped) == space.size
+    outs = {t.number for t in known if t.float_out}
+    assert {s.by for s in skipped} <= outs and all(
+        space.dominates(known[s.by].params, s.params) for s in skipped)
+
+
+def test_search_goes_on_past_a_mild_prune_that_holds() -> None:
+    """Where only the strongest FFN prune is out, nothing milder is skipped: the search tries
+    every candidate the out chain does not dominate."""
+    from edgekit.optimize.search import search
+    from edgekit.optimize.space import label
+
+    space = _distilbert_space()
+    strongest = space.knobs[1].labels[-1]
+    assert space.knobs[1].path == "compression.ffn_prune"
+    evaluate, known = _synthetic(space, lambda p: p["compression.ffn_prune"] == strongest)
+    skipped = search(space, evaluate, known, strategy="tpe", trials=None, timeout_s=None,
+                     objective="latency", higher_is_better=True, key=label)
+    tried_strongest = [t for t in known if t.params["compression.ffn_prune"] == strongest]
+    assert 1 <= len(tried_strongest) <= 3  # at most one file per head_prune size
+    assert skipped and all(s.params["compression.ffn_prune"] == strongest for s in skipped)
+    assert len(known) + len(skipped) == space.size

@@ -37,9 +37,8 @@ class KerasFile(ModelBuilder[KerasFileConfig]):
         if not path.is_file():
             raise EdgekitError("model file not found", where=path,
                                fix="set model.params.path to an existing .keras file")
-        keras = _tf.keras()
         try:
-            model = keras.models.load_model(path, compile=False, safe_mode=True)
+            model = _tf.load_keras_file(path)
         except Exception as exc:
             raise EdgekitError(f"not a loadable tf-keras model: {str(exc).splitlines()[0]}",
                                where=path, fix="save it with tf_keras 2.x as .keras (no Lambda "

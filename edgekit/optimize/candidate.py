@@ -22,8 +22,8 @@ from edgekit import _tf
 from edgekit.devices import DeviceProfile, load_device
 from edgekit.exporters import EXPORTERS
 from edgekit.families import FAMILIES
-from edgekit.optimize.score import (Latency, ValidationScore, keras_drop, score_artifact,
-                                    target_latency)
+from edgekit.optimize.score import (Forecast, Latency, ValidationScore, float_forecast,
+                                    keras_drop, score_artifact, target_latency)
 from edgekit.paths import inside
 from edgekit.pipeline import HeldOutData, ModelStates, load_step, stages_step, train_step
 from edgekit.progress import Progress
@@ -44,6 +44,7 @@ class Outcome:
 
     pruned: bool
     keras_drop: float
+    float_forecast: Forecast | None = None  # the float model's own (score.float_forecast)
     score: ValidationScore | None = None
     latency: Latency | None = None
     size_bytes: int | None = None
@@ -147,6 +148,9 @@ def run_candidate(recipe: Recipe, out: Path, target: DeviceProfile, memo: DataMe
     float_drop = keras_drop(held.metric, baseline, val_out[exp.model], val)
     if float_drop > recipe.budgets.max_metric_drop:
         return Outcome(pruned=True, keras_drop=float_drop)
+    task = TASKS.get(held.data.task)
+    own = float_forecast(task, held.metric, baseline, val_out[exp.model], val, recipe.budgets,
+                         len(held.test))
     exporter = EXPORTERS.get(exp.format)
     runtime = RUNTIMES.get(exporter.runtime)
     family = FAMILIES.get(recipe.family)
@@ -164,12 +168,12 @@ def run_candidate(recipe: Recipe, out: Path, target: DeviceProfile, memo: DataMe
                              target=device.name)
     with progress.stage(f"score {dest.name}", "on the validation split"):
         score, proof = score_artifact(
-            art.path, art.precision, runtime, val, task=TASKS.get(held.data.task),
+            art.path, art.precision, runtime, val, task=task,
             metric=held.metric, reference_out=val_out["reference"],
             source_out=val_out[exp.model], baseline=baseline, budgets=recipe.budgets,
             size=size, settings=settings, atol_table=family.conversion_atol,
             n_heldout=len(held.test))
         latency = target_latency(art.path, proof, settled_device(target, recipe.validation.threads),
                                  val, scratch)
-    return Outcome(pruned=False, keras_drop=float_drop, score=score, latency=latency,
-                   size_bytes=size, artifact=dest.name)
+    return Outcome(pruned=False, keras_drop=float_drop, float_forecast=own, score=score,
+                   latency=latency, size_bytes=size, artifact=dest.name)

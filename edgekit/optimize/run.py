@@ -217,6 +217,8 @@ def _optimize(request: OptimizeRequest, plan: Plan, out: Path, folder: Path,
         trial = Trial(number=len(known), params=params, applied=applied,
                       status=PRUNED if outcome.pruned else COMPLETE,
                       keras_drop=outcome.keras_drop,
+                      float_forecast=(outcome.float_forecast.to_json()
+                                      if outcome.float_forecast else None),
                       validation=outcome.score.to_json() if outcome.score else None,
                       latency_ms=outcome.latency.ms if outcome.latency else None,
                       latency_source=outcome.latency.source if outcome.latency else None,
@@ -230,9 +232,22 @@ def _optimize(request: OptimizeRequest, plan: Plan, out: Path, folder: Path,
         progress.note(front_line(pareto_front(known, higher), metric_name))
         return trial, True
 
-    search(plan.space, evaluate, known, strategy=request.strategy, trials=want,
-           timeout_s=request.budget_s, objective=request.objective,
-           higher_is_better=higher, seed=request.seed)
+    keys: dict[str, str] = {}
+
+    def key(params: dict[str, str]) -> str:
+        text = label(params)
+        if text not in keys:
+            keys[text] = candidate_key(candidate_overrides(plan.raw, plan.space, params,
+                                                           option_fields)[1])
+        return keys[text]
+
+    skipped = search(plan.space, evaluate, known, strategy=request.strategy, trials=want,
+                     timeout_s=request.budget_s, objective=request.objective,
+                     higher_is_better=higher, key=key, seed=request.seed)
+    if skipped:
+        progress.note(f"skipped {len(skipped)} candidates untried: each compressed at least "
+                      "as strongly as a trial whose float model was already out ("
+                      + ", ".join(sorted({f"#{s.by}" for s in skipped})) + ")")
     search_s = time.monotonic() - started
     front = pareto_front(known, higher)
     chosen = choose(known, request.objective, higher)
@@ -246,6 +261,7 @@ def _optimize(request: OptimizeRequest, plan: Plan, out: Path, folder: Path,
         "space": {k.path: list(k.labels) for k in plan.space.knobs},
         "space_size": plan.space.size, "search_wall_s": round(search_s, 3),
         "trials": [t.to_json() for t in known], "front": [t.number for t in front],
+        "skipped": [{"params": s.params, "by": s.by} for s in skipped],
         "chosen": None}
     if chosen is None:
         write_text(folder / "optimize.json", json.dumps(result, indent=2))
@@ -292,6 +308,8 @@ def _trial_line(t: Trial, metric: str) -> str:
     verdict = ("within budget" if t.feasible else
                "within budget on validation, but forecast to fail held-out" if v["passed"]
                else "out of budget")
+    if t.float_out:
+        verdict += "; its float model is already forecast to fail held-out"
     return (f"#{t.number} {t.artifact}: {metric} {v['metric']:.4f} (drop {v['drop']:+.4f}), "
             f"{lat}, {t.size_bytes:,} B, {verdict}")
 

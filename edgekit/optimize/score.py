@@ -32,10 +32,10 @@ from edgekit.device import heldout
 from edgekit.devices import DeviceProfile
 from edgekit.recipe.schema import Budgets
 from edgekit.tasks import Metric, Task
-from edgekit.validation.intervals import forecast_drop_high, forecast_share_low
+from edgekit.validation.intervals import Interval, forecast_drop_high, forecast_share_low
 from edgekit.validation.profile import profile
 from edgekit.validation.prove import Baseline, Proof, ProofSettings, prove
-from edgekit.validation.verdict import EPS
+from edgekit.validation.verdict import EPS, agreement_with, drop_interval
 
 MEASURED, ESTIMATED = "measured", "estimated"
 
@@ -73,12 +73,26 @@ class ValidationScore:
                 "failures": list(self.failures), "forecast": self.forecast.to_json()}
 
 
-def forecast(proof: Proof, drop: float, n: int, n_heldout: int, budgets: Budgets) -> Forecast:
-    """Whether the budget's metric and agreement checks hold at the forecast bounds."""
-    high = forecast_drop_high(drop, proof.drop_interval, n, n_heldout)
-    low = forecast_share_low(proof.baseline_agreement, n, n_heldout)
+def forecast(drop: float, interval: Interval, agreement: float, n: int, n_heldout: int,
+             budgets: Budgets) -> Forecast:
+    """Whether the budget's metric and agreement checks hold at the forecast bounds, from a
+    drop (and its interval) and an agreement with the baseline seen on ``n`` examples."""
+    high = forecast_drop_high(drop, interval, n, n_heldout)
+    low = forecast_share_low(agreement, n, n_heldout)
     passes = high <= budgets.max_metric_drop + EPS and low >= budgets.min_agreement
     return Forecast(n_heldout, high, low, passes)
+
+
+def float_forecast(task: Task, metric: Metric, baseline: Baseline, outputs: np.ndarray,
+                   val: Split, budgets: Budgets, n_heldout: int) -> Forecast:
+    """The same forecast for the float model a file is converted from. A file only
+    approximates its float model, so when the float model is already forecast to fail, its
+    chain is out, and so is every chain at least as strongly compressed (the search skips
+    those, :func:`~edgekit.optimize.search.dominated`)."""
+    drop = keras_drop(metric, baseline, outputs, val)
+    agreement, _ = agreement_with(task, outputs, baseline.outputs)
+    interval = drop_interval(task, metric, outputs, val, baseline.outputs, baseline.metric)
+    return forecast(drop, interval, agreement, len(val), n_heldout, budgets)
 
 
 @dataclass(frozen=True)
@@ -110,7 +124,8 @@ def score_artifact(path: Path, precision: str, runtime: Any, val: Split, *, task
         metric=proof.metric, baseline=baseline.name, baseline_metric=baseline.metric,
         drop=drop, agreement=proof.baseline_agreement,
         passed=proof.verdict.passed, failures=tuple(c.sentence for c in proof.verdict.failures),
-        forecast=forecast(proof, drop, len(val), n_heldout, budgets))
+        forecast=forecast(drop, proof.drop_interval, proof.baseline_agreement, len(val),
+                          n_heldout, budgets))
     return score, proof
 
 

@@ -49,6 +49,7 @@ class Knob:
 @dataclass(frozen=True)
 class Space:
     knobs: tuple[Knob, ...]
+    monotone: frozenset[str] = frozenset()  # knobs listed mildest to strongest (the recipe's)
 
     @property
     def size(self) -> int:
@@ -79,8 +80,44 @@ class Space:
             return off[0] if off else k.labels[0]
         return {k.path: first(k) for k in self.knobs}
 
+    def probes(self) -> list[dict[str, str]]:
+        """What a search tries right after :meth:`start`: each monotone knob one step stronger
+        than the start, the rest as in the start. These are the cheapest questions with the
+        widest answers: when the mildest prune is already out, every stronger one and every
+        combination with it is skipped (:meth:`dominates`)."""
+        start, out = self.start(), []
+        for k in self.knobs:
+            if k.path in self.monotone:
+                i = k.labels.index(start[k.path])
+                if i + 1 < len(k.labels):
+                    out.append({**start, k.path: k.labels[i + 1]})
+        return out
+
+    def dominates(self, out: dict[str, str], params: dict[str, str]) -> bool:
+        """Whether ``params`` is compressed at least as strongly as ``out`` (a candidate whose
+        float model was already out) with everything else that shapes the float model the
+        same: then its float model is expected out too. What only the file or its run changes
+        (``export`` choices but their source model, ``validation.*``) does not matter; a monotone
+        knob must be at least as strong; any other knob (``train.*``, a stage's non-monotone
+        parameter) must be equal, since nothing says which way it moves the metric."""
+        for k in self.knobs:
+            a, b = out[k.path], params[k.path]
+            if k.path == "export":
+                if _source(self.value(k.path, a)) != _source(self.value(k.path, b)):
+                    return False
+            elif k.path.startswith(("export.", "validation.")):
+                continue
+            elif k.path in self.monotone:
+                if k.labels.index(b) < k.labels.index(a):
+                    return False
+            elif a != b:
+                return False
+        return True
+
     def describe(self) -> list[str]:
-        lines = [f"  {k.path}: {', '.join(k.labels)} ({len(k.values)})" for k in self.knobs]
+        lines = [f"  {k.path}: {', '.join(k.labels)} ({len(k.values)})"
+                 + ("  (mildest to strongest)" if k.path in self.monotone else "")
+                 for k in self.knobs]
         return [*lines, f"  {self.size} combinations"]
 
     def value(self, path: str, lab: str) -> Any:
@@ -92,7 +129,13 @@ def space_of(section: OptimizeSection | None, where: str) -> Space:
     if section is None:
         raise EdgekitError("the recipe has no 'optimize:' section", where=where,
                            fix="add optimize: {space: {export: [...], ...}} (see recipes/lenet5.yaml)")
-    return Space(tuple(Knob(p, tuple(v)) for p, v in section.space.items()))
+    return Space(tuple(Knob(p, tuple(v)) for p, v in section.space.items()),
+                 frozenset(section.monotone))
+
+
+def _source(export_entry: Any) -> Any:
+    """The model an export entry converts (its float model), 'final' unless it names one."""
+    return export_entry.get("model", "final") if isinstance(export_entry, dict) else None
 
 
 def _stage_index(raw: dict[str, Any], stage: str) -> int | None:

@@ -22,6 +22,7 @@ class Trial:
     applied: dict[str, Any]  # the knobs that applied to this candidate (its identity)
     status: str  # COMPLETE or PRUNED (float model already out of budget on validation)
     keras_drop: float  # the float model's drop on validation, before export
+    float_forecast: dict[str, Any] | None = None  # the float model's Forecast.to_json()
     validation: dict[str, Any] | None = None  # ValidationScore.to_json()
     latency_ms: float | None = None
     latency_source: str | None = None  # 'measured' or 'estimated'
@@ -37,6 +38,14 @@ class Trial:
         (:mod:`edgekit.optimize.score`)."""
         return self.status == COMPLETE and bool(self.validation and self.validation["passed"]
                                                 and self.validation["forecast"]["passes"])
+
+    @property
+    def float_out(self) -> bool:
+        """Its float model is already out: over budget on validation (``pruned``) or forecast
+        to fail held-out. Then no file of it can be expected to pass, nor of a chain compressed
+        at least as strongly (:func:`~edgekit.optimize.search.dominated`)."""
+        return self.status == PRUNED or bool(self.float_forecast
+                                             and not self.float_forecast["passes"])
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -169,6 +169,11 @@ class OptimizeSection(_Strict):
     space: dict[str, list[Any]] = Field(min_length=1, description="dotted recipe path -> the "
                                         "values it may take, e.g. {export.options."
                                         "fallback_min_agreement: [0.97, 0.99]}")
+    monotone: list[str] = Field(default_factory=list, description="compression knobs of the "
+                                "space whose values are listed from mildest to strongest "
+                                "('off' first): a candidate compressed at least as strongly "
+                                "in each as one whose float model is already out of budget "
+                                "is skipped untried")
 
     @model_validator(mode="after")
     def _choices(self) -> "OptimizeSection":
@@ -182,6 +187,13 @@ class OptimizeSection(_Strict):
             labels = [json.dumps(c, sort_keys=True, default=str) for c in choices]
             if len(set(labels)) != len(labels):
                 raise ValueError(f"knob '{path}' lists a value twice")
+        for path in self.monotone:  # after the space: a broken space is named first
+            if path not in self.space:
+                raise ValueError(f"monotone knob '{path}' is not in the space (a space given "
+                                 "with --set needs its own optimize.monotone=[...])")
+            if not path.startswith("compression."):
+                raise ValueError(f"monotone knob '{path}' changes nothing that is trained "
+                                 "(only compression.* knobs make a model weaker)")
         return self
 
 
