@@ -223,6 +223,11 @@ def _chain(trial: dict[str, Any]) -> tuple[str, ...]:
                  if k.startswith("compression.") and v not in OFF)
 
 
+def chains_trained(result: dict[str, Any]) -> int:
+    """Distinct stage chains among a run's trials: what it paid training for."""
+    return len({_chain(t) for t in result["trials"]})
+
+
 def oracle_floor(grid: dict[str, Any]) -> float:
     """What a strategy that knew the answer would have spent, read off the grid's own trials:
     the grid's whole cost less every trial it did not need. It needs the first trial of each
@@ -323,8 +328,15 @@ def write_results(args: argparse.Namespace, plan: Any, grid: dict[str, Any], sea
     within = s <= 1.1 * g
     ratio = search["total_wall_s"] / grid["total_wall_s"]
     held = search["chosen"]["heldout"]
-    rows = [("strategy", "grid (every candidate)", f"TPE, {args.trials} trials"),
+    skipped = len(search.get("skipped", []))
+    rows = [("strategy", "grid (every candidate)",
+             f"TPE, at most {args.trials} trials" + (", skipping what an out chain rules out"
+                                                     if "skipped" in search else "")),
             ("trials", len(grid["trials"]), len(search["trials"])),
+            ("stage chains trained (the base one included)", chains_trained(grid),
+             chains_trained(search)),
+            ("candidates skipped untried (compressed at least as strongly as a trial whose "
+             "float model was out)", "—", skipped),
             ("chosen", grid["chosen"]["file"], search["chosen"]["file"]),
             (f"chosen {args.objective} ({unit})", _fmt(g, unit), _fmt(s, unit)),
             ("chosen validation metric", grid["trials"][grid["chosen"]["trial"]]["validation"]["metric"],
@@ -348,9 +360,9 @@ def write_results(args: argparse.Namespace, plan: Any, grid: dict[str, Any], sea
         rows.append(("total wall with the shared training added (s)",
                      round(grid["total_wall_s"] + w, 1), round(search["total_wall_s"] + w, 1)))
     if remeasured:
-        rows[3] = (f"chosen latency while searching (ms, validation, p50)",
+        rows[5] = (f"chosen latency while searching (ms, validation, p50)",
                    _fmt(best(grid, args.objective), unit), _fmt(best(search, args.objective), unit))
-        rows.insert(4, ("chosen latency re-measured side by side (ms, held-out inputs, p50 / p90, "
+        rows.insert(6, ("chosen latency re-measured side by side (ms, held-out inputs, p50 / p90, "
                         "threads)", *(f"{remeasured[k]['p50']:.4g} / {remeasured[k]['p90']:.4g}, "
                                       f"{remeasured[k]['threads']}" for k in ("grid", "search"))))
     side = " (re-measured side by side)" if remeasured else ""

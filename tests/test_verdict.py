@@ -274,3 +274,20 @@ def test_resampled_metrics_equal_their_definitions() -> None:
     outputs = images + rng.normal(0, 0.1, images.shape).astype(np.float32)
     split = Split({"image": images}, rng.integers(0, 2, 120))
     assert anomaly.resampler(outputs, split)(np.arange(120)) == anomaly.evaluate(outputs, split)
+
+
+def test_half_float_tolerance_follows_the_outputs_scale() -> None:
+    """bf16 and fp16 are judged against 8 units of their rounding at the outputs' largest
+    magnitude (or the family's absolute figure, whichever is looser); fp32 keeps its absolute
+    figure; int8 has none. A file off by a good share of its outputs still fails."""
+    from edgekit.families import FAMILIES
+    from edgekit.validation.prove import family_atol
+
+    cnn = FAMILIES.get("cnn").conversion_atol
+    assert family_atol(cnn, "fp32", "bf16", peak=1.0) == cnn["bf16"]  # small outputs: absolute
+    loose = family_atol(cnn, "fp32", "bf16", peak=12.0)
+    assert loose == pytest.approx(12.0 * 8 / 256) and loose > 0.212  # full inception's 0.212
+    assert loose < 0.1 * 12.0  # a conversion 10% off at that scale fails
+    assert family_atol(cnn, "fp32", "fp32", peak=1e4) == cnn["fp32"]
+    assert family_atol(cnn, "fp16", "fp32", peak=100.0) == pytest.approx(100.0 * 8 / 2048)
+    assert family_atol(cnn, "int8", "int8", peak=10.0) is None

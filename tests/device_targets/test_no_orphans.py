@@ -152,8 +152,13 @@ def test_ctrl_c_on_the_cli_leaves_no_runner(small_bundle: Path) -> None:
     marker = str(MARK - 1)
     tfl = next((small_bundle / "artifacts").glob("*fp32.tflite"))
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    cli = subprocess.Popen([sys.executable, "-m", "edgekit", "profile", str(tfl), "--target", "cpu",
-                            "--runs", marker], env=env, stdout=subprocess.PIPE,
+    # As a terminal's foreground process has it: SIGINT raises KeyboardInterrupt. Python leaves
+    # SIGINT ignored when it starts ignored, as it does under a shell's `&` without job control,
+    # so a suite started in the background would otherwise test a CLI that cannot see Ctrl-C.
+    foreground = ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler);"
+                  " runpy.run_module('edgekit', run_name='__main__', alter_sys=True)")
+    cli = subprocess.Popen([sys.executable, "-c", foreground, "profile", str(tfl), "--target",
+                            "cpu", "--runs", marker], env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
