@@ -224,8 +224,11 @@ def _chain(trial: dict[str, Any]) -> tuple[str, ...]:
 
 
 def chains_trained(result: dict[str, Any]) -> int:
-    """Distinct stage chains among a run's trials: what it paid training for."""
-    return len({_chain(t) for t in result["trials"]})
+    """Distinct stage chains (the stages on, with their settings) among a run's trials: what
+    it paid training for."""
+    return len({tuple((k, json.dumps(v, sort_keys=True)) for k, v in t["applied"].items()
+                      if k.startswith("compression.") and v not in OFF)
+                for t in result["trials"]})
 
 
 def oracle_floor(grid: dict[str, Any]) -> float:

@@ -13,9 +13,10 @@ Then come the space's probes (:meth:`Space.probes`: each monotone knob one step 
 the start), and every candidate at least as strongly compressed as one whose float model was
 already out is skipped untried (:meth:`Space.dominates`). On the SST-2 space TPE alone, with
 the start, trained 6 of 9 chains where the mildest FFN prune and the mildest head prune
-already ruled out the other 6 (0.92 of the grid's wall time; with the probes and the skips,
-benchmarks/results/optimize-distilbert-latency.md). The grid skips nothing: it is the
-yardstick.
+already ruled out the other 6 (0.92 of the grid's wall time,
+benchmarks/results/optimize-distilbert-latency-tpe.md); with the probes and the skips it trained
+3 chains in 0.31 of it (benchmarks/results/optimize-distilbert-latency.md). The grid skips
+nothing: it is the yardstick.
 
 TPE, not NSGA-II: NSGA-II needs a population of tens per generation before it improves on
 random sampling, more trials than a search of minutes gets; TPE models good and bad regions
