@@ -7,6 +7,7 @@ The runner is made to outlast a short timeout by asking it for an absurd number 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -171,5 +172,10 @@ def test_ctrl_c_on_the_cli_leaves_no_runner(small_bundle: Path) -> None:
     finally:
         if cli.poll() is None:
             cli.kill()
+            cli.wait()
+        left = gone(marker)
+        for line in left:  # a failed run must not leave a runner spinning for later tests
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(line.split(":", 1)[0]), signal.SIGKILL)
     assert cli.returncode == 130, err
-    assert gone(marker) == []
+    assert left == []
