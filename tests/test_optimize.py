@@ -348,19 +348,38 @@ def test_mildest_prunes_are_probed_first_and_rule_out_stronger_ones() -> None:
     assert not models.dominates(out, {**out, "export": models.knobs[0].labels[1]})
 
 
-def _synthetic(space: Any, out_if: Any) -> tuple[Any, list[Any]]:
+class FakeClock:
+    """Seconds that pass only when a synthetic trial says so."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _synthetic(space: Any, out_if: Any, clock: FakeClock | None = None,
+               chain_s: float = 100.0, file_s: float = 1.0) -> tuple[Any, list[Any]]:
     """An evaluate() over a made-up landscape (the search's logic, not a runtime: runtimes
     are what the end-to-end tests above run): a chain is out when ``out_if(params)``;
-    latency falls as compression grows."""
+    latency falls as compression grows; a trial costs ``chain_s`` on the clock when its chain
+    is new (the start's chain: ``file_s``, trained before the search), else ``file_s``."""
     from edgekit.optimize.space import label
     from edgekit.optimize.trials import COMPLETE, PRUNED, Trial
 
     known: list[Trial] = []
 
+    def chain(params: dict[str, str]) -> tuple[str, ...]:
+        return tuple(v for k, v in sorted(params.items()) if k.startswith("compression."))
+
     def evaluate(params: dict[str, str]) -> tuple[Trial, bool]:
         for t in known:
             if label(t.params) == label(params):
                 return t, False
+        fresh = chain(params) not in {chain(t.params) for t in known}
+        cost = chain_s if fresh and chain(params) != chain(space.start()) else file_s
+        if clock is not None:
+            clock.now += cost
         strength = sum(k.labels.index(params[k.path]) for k in space.knobs
                        if k.path in space.monotone)
         out = out_if(params)
@@ -369,7 +388,7 @@ def _synthetic(space: Any, out_if: Any) -> tuple[Any, list[Any]]:
                   validation=None if out else {
                       "metric": 0.9, "drop": 0.0, "passed": True,
                       "forecast": {"passes": True, "drop_high": 0.0}},
-                  latency_ms=None if out else 10.0 - strength, size_bytes=100)
+                  latency_ms=None if out else 10.0 - strength, size_bytes=100, wall_s=cost)
         known.append(t)
         return t, True
     return evaluate, known
@@ -387,7 +406,7 @@ def test_search_trains_only_chains_that_no_failed_milder_one_rules_out() -> None
         p["compression.head_prune"] != "false"  # noqa: E731
     evaluate, known = _synthetic(space, pruned)
     skipped = search(space, evaluate, known, strategy="tpe", trials=None, timeout_s=None,
-                     objective="latency", higher_is_better=True, key=label)
+                     objective="latency", higher_is_better=True, key=label).skipped
     chains = {(t.params["compression.ffn_prune"], t.params["compression.head_prune"])
               for t in known}
     assert len(known) == 6 and len(chains) == 3, [t.params for t in known]
@@ -409,8 +428,29 @@ def test_search_goes_on_past_a_mild_prune_that_holds() -> None:
     assert space.knobs[1].path == "compression.ffn_prune"
     evaluate, known = _synthetic(space, lambda p: p["compression.ffn_prune"] == strongest)
     skipped = search(space, evaluate, known, strategy="tpe", trials=None, timeout_s=None,
-                     objective="latency", higher_is_better=True, key=label)
+                     objective="latency", higher_is_better=True, key=label).skipped
     tried_strongest = [t for t in known if t.params["compression.ffn_prune"] == strongest]
     assert 1 <= len(tried_strongest) <= 3  # at most one file per head_prune size
     assert skipped and all(s.params["compression.ffn_prune"] == strongest for s in skipped)
     assert len(known) + len(skipped) == space.size
+
+
+def test_budget_starts_no_chain_that_cannot_finish_in_time() -> None:
+    """With --budget 150 s and chains of 100 s: the start's files (trained already), one
+    probe's chain, then only files of trained chains; the second probe's chain is not started
+    at 101 s (it would end near 201 s), and the search says so instead of overrunning."""
+    from edgekit.optimize.search import search
+    from edgekit.optimize.space import label
+
+    space = _distilbert_space()
+    clock = FakeClock()
+    evaluate, known = _synthetic(space, lambda p: False, clock)  # every chain within budget
+    left = search(space, evaluate, known, strategy="tpe", trials=None, timeout_s=150.0,
+                  objective="latency", higher_is_better=True, key=label, clock=clock)
+    chains = {(t.params["compression.ffn_prune"], t.params["compression.head_prune"])
+              for t in known}
+    assert len(chains) == 2 and clock.now <= 150.0, (chains, clock.now)
+    assert left.not_started and not left.skipped
+    assert all((p["compression.ffn_prune"], p["compression.head_prune"]) not in chains
+               for p in left.not_started)
+    assert len(known) >= 5  # the trained chains' cheap files were still tried

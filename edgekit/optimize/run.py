@@ -241,9 +241,14 @@ def _optimize(request: OptimizeRequest, plan: Plan, out: Path, folder: Path,
                                                            option_fields)[1])
         return keys[text]
 
-    skipped = search(plan.space, evaluate, known, strategy=request.strategy, trials=want,
-                     timeout_s=request.budget_s, objective=request.objective,
-                     higher_is_better=higher, key=key, seed=request.seed)
+    left = search(plan.space, evaluate, known, strategy=request.strategy, trials=want,
+                  timeout_s=request.budget_s, objective=request.objective,
+                  higher_is_better=higher, key=key, seed=request.seed)
+    skipped = left.skipped
+    if left.not_started:
+        progress.note(f"--budget: {len(left.not_started)} candidates of untrained chains not "
+                      "started: at the cost of the dearest chain so far they would not finish "
+                      "in time")
     if skipped:
         progress.note(f"skipped {len(skipped)} candidates untried: each compressed at least "
                       "as strongly as a trial whose float model was already out ("
@@ -262,6 +267,7 @@ def _optimize(request: OptimizeRequest, plan: Plan, out: Path, folder: Path,
         "space_size": plan.space.size, "search_wall_s": round(search_s, 3),
         "trials": [t.to_json() for t in known], "front": [t.number for t in front],
         "skipped": [{"params": s.params, "by": s.by} for s in skipped],
+        "not_started": left.not_started,
         "chosen": None}
     if chosen is None:
         write_text(folder / "optimize.json", json.dumps(result, indent=2))

@@ -50,6 +50,16 @@ PATIENCE = 50
 
 
 @dataclass(frozen=True)
+class Left:
+    """What a search left untried on purpose: ``skipped``, ruled out by a trial; ``not_started``,
+    candidates of untrained chains that would not have finished within ``--budget`` (a chain
+    is estimated at the dearest chain the search has trained so far)."""
+
+    skipped: list["Skip"]
+    not_started: list[dict[str, str]]
+
+
+@dataclass(frozen=True)
 class Skip:
     """A candidate left untried: compressed at least as strongly as trial ``by``, whose float
     model was already out."""
@@ -91,24 +101,50 @@ def _values(t: Trial, objective: str, higher_is_better: bool) -> list[float]:
     return [value if value is not None else float("inf"), t.validation["metric"]]
 
 
-def _stop(started: float, timeout_s: float | None) -> bool:
-    return timeout_s is not None and time.monotonic() - started >= timeout_s
+def _chain(space: Space, params: dict[str, str]) -> tuple[str, ...]:
+    """What a candidate trains: its compression knobs."""
+    return tuple(params[k.path] for k in space.knobs if k.path.startswith("compression."))
+
+
+def fits(space: Space, params: dict[str, str], known: list[Trial], left_s: float | None) -> bool:
+    """Whether the candidate can finish in ``left_s``: always when its chain is trained (its
+    files cost seconds) or nothing is known yet; else when the dearest chain trained so far
+    (its first trial's wall time) would. A trial is not stopped halfway, so without this a
+    search whose budget ran out mid-training overran by a whole chain."""
+    if left_s is None:
+        return True
+    opened: dict[tuple[str, ...], float] = {}
+    for t in known:
+        opened.setdefault(_chain(space, t.params), t.wall_s)
+    if not opened or _chain(space, params) in opened:
+        return True
+    return max(opened.values()) <= left_s
 
 
 def search(space: Space, evaluate: Evaluate, known: list[Trial], *, strategy: str,
            trials: int | None, timeout_s: float | None, objective: str,
-           higher_is_better: bool, key: Key, seed: int = 0) -> list[Skip]:
+           higher_is_better: bool, key: Key, seed: int = 0,
+           clock: Callable[[], float] = time.monotonic) -> Left:
     """Evaluate candidates until ``trials`` distinct ones are known (those of an earlier,
     interrupted run count; at most the space's distinct candidates), every combination was
-    tried or skipped, or ``timeout_s`` has passed. Returns the candidates skipped untried."""
-    started = time.monotonic()
+    tried, skipped or cannot finish within ``timeout_s`` (:func:`fits`), or ``timeout_s`` has
+    passed. Returns what was left untried on purpose."""
+    started = clock()
+
+    def left_s() -> float | None:
+        return None if timeout_s is None else timeout_s - (clock() - started)
+
+    def stop() -> bool:
+        left = left_s()
+        return left is not None and left <= 0
+
     want = min(trials or space.size, space.size)
-    if strategy == "grid":
+    if strategy == "grid":  # the yardstick: every candidate in order, until the deadline
         for params in space.grid():
-            if len(known) >= want or _stop(started, timeout_s):
+            if len(known) >= want or stop():
                 break
             evaluate(params)
-        return []
+        return Left([], [])
     optuna = _optuna()
     dists = {k.path: optuna.distributions.CategoricalDistribution(list(k.labels))
              for k in space.knobs}
@@ -125,12 +161,13 @@ def search(space: Space, evaluate: Evaluate, known: list[Trial], *, strategy: st
         if key(params) not in tried:
             study.enqueue_trial(params)
     idle = 0
+    late: dict[str, dict[str, str]] = {}  # asked for, but its chain would not finish in time
 
     def untried() -> list[dict[str, str]]:
         return [p for p in space.grid() if key(p) not in tried
-                and dominated(space, p, known) is None]
+                and dominated(space, p, known) is None and fits(space, p, known, left_s())]
 
-    while len(known) < want and not _stop(started, timeout_s):
+    while len(known) < want and not stop():
         if idle >= PATIENCE:  # TPE keeps proposing what is known: take the next untried
             rest = untried()
             if not rest:
@@ -145,6 +182,11 @@ def search(space: Space, evaluate: Evaluate, known: list[Trial], *, strategy: st
             study.tell(ot, state=optuna.trial.TrialState.PRUNED)
             idle += 1
             continue
+        if key(params) not in tried and not fits(space, params, known, left_s()):
+            late[key(params)] = params
+            study.tell(ot, state=optuna.trial.TrialState.PRUNED)
+            idle += 1
+            continue
         trial, new = evaluate(params)
         tried.add(key(params))
         idle = 0 if new else idle + 1
@@ -153,7 +195,9 @@ def search(space: Space, evaluate: Evaluate, known: list[Trial], *, strategy: st
             study.tell(ot, state=optuna.trial.TrialState.PRUNED)
         else:
             study.tell(ot, _values(trial, objective, higher_is_better))
-    return ruled_out(space, known, tried, key)
+    skipped = ruled_out(space, known, tried, key)
+    ruled = {key(s.params) for s in skipped}
+    return Left(skipped, [p for k, p in late.items() if k not in tried and k not in ruled])
 
 
 def ruled_out(space: Space, known: list[Trial], tried: set[str], key: Key) -> list[Skip]:
