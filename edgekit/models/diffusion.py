@@ -55,21 +55,31 @@ def _sampler_layer(config: DiffusionConfig, pixels: int) -> Any:
             angles = t[:, None] * freqs[None, :]
             return tf.concat([tf.sin(angles), tf.cos(angles)], axis=-1)
 
-        def denoise(self, x: Any, temb: Any) -> Any:
+        def residual(self, x: Any, temb: Any) -> Any:
             h = tf.concat([x, temb], axis=-1)
             for layer in self.mlp:
                 h = layer(h)
             return self.out(h)
+
+        def denoise(self, x: Any, temb: Any, a: Any) -> Any:
+            """ε̂ = √(1-ᾱ)·x_t + √ᾱ·F(x_t, t): the MLP F learns what the best linear guess
+            misses (input/skip preconditioning as in Karras et al. 2022, EDM). Without it the
+            MLP had to learn to scale x_t by a function of t and stalled at an ε loss of 0.45
+            on Fashion-MNIST, worse than that linear guess alone (0.25); its samples scored
+            frechet_pca 73, as uniform noise does (72; the mean image 53)."""
+            return tf.sqrt(1.0 - a) * x + tf.sqrt(a) * self.residual(x, temb)
 
         def call(self, z: Any) -> Any:
             x = z
             ones = tf.ones_like(z[:, :1])
             for i, t in enumerate(times):
                 temb = ones * self.time_embedding(tf.constant([float(t)]))
-                eps = self.denoise(x, temb)
                 a = float(alpha_bar[t])
-                x0 = (x - math.sqrt(1 - a) * eps) / math.sqrt(a)
-                x0 = tf.clip_by_value(x0, -1.0, 1.0)
+                f = self.residual(x, temb)
+                eps = math.sqrt(1 - a) * x + math.sqrt(a) * f
+                # (x - √(1-ᾱ)·ε̂)/√ᾱ with ε̂ as in denoise, without dividing by √ᾱ (0.005 at the
+                # first step: it multiplied every rounding error of ε̂ by 200)
+                x0 = tf.clip_by_value(math.sqrt(a) * x - math.sqrt(1 - a) * f, -1.0, 1.0)
                 if i + 1 < len(times):
                     a_next = float(alpha_bar[times[i + 1]])
                     x = math.sqrt(a_next) * x0 + math.sqrt(1 - a_next) * eps
@@ -96,7 +106,7 @@ def _trainer_class() -> type:
             a = tf.gather(self.alpha_bar, t)[:, None]
             noise = tf.random.normal(tf.shape(x0))
             x_t = tf.sqrt(a) * x0 + tf.sqrt(1.0 - a) * noise
-            eps = self.sampler.denoise(x_t, self.sampler.time_embedding(tf.cast(t, tf.float32)))
+            eps = self.sampler.denoise(x_t, self.sampler.time_embedding(tf.cast(t, tf.float32)), a)
             return tf.reduce_mean(tf.square(eps - noise))
 
         def train_step(self, data: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ inside the self-contained runner that edgekit ships to devices.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import ClassVar
 
@@ -62,15 +63,21 @@ class Runtime(ABC):
 RUNTIMES: Registry[Runtime] = Registry("runtime", "edgekit.device.runtimes")
 
 
-def match_inputs(wanted: list[str], given: Inputs) -> dict[str, np.ndarray]:
+def match_inputs(wanted: list[str], given: Inputs,
+                 aliases: Mapping[str, Iterable[str]] | None = None) -> dict[str, np.ndarray]:
     """Map the engine's input names to ours: exact, else the engine name that contains ours.
 
     Converters decorate names ('serving_default_image:0', 'image:0'); they keep ours inside.
+    ``aliases``: every name an engine input goes by (OpenVINO gives a tensor all the names the
+    graph had for it, and which one it reports first is not ours: a diffusion sampler's input
+    was reported as 'diffusion/ddim_sampler/mul_2:0', the name of the first product it feeds).
     """
     mapping: dict[str, np.ndarray] = {}
     for engine_name in wanted:
-        if engine_name in given:
-            mapping[engine_name] = given[engine_name]
+        names = [engine_name, *((aliases or {}).get(engine_name, ()))]
+        exact = [n for n in names if n in given]
+        if exact:
+            mapping[engine_name] = given[exact[0]]
             continue
         hits = [k for k in given if k in engine_name]
         if len(hits) != 1:

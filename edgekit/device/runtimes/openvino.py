@@ -24,6 +24,7 @@ class OpenVINOSession(Session):
         self._path = path
         self._request = compiled.create_infer_request()
         self.input_names = [p.get_any_name() for p in compiled.inputs]
+        self._aliases = {p.get_any_name(): sorted(p.get_names()) for p in compiled.inputs}
         self._types = {p.get_any_name(): p.get_element_type().to_dtype() for p in compiled.inputs}
         hint = compiled.get_property("INFERENCE_PRECISION_HINT")
         self.inference_precision = _PRECISIONS.get(hint.get_type_name() if hasattr(hint, "get_type_name") else str(hint), str(hint))
@@ -31,14 +32,14 @@ class OpenVINOSession(Session):
     def run(self, inputs: Inputs) -> np.ndarray:
         with engine_errors("openvino", self._path, "run"):
             feed = {k: np.asarray(v, dtype=self._types[k]) for k, v in
-                    match_inputs(self.input_names, inputs).items()}
+                    match_inputs(self.input_names, inputs, self._aliases).items()}
             self._request.infer(feed)
             return self._request.get_output_tensor(0).data.copy()
 
     def run_outputs(self, inputs: Inputs) -> dict[str, np.ndarray]:
         with engine_errors("openvino", self._path, "run"):
             feed = {k: np.asarray(v, dtype=self._types[k]) for k, v in
-                    match_inputs(self.input_names, inputs).items()}
+                    match_inputs(self.input_names, inputs, self._aliases).items()}
             self._request.infer(feed)
             # a port has every name the graph gave its tensor: key it by each
             return {name: self._request.get_tensor(port).data.copy()
