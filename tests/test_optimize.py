@@ -96,6 +96,10 @@ def test_choice_is_on_front_within_budget_and_proven_once(searched: dict[str, An
     assert trial["validation"]["forecast"]["passes"]
     assert trial["validation"]["forecast"]["drop_high"] <= 0.03
     assert trial["latency_source"] == "measured"
+    for t in result["trials"]:  # the float model's own forecast, the dominance skip's input
+        own, filed = t["float_forecast"], t["validation"]["forecast"]
+        assert own["n_heldout"] == filed["n_heldout"] and 0 <= own["agreement_low"] <= 1
+    assert result["skipped"] == [] and result["not_started"] == []  # no out float model here
     sizes = [t["size_bytes"] for t in result["trials"]
              if t["validation"]["passed"] and t["validation"]["forecast"]["passes"]]
     assert trial["size_bytes"] == min(sizes)  # --objective size
