@@ -363,9 +363,10 @@ def write_results(args: argparse.Namespace, plan: Any, grid: dict[str, Any], sea
         rows.append(("total wall with the shared training added (s)",
                      round(grid["total_wall_s"] + w, 1), round(search["total_wall_s"] + w, 1)))
     if remeasured:
-        rows[5] = (f"chosen latency while searching (ms, validation, p50)",
-                   _fmt(best(grid, args.objective), unit), _fmt(best(search, args.objective), unit))
-        rows.insert(6, ("chosen latency re-measured side by side (ms, held-out inputs, p50 / p90, "
+        at = next(i for i, row in enumerate(rows) if row[0] == f"chosen {args.objective} ({unit})")
+        rows[at] = (f"chosen latency while searching (ms, validation, p50)",
+                    _fmt(best(grid, args.objective), unit), _fmt(best(search, args.objective), unit))
+        rows.insert(at + 1, ("chosen latency re-measured side by side (ms, held-out inputs, p50 / p90, "
                         "threads)", *(f"{remeasured[k]['p50']:.4g} / {remeasured[k]['p90']:.4g}, "
                                       f"{remeasured[k]['threads']}" for k in ("grid", "search"))))
     side = " (re-measured side by side)" if remeasured else ""

@@ -12,7 +12,7 @@ converting).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,9 @@ class Chain:
     states: ModelStates
     model_keys: dict[str, str]
     val_out: dict[str, np.ndarray]
+    # each exported model's own forecast, by (model, budgets): its files share it, and the
+    # drop's bootstrap is not redone for each of them
+    forecasts: dict[tuple[str, str], Forecast] = field(default_factory=dict)
 
 
 class ChainMemo:
@@ -149,8 +152,11 @@ def run_candidate(recipe: Recipe, out: Path, target: DeviceProfile, memo: DataMe
     if float_drop > recipe.budgets.max_metric_drop:
         return Outcome(pruned=True, keras_drop=float_drop)
     task = TASKS.get(held.data.task)
-    own = float_forecast(task, held.metric, baseline, val_out[exp.model], val, recipe.budgets,
-                         len(held.test))
+    mine = (exp.model, recipe.budgets.model_dump_json())
+    if mine not in chain.forecasts:
+        chain.forecasts[mine] = float_forecast(task, held.metric, baseline, val_out[exp.model],
+                                               val, recipe.budgets, len(held.test), float_drop)
+    own = chain.forecasts[mine]
     exporter = EXPORTERS.get(exp.format)
     runtime = RUNTIMES.get(exporter.runtime)
     family = FAMILIES.get(recipe.family)

@@ -84,12 +84,12 @@ def forecast(drop: float, interval: Interval, agreement: float, n: int, n_heldou
 
 
 def float_forecast(task: Task, metric: Metric, baseline: Baseline, outputs: np.ndarray,
-                   val: Split, budgets: Budgets, n_heldout: int) -> Forecast:
-    """The same forecast for the float model a file is converted from. A file only
-    approximates its float model, so when the float model is already forecast to fail, its
-    chain is out, and so is every chain at least as strongly compressed (the search skips
-    those, :func:`~edgekit.optimize.search.dominated`)."""
-    drop = keras_drop(metric, baseline, outputs, val)
+                   val: Split, budgets: Budgets, n_heldout: int, drop: float) -> Forecast:
+    """The same forecast for the float model a file is converted from, whose drop on
+    validation (:func:`keras_drop`) the caller has. A file only approximates its float model,
+    so when the float model is already forecast to fail, its chain is out, and so is every
+    chain at least as strongly compressed (the search skips those,
+    :func:`~edgekit.optimize.search.dominated`)."""
     agreement, _ = agreement_with(task, outputs, baseline.outputs)
     interval = drop_interval(task, metric, outputs, val, baseline.outputs, baseline.metric)
     return forecast(drop, interval, agreement, len(val), n_heldout, budgets)
