@@ -45,7 +45,7 @@ from edgekit.stages import STAGES
 from edgekit.strategy import Role, chief_decides, make_strategy, peer_failures, role_of
 from edgekit.tasks import TASKS, Metric
 from edgekit.threads import settled_device
-from edgekit.training import TrainContext, compile_model, count_params, fit
+from edgekit.training import TrainContext, compile_model, count_params, fit, lr_schedule
 from edgekit.validation.prove import Baseline, Proof, ProofSettings, prove
 from edgekit.validation.verdict import budget_metric, class_report, drop_text, resolution_warning
 from edgekit.bundle_integrity import write_manifest
@@ -113,7 +113,7 @@ def train_reference(recipe: Recipe, data: Dataset, ctx: TrainContext) -> Any:
     with ctx.strategy.scope():
         model = builder.build(recipe.model.params, data)
         compile_model(model, ctx)
-    fit(model, ctx, recipe.train.epochs)
+    fit(model, ctx, recipe.train.epochs, callbacks=lr_schedule(recipe.train, recipe.train.epochs))
     return model
 
 

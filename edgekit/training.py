@@ -58,6 +58,23 @@ def compile_model(model: Any, ctx: TrainContext, learning_rate: float | None = N
                   loss=ctx.task.keras_loss(), metrics=ctx.task.keras_metrics())
 
 
+def lr_schedule(train: TrainSection, epochs: int) -> list[Any]:
+    """The callbacks that carry out ``train.lr_schedule`` over a fit of ``epochs`` epochs.
+
+    Cosine sets epoch e's rate to ``learning_rate · ½(1 + cos(π·e/epochs))``: full at the first
+    epoch, near 0 at the last, so the final epochs settle instead of bouncing at the starting
+    rate (mobilenet on Fashion-MNIST: +0.5 points for the same 12 epochs, recipes/mobilenet.yaml).
+    Per epoch, not per step: the same schedule whatever the batch count or replicas."""
+    if train.lr_schedule == "constant":
+        return []
+    import math
+
+    keras = _tf.keras()
+    base = train.learning_rate
+    return [keras.callbacks.LearningRateScheduler(
+        lambda epoch, _lr: base * 0.5 * (1 + math.cos(math.pi * epoch / epochs)))]
+
+
 def fit(model: Any, ctx: TrainContext, epochs: int, callbacks: list[Any] | None = None) -> Any:
     """Keras' ``fit`` on the training split: arrays shuffled by Keras, or, with
     :meth:`TrainContext.token_lengths`, a stream of length-bucketed batches (same steps per

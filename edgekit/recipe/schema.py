@@ -76,6 +76,10 @@ class TrainSection(_Strict):
     bucketing: bool = Field(False, description="tokenized text: batches of similar length, each "
                             "padded only to its longest text (exports keep their fixed length); "
                             "no effect on other data")
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        "constant", description="the reference's learning rate per epoch: constant, or cosine "
+        "(from learning_rate down along half a cosine, to 0 after the last epoch); compression "
+        "stages' fine-tunes keep their own constant rate")
 
 
 class StageEntry(_Strict):
