@@ -38,6 +38,15 @@ SLOW_S = 30 * 60
 FAR_BELOW = 0.05  # default for published figures without their own `far_below`
 
 
+class TrivialFloor(BaseModel):
+    """What a model that learned nothing scores on the same held-out data (the mean image
+    repeated, always the majority class): a reference no better than it is broken, whether or
+    not anyone published a figure. diffusion's full form scored frechet_pca 73.4 for weeks,
+    as uniform noise does, with nothing to flag it."""
+    value: float
+    what: str
+
+
 class PublishedFigure(BaseModel):
     """Someone else's figure for this architecture and data set (published_figures.yaml)."""
     value: float | None
@@ -45,6 +54,7 @@ class PublishedFigure(BaseModel):
     source: str
     note: str = ""
     far_below: float = FAR_BELOW
+    trivial: TrivialFloor | None = None
 
 
 class FullRun(ChildRun):
@@ -112,9 +122,24 @@ def child(recipe_name: str, out: Path) -> int:
     return 0 if "error" not in facts else 1
 
 
+def trivial_floor(run: FullRun, figure: PublishedFigure | None) -> TrivialFloor | None:
+    """The entry's own floor, else, for accuracy, the held-out share of the most frequent
+    class (from the reference's per-class support), which always guessing that class scores."""
+    ref = run.reference
+    if not ref:
+        return None
+    if figure and figure.trivial and figure.metric == ref["metric"]:
+        return figure.trivial
+    support = [c["support"] for c in (ref.get("classes") or {}).get("classes", [])]
+    if ref["metric"] == "accuracy" and sum(support):
+        return TrivialFloor(value=max(support) / sum(support), what="always the majority class")
+    return None
+
+
 def flags(run: FullRun, figure: PublishedFigure | None) -> list[str]:
-    """Issue 15's two reasons to fix a recipe (over 30 minutes, or far below published), and
-    artifacts that fail the recipe's own budgets: the full form of several recipes had never
+    """Issue 15's two reasons to fix a recipe (over 30 minutes, or far below published), a
+    reference no better than a trivial model (:class:`TrivialFloor`), and artifacts that fail
+    the recipe's own budgets: the full form of several recipes had never
     run, so its budgets had never been tried against it."""
     found = []
     if run.wall_s > SLOW_S:
@@ -125,6 +150,11 @@ def flags(run: FullRun, figure: PublishedFigure | None) -> list[str]:
             ref["value"] - figure.value)
         if short > figure.far_below:
             found.append(f"{short:.3f} below published (> {figure.far_below})")
+    floor = trivial_floor(run, figure)
+    if ref and floor:
+        beats = ref["value"] > floor.value if ref["higher_is_better"] else ref["value"] < floor.value
+        if not beats:
+            found.append(f"no better than {floor.what} ({floor.value:.4g})")
     failing = sum(not a["passed"] for a in run.artifacts)
     if failing:  # not one of the issue's two rules, but a full run that fails its own budgets
         found.append(f"{failing}/{len(run.artifacts)} artifacts fail their budgets")
@@ -208,8 +238,10 @@ def write_tables(runs: dict[str, FullRun], published: dict[str, PublishedFigure]
         "[published_figures.yaml](../published_figures.yaml) (sources below). *flagged*: the "
         f"run took over {SLOW_S // 60} minutes, or its reference is further below the published "
         f"figure than the entry's `far_below` (default {FAR_BELOW}); issue 15 asks for "
-        "such a recipe's schedule or model to be fixed. Artifacts failing the recipe's own "
-        "budgets are flagged too.", ""]
+        "such a recipe's schedule or model to be fixed. A reference no better than a model "
+        "that learned nothing (the entry's `trivial`, or for accuracy always guessing the "
+        "held-out's most frequent class) and artifacts failing the recipe's own budgets are "
+        "flagged too.", ""]
     body = summary_rows(runs, published) + ["", "## Published figures", ""] + source_rows(
         runs, published) + ["", "## Artifacts", ""] + artifact_rows(runs)
     if not_run:

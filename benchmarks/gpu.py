@@ -10,8 +10,9 @@ having written nothing (``skipped: ...``). PyTorch rows need ``torch`` with CUDA
 Models, built here with random weights (latency does not depend on what the weights learned):
 the TinyBERT student of ``recipes/tinybert.yaml`` (3 layers x 192, 12 heads, FFN 768), the
 DistilBERT student of ``recipes/distilbert.yaml`` (3 layers x 384, 12 heads, FFN 1536), both
-with the 30,522-token vocabulary and ``--seq`` tokens, and a CNN (``recipes/mobilenet.yaml``'s
-MobileNet v1, alpha 0.5, 28x28x1 images). For each, at batch 1 and 64:
+with the 30,522-token vocabulary and ``--seq`` tokens, and a CNN (the ``mobilenet`` builder's
+MobileNet v1 at alpha 0.5, 28x28x1 images: the recipe's width when the committed results were
+measured; its full form trains 1.0 now, its --quick form still 0.5). For each, at batch 1 and 64:
 
 - edgekit ONNX fp32 and fp16 (fused: ONNX Runtime's BERT fusions), each with and without CUDA
   graphs + I/O binding (the ``cuda_graphs`` option of ``devices/gpu-nvidia.yaml``), run through

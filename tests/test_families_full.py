@@ -84,6 +84,24 @@ def test_flags_follow_the_issues_two_rules() -> None:
                                                "higher_is_better": True}), unknown) == []
 
 
+def test_a_reference_no_better_than_a_trivial_model_is_flagged() -> None:
+    noise = families_full.PublishedFigure(
+        value=None, metric="frechet_pca", source="none found",
+        trivial=families_full.TrivialFloor(value=52.8, what="the mean image repeated"))
+    broken = _run(reference={"metric": "frechet_pca", "value": 73.4, "higher_is_better": False})
+    assert families_full.flags(broken, noise) == ["no better than the mean image repeated (52.8)"]
+    fine = _run(reference={"metric": "frechet_pca", "value": 12.1, "higher_is_better": False})
+    assert families_full.flags(fine, noise) == []
+    # accuracy: the held-out share of the most frequent class, from the per-class support
+    classes = {"classes": [{"support": 70}, {"support": 30}]}
+    guess = _run(reference={"metric": "accuracy", "value": 0.70, "higher_is_better": True,
+                            "classes": classes})
+    assert families_full.flags(guess, None) == ["no better than always the majority class (0.7)"]
+    learned = _run(reference={"metric": "accuracy", "value": 0.71, "higher_is_better": True,
+                              "classes": classes})
+    assert families_full.flags(learned, None) == []
+
+
 def test_published_figures_are_data_for_built_in_recipes_with_a_source() -> None:
     figures = families_full.load_published()
     names = {s.name for s in recipe_summaries()}
