@@ -11,7 +11,7 @@ smaller, its teacher and the fp16 teacher-output cache live alongside). From the
 * bundle: every export at its precision's share of the fp32 weights of the model it names,
   the held-out data and reference outputs, the builder's extras (a BERT bundle's HF
   checkpoint and tokenizer), reports;
-* run cache (``.<out>.run/``): a ``model.keras`` with optimizer slots per model stage, held-out
+* run cache (``.<out>.run/``): a ``model.keras`` (weights only) per model stage, held-out
   outputs, and a copy of every export; minus what an earlier run already stored there;
 * temporary files (the temp dir's volume): the distillation teacher cache;
 * memory: this process's resident memory now (the framework and the loaded data) plus every
@@ -53,7 +53,7 @@ PRECISION_FACTOR = {Precision.FP32: 1.0, Precision.FP16: 0.5, Precision.INT8: 0.
 OVERHEAD_BYTES = 2 << 20  # report.json, report.html with its charts, manifest
 _FLOAT = 4
 _OPTIMIZER_COPIES = 4  # weights, gradients, two Adam slots
-_CACHED_MODEL_COPIES = 3  # model.keras: weights and the optimizer's two slots
+_CACHED_MODEL_COPIES = 1  # model.keras: the weights (saved without the optimizer)
 
 
 @dataclass(frozen=True)

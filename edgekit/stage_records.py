@@ -312,11 +312,17 @@ class RunCache:
 
     @staticmethod
     def _save_model(model: Any, folder: Path) -> bool:
+        """Save ``model`` as ``model.keras`` without its optimizer: a reused model is only
+        exported or handed to the next stage, which compiles its own, and tf_keras's ``.keras``
+        saving has no ``include_optimizer``; Adam's two slots made the file 3x its weights (the
+        fine-tuned MiniLM teacher 273 MB). The optimizer is put back for the caller."""
         from edgekit import _tf
 
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / ".model.partial.keras"
+        optimizer = getattr(model, "optimizer", None)
         try:
+            model.optimizer = None
             with _tf.tfmot().quantization.keras.quantize_scope():
                 model.save(tmp)
             tmp.replace(folder / "model.keras")
@@ -324,6 +330,8 @@ class RunCache:
         except Exception:  # a model kind that cannot round-trip: the stage stays uncached
             tmp.unlink(missing_ok=True)
             return False
+        finally:
+            model.optimizer = optimizer
 
     @staticmethod
     def _load_model(folder: Path, custom_objects: dict[str, Any]) -> Any | None:
