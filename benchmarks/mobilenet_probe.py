@@ -29,7 +29,7 @@ from edgekit.models import MODELS  # noqa: E402
 from edgekit.pipeline import load_data  # noqa: E402
 from edgekit.recipe import load_recipe  # noqa: E402
 from edgekit.tasks import TASKS  # noqa: E402
-from edgekit.training import lr_schedule  # noqa: E402
+from edgekit.training import lr_schedule, make_optimizer  # noqa: E402
 
 
 def _augmented(x: np.ndarray, y: np.ndarray, key: str, batch_size: int) -> object:
@@ -56,16 +56,14 @@ def main() -> None:
         "model.params": {"alpha": args.alpha}, "train.epochs": args.epochs,
         "train.lr_schedule": "constant" if args.arm == "const" else "cosine"})
     data = load_data(recipe)
-    tf, keras = _tf.tf(), _tf.keras()
-    tf.random.set_seed(0)
-    np.random.seed(0)
+    _tf.set_seed(0)
     task = TASKS.get(data.task)
     model = MODELS.get("mobilenet").build(recipe.model.params, data)
-    model.compile(keras.optimizers.Adam(recipe.train.learning_rate), loss=task.keras_loss(),
-                  metrics=task.keras_metrics())
+    model.compile(make_optimizer(recipe.train.optimizer, recipe.train.learning_rate),
+                  loss=task.keras_loss(), metrics=task.keras_metrics())
     y = task.fit_targets(data.train)
     batch = recipe.train.batch_size
-    callbacks = lr_schedule(recipe.train, args.epochs)
+    callbacks = lr_schedule(recipe.train)
     start = time.time()
     if args.arm == "cos_aug":
         (key, x), = data.train.x.items()

@@ -113,7 +113,7 @@ def train_reference(recipe: Recipe, data: Dataset, ctx: TrainContext) -> Any:
     with ctx.strategy.scope():
         model = builder.build(recipe.model.params, data)
         compile_model(model, ctx)
-    fit(model, ctx, recipe.train.epochs, callbacks=lr_schedule(recipe.train, recipe.train.epochs))
+    fit(model, ctx, recipe.train.epochs, callbacks=lr_schedule(recipe.train))
     return model
 
 

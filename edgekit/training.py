@@ -58,8 +58,8 @@ def compile_model(model: Any, ctx: TrainContext, learning_rate: float | None = N
                   loss=ctx.task.keras_loss(), metrics=ctx.task.keras_metrics())
 
 
-def lr_schedule(train: TrainSection, epochs: int) -> list[Any]:
-    """The callbacks that carry out ``train.lr_schedule`` over a fit of ``epochs`` epochs.
+def lr_schedule(train: TrainSection) -> list[Any]:
+    """The callbacks that carry out ``train.lr_schedule`` over the reference's ``train.epochs``.
 
     Cosine sets epoch e's rate to ``learning_rate · ½(1 + cos(π·e/epochs))``: full at the first
     epoch, near 0 at the last, so the final epochs settle instead of bouncing at the starting
@@ -70,7 +70,7 @@ def lr_schedule(train: TrainSection, epochs: int) -> list[Any]:
     import math
 
     keras = _tf.keras()
-    base = train.learning_rate
+    base, epochs = train.learning_rate, train.epochs
     return [keras.callbacks.LearningRateScheduler(
         lambda epoch, _lr: base * 0.5 * (1 + math.cos(math.pi * epoch / epochs)))]
 
